@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: MIT */
+/* Session creation (load, bind ops, infer types and shapes, create the providers' kernels),
+ * input/output metadata, destruction. Running is in executor.c. */
+#include <string.h>
+
+#include "graph/load.h"
+#include "graph/ops.h"
+#include "graph/shape.h"
+#include "runtime/session_impl.h"
+
+void kiln_session_destroy(kiln_session *s) {
+    if (!s) return;
+    const kiln_allocator *a = &s->env->alloc;
+    kiln_exec_free(s, s->main);
+    if (s->cpu) s->cpu->release(s->cpu);
+    kiln_mem_free(a, s->inputs);
+    kiln_mem_free(a, s->outputs);
+    kiln_model_destroy(s->model);
+    kiln_mem_free(a, s);
+}
+
+static void fill_io(const kiln_model *m, kiln_io_info *io, kiln_value *v, const kiln_type *t, uint32_t index) {
+    io->name = v->name;
+    io->value = v;
+    io->index = index;
+    io->kind = (kiln_value_kind)t->kind;
+    io->dtype = (kiln_dtype)t->dtype;
+    io->rank = t->rank;
+    for (int32_t d = 0; d < t->rank; d++) {
+        io->dims[d] = t->dims[d] >= 0 ? t->dims[d] : -1;
+        io->dim_names[d] = kiln_model_symbol_name(m, t->dims[d]);
+    }
+}
+
+static kiln_status prepare(kiln_session *s, kiln_error *err) {
+    const kiln_allocator *a = &s->env->alloc;
+    kiln_graph *g = s->model->graph;
+    KILN_TRY(kiln_graph_bind_ops(g, err));
+    KILN_TRY(kiln_graph_infer(g, err));
+    KILN_TRY(kiln_cpu_provider_create(&kiln_host, s->env, &s->cpu, err));
+    KILN_TRY(kiln_exec_compile(s, g, &s->main, err));
+    s->n_inputs = g->n_inputs;
+    s->n_outputs = g->n_outputs;
+    s->inputs = kiln_mem_calloc(a, g->n_inputs + 1, sizeof(kiln_io_info));
+    s->outputs = kiln_mem_calloc(a, g->n_outputs + 1, sizeof(kiln_io_info));
+    if (!s->inputs || !s->outputs) return kiln_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory");
+    for (uint32_t i = 0; i < g->n_inputs; i++) fill_io(s->model, &s->inputs[i], g->inputs[i], &g->inputs[i]->type, i);
+    for (uint32_t i = 0; i < g->n_outputs; i++) {
+        /* What the model declares, completed by what inference found. */
+        kiln_type t = g->declared_outputs[i];
+        const kiln_type *inf = &g->outputs[i]->type;
+        if (t.kind == KILN_VALUE_UNKNOWN) t = *inf;
+        if (!t.dtype) t.dtype = inf->dtype;
+        if (t.rank < 0) {
+            t.rank = inf->rank;
+            memcpy(t.dims, inf->dims, sizeof(t.dims));
+        }
+        fill_io(s->model, &s->outputs[i], g->outputs[i], &t, i);
+    }
+    return KILN_OK;
+}
+
+static kiln_status create(kiln_env *env, const char *path, const void *data, size_t size,
+                          const kiln_session_options *opts, kiln_session **out, kiln_error *err) {
+    kiln_error local;
+    if (!err) err = &local;
+    if (!out) return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "kiln_session_create: out is NULL");
+    *out = NULL;
+    if (!env || (!path && !data))
+        return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "kiln_session_create: NULL env or model");
+    kiln_session *s = kiln_mem_calloc(&env->alloc, 1, sizeof(*s));
+    if (!s) return kiln_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory creating a session");
+    s->env = env;
+    const char *dir = opts ? opts->external_data_dir : NULL;
+    kiln_status st = path ? kiln_model_load_file(&env->alloc, path, dir, &s->model, err)
+                          : kiln_model_load_buffer(&env->alloc, data, size, dir, &s->model, err);
+    if (st == KILN_OK) st = prepare(s, err);
+    if (st != KILN_OK) {
+        kiln_session_destroy(s);
+        return st;
+    }
+    *out = s;
+    return KILN_OK;
+}
+
+kiln_status kiln_session_create(kiln_env *env, const char *path, const kiln_session_options *opts,
+                                kiln_session **out, kiln_error *err) {
+    if (!path) {
+        if (out) *out = NULL;
+        return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "kiln_session_create: path is NULL");
+    }
+    return create(env, path, NULL, 0, opts, out, err);
+}
+
+kiln_status kiln_session_create_from_buffer(kiln_env *env, const void *data, size_t size,
+                                            const kiln_session_options *opts, kiln_session **out, kiln_error *err) {
+    if (!data) {
+        if (out) *out = NULL;
+        return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "kiln_session_create_from_buffer: data is NULL");
+    }
+    return create(env, NULL, data, size, opts, out, err);
+}
+
+size_t kiln_session_input_count(const kiln_session *s) { return s ? s->n_inputs : 0; }
+size_t kiln_session_output_count(const kiln_session *s) { return s ? s->n_outputs : 0; }
+
+const kiln_io_info *kiln_session_input(const kiln_session *s, size_t i) {
+    return s && i < s->n_inputs ? &s->inputs[i] : NULL;
+}
+
+const kiln_io_info *kiln_session_output(const kiln_session *s, size_t i) {
+    return s && i < s->n_outputs ? &s->outputs[i] : NULL;
+}
+
+const char *kiln_session_metadata(const kiln_session *s, const char *key) {
+    if (!s || !key) return NULL;
+    for (uint32_t i = 0; i < s->model->n_metadata; i++)
+        if (strcmp(s->model->metadata[i].key, key) == 0) return s->model->metadata[i].value;
+    return NULL;
+}
+
+const char *kiln_io_name(const kiln_io_info *io) { return io ? io->name : NULL; }
+kiln_value_kind kiln_io_kind(const kiln_io_info *io) { return io ? io->kind : KILN_VALUE_UNKNOWN; }
+kiln_dtype kiln_io_dtype(const kiln_io_info *io) { return io ? io->dtype : KILN_DTYPE_UNDEFINED; }
+int32_t kiln_io_rank(const kiln_io_info *io) { return io ? io->rank : -1; }
+
+int64_t kiln_io_dim(const kiln_io_info *io, int32_t axis) {
+    return io && axis >= 0 && axis < io->rank ? io->dims[axis] : -1;
+}
+
+const char *kiln_io_dim_name(const kiln_io_info *io, int32_t axis) {
+    return io && axis >= 0 && axis < io->rank ? io->dim_names[axis] : NULL;
+}
