@@ -600,9 +600,10 @@ kiln_status kiln_model_load_buffer(const kiln_allocator *a, const void *data, si
     *out = NULL;
     if (size == 0) return kiln_fail(err, KILN_ERR_INVALID_MODEL, "the model is empty (0 bytes)");
     KILN_TRY(kiln_protobuf_check(&kiln_onnx__model_proto__descriptor, data, size, err));
-    ProtobufCAllocator pa;
-    kiln_protobuf_allocator(a, &pa);
-    KilnOnnx__ModelProto *mp = kiln_onnx__model_proto__unpack(&pa, size, data);
+    kiln_pb_alloc pa;
+    kiln_pb_alloc_init(&pa, a);
+    KilnOnnx__ModelProto *mp = kiln_onnx__model_proto__unpack(&pa.pc, size, data);
+    if (!mp && pa.failed) return kiln_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory parsing the model");
     if (!mp)
         return kiln_fail(err, KILN_ERR_INVALID_MODEL,
                          "not a valid ONNX model: the protobuf does not parse as a ModelProto");
@@ -614,7 +615,7 @@ kiln_status kiln_model_load_buffer(const kiln_allocator *a, const void *data, si
         if (s != KILN_OK) kiln_model_destroy(m);
         else *out = m;
     }
-    kiln_onnx__model_proto__free_unpacked(mp, &pa);
+    kiln_onnx__model_proto__free_unpacked(mp, &pa.pc);
     return s;
 }
 

@@ -23,19 +23,23 @@
 /* ---- protobuf-c glue ---- */
 
 static void *pb_alloc(void *ctx, size_t size) {
-    const kiln_allocator *a = ctx;
-    return a->alloc(a->ctx, size ? size : 1, 16);
+    kiln_pb_alloc *p = ctx;
+    void *r = p->a->alloc(p->a->ctx, size ? size : 1, 16);
+    if (!r) p->failed = 1;
+    return r;
 }
 
-static void pb_free(void *ctx, void *p) {
-    const kiln_allocator *a = ctx;
-    if (p) a->free(a->ctx, p);
+static void pb_free(void *ctx, void *ptr) {
+    kiln_pb_alloc *p = ctx;
+    if (ptr) p->a->free(p->a->ctx, ptr);
 }
 
-void kiln_protobuf_allocator(const kiln_allocator *a, ProtobufCAllocator *out) {
-    out->alloc = pb_alloc;
-    out->free = pb_free;
-    out->allocator_data = (void *)a;
+void kiln_pb_alloc_init(kiln_pb_alloc *p, const kiln_allocator *a) {
+    p->pc.alloc = pb_alloc;
+    p->pc.free = pb_free;
+    p->pc.allocator_data = p;
+    p->a = a;
+    p->failed = 0;
 }
 
 static bool read_varint(const uint8_t **p, const uint8_t *end, uint64_t *v) {

@@ -35,8 +35,14 @@ kiln_status kiln_dense_from_sparse(const kiln_allocator *a, KilnOnnx__SparseTens
 /* Frees the storage of a decoded tensor (and its strings). */
 void kiln_dense_free(const kiln_allocator *a, kiln_dense *d);
 
-/* protobuf-c allocator that routes to a kiln_allocator. */
-void kiln_protobuf_allocator(const kiln_allocator *a, ProtobufCAllocator *out);
+/* protobuf-c allocator that routes to a kiln_allocator and remembers a failed allocation, so a
+ * failed unpack can be told apart: out of memory, or a malformed message. */
+typedef struct kiln_pb_alloc {
+    ProtobufCAllocator pc;   /* pass &pc to protobuf-c */
+    const kiln_allocator *a;
+    int failed;
+} kiln_pb_alloc;
+void kiln_pb_alloc_init(kiln_pb_alloc *p, const kiln_allocator *a);
 /* Checks nesting depth (≤ 64 messages) and that every length stays inside the buffer, before
  * protobuf-c (which recurses without limit) sees hostile bytes. */
 kiln_status kiln_protobuf_check(const ProtobufCMessageDescriptor *d, const uint8_t *data,

@@ -92,7 +92,6 @@ kiln_status kiln_exec_compile(kiln_session *s, kiln_graph *g, kiln_exec_graph **
         goto fail;
     }
     xg->g = g;
-    xg->n_nodes = g->n_nodes;
     xg->nodes = kiln_mem_calloc(a, g->n_nodes + 1, sizeof(*xg->nodes));
     if (!xg->nodes) {
         st = kiln_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory");
@@ -101,6 +100,7 @@ kiln_status kiln_exec_compile(kiln_session *s, kiln_graph *g, kiln_exec_graph **
     for (uint32_t i = 0; i < g->n_nodes; i++) {
         kiln_exec_node *xn = &xg->nodes[i];
         xn->node = g->nodes[i];
+        xg->n_nodes = i + 1; /* what kiln_exec_free must clean up */
         int all_const = xn->node->n_outputs > 0;
         for (uint32_t o = 0; o < xn->node->n_outputs; o++)
             if (!xn->node->outputs[o] || !xn->node->outputs[o]->constant) all_const = 0;

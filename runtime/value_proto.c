@@ -86,21 +86,22 @@ kiln_status kiln_tensor_read_proto(kiln_env *env, const void *data, size_t size,
     *out = NULL;
     if (!env || (!data && size)) return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "kiln_tensor_read_proto: NULL argument");
     const kiln_allocator *a = &env->alloc;
-    ProtobufCAllocator pa;
-    kiln_protobuf_allocator(a, &pa);
+    kiln_pb_alloc pa;
+    kiln_pb_alloc_init(&pa, a);
     const ProtobufCMessageDescriptor *desc = kind == KILN_VALUE_SEQUENCE ? &kiln_onnx__sequence_proto__descriptor
                                              : kind == KILN_VALUE_OPTIONAL ? &kiln_onnx__optional_proto__descriptor
                                                                            : &kiln_onnx__tensor_proto__descriptor;
     if (kind != KILN_VALUE_TENSOR && kind != KILN_VALUE_SEQUENCE && kind != KILN_VALUE_OPTIONAL)
         return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "kiln_tensor_read_proto: unknown kind %d", (int)kind);
     KILN_TRY(kiln_protobuf_check(desc, data, size, err));
-    ProtobufCMessage *msg = protobuf_c_message_unpack(desc, &pa, size, data);
+    ProtobufCMessage *msg = protobuf_c_message_unpack(desc, &pa.pc, size, data);
+    if (!msg && pa.failed) return kiln_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory parsing a %s", desc->short_name);
     if (!msg) return kiln_fail(err, KILN_ERR_INVALID_MODEL, "the data does not parse as a %s", desc->short_name);
     kiln_status s;
     if (kind == KILN_VALUE_SEQUENCE) s = sequence_from_proto(a, (KilnOnnx__SequenceProto *)msg, out, err);
     else if (kind == KILN_VALUE_OPTIONAL) s = optional_from_proto(a, (KilnOnnx__OptionalProto *)msg, out, err);
     else s = tensor_from_proto(a, (KilnOnnx__TensorProto *)msg, out, err);
-    protobuf_c_message_free_unpacked(msg, &pa);
+    protobuf_c_message_free_unpacked(msg, &pa.pc);
     return s;
 }
 
