@@ -1,11 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* Elementwise unary ops: Relu, Sigmoid (float16/bfloat16 in float32), and Identity. */
+/* Elementwise unary ops: Relu, Sigmoid (float16/bfloat16 in float32). */
 #include <math.h>
 #include <string.h>
 
 #include "kernels/common/half.h"
 #include "providers/cpu/cpu_op.h"
-#include "providers/cpu/ops/copy.h"
 
 typedef float (*unary_f32)(float);
 typedef double (*unary_f64)(double);
@@ -89,13 +88,4 @@ kiln_status kiln_cpu_unary(const cpu_node *n, cpu_kernel **out, kiln_error *err)
     k->d = relu ? relu_d : sigmoid_d;
     k->relu_int = is_sint;
     return KILN_OK;
-}
-
-static kiln_status identity_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, kiln_error *err) {
-    (void)base;
-    return cpu_copy_value(ctx, 0, cpu_in(ctx, 0), err);
-}
-
-kiln_status kiln_cpu_identity(const cpu_node *n, cpu_kernel **out, kiln_error *err) {
-    return cpu_kernel_new(n, sizeof(cpu_kernel), identity_compute, out, err);
 }

@@ -1,8 +1,17 @@
 /* SPDX-License-Identifier: MIT */
-/* Ops that only move data: Reshape and Flatten (the output shape comes from shape inference;
+/* Ops that only move data: Identity (tensors, sequences, optionals), Reshape and Flatten (the output shape comes from shape inference;
  * the elements are copied unchanged), and Constant (copies its attribute value). */
 #include "providers/cpu/cpu_op.h"
 #include "providers/cpu/ops/copy.h"
+
+static kiln_status identity_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, kiln_error *err) {
+    (void)base;
+    return cpu_copy_value(ctx, 0, cpu_in(ctx, 0), err);
+}
+
+kiln_status kiln_cpu_identity(const cpu_node *n, cpu_kernel **out, kiln_error *err) {
+    return cpu_kernel_new(n, sizeof(cpu_kernel), identity_compute, out, err);
+}
 
 static kiln_status reshape_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, kiln_error *err) {
     (void)base;
