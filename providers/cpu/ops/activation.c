@@ -102,7 +102,7 @@ ACT(swish, v * sigmoidf_(a * v), v * sigmoid_(a * v))
         T *y = vy;                                                                      \
         for (size_t i = 0; i < n; i++) {                                                \
             double v = (double)x[i];                                                    \
-            y[i] = (T)cpu_f2bits(v < -q->ai ? v + q->bi : v > q->ai ? v - q->bi : 0.0);   \
+            y[i] = (T)cpu_f2ubits(v < -q->ai ? v + q->bi : v > q->ai ? v - q->bi : 0.0);   \
         }                                                                               \
     }
 ACT_INT(s8, int8_t)

@@ -190,8 +190,8 @@ static void store_int(const cast_params *c, void *dst, uint64_t start, size_t n,
     }
 }
 
-/* From floats. To integers: truncation toward zero, then the low bits (cpu_f2bits). To 4-bit
- * integers the same, as the ONNX reference (ml_dtypes) does. */
+/* From floats. To integers: truncation toward zero, then the low bits (cpu_f2bits/f2ubits). To
+ * 4- and 2-bit integers the same, as the ONNX reference (ml_dtypes) does. */
 static void store_float(const cast_params *c, void *dst, uint64_t start, size_t n, const double *v) {
     uint8_t codes[BLOCK];
     const kiln_minifloat *mf = mf_of(c->to);
@@ -200,10 +200,10 @@ static void store_float(const cast_params *c, void *dst, uint64_t start, size_t 
     case KILN_DTYPE_INT16: STORE(int16_t, cpu_f2bits(v[i])); break;
     case KILN_DTYPE_INT32: STORE(int32_t, cpu_f2bits(v[i])); break;
     case KILN_DTYPE_INT64: STORE(int64_t, cpu_f2bits(v[i])); break;
-    case KILN_DTYPE_UINT8: STORE(uint8_t, cpu_f2bits(v[i])); break;
-    case KILN_DTYPE_UINT16: STORE(uint16_t, cpu_f2bits(v[i])); break;
-    case KILN_DTYPE_UINT32: STORE(uint32_t, cpu_f2bits(v[i])); break;
-    case KILN_DTYPE_UINT64: STORE(uint64_t, cpu_f2bits(v[i])); break;
+    case KILN_DTYPE_UINT8: STORE(uint8_t, cpu_f2ubits(v[i])); break;
+    case KILN_DTYPE_UINT16: STORE(uint16_t, cpu_f2ubits(v[i])); break;
+    case KILN_DTYPE_UINT32: STORE(uint32_t, cpu_f2ubits(v[i])); break;
+    case KILN_DTYPE_UINT64: STORE(uint64_t, cpu_f2ubits(v[i])); break;
     case KILN_DTYPE_BOOL: STORE(uint8_t, v[i] != 0.0); break;
     case KILN_DTYPE_FLOAT: STORE(float, v[i]); break;
     case KILN_DTYPE_DOUBLE: STORE(double, v[i]); break;
@@ -278,9 +278,10 @@ static const struct {
 
 /* ---- strings ---- */
 
-/* Shortest decimal that reads back as v in the source type, written like Python's repr
- * (and numpy's str): positional for 1e-4 <= |v| < 1e16 with at least one fractional digit,
- * otherwise d.ddde±XX; "nan", "inf", "-inf". */
+/* Shortest decimal that reads back as v in the source type, laid out like numpy's str of that
+ * type: positional with at least one fractional digit for 1e-4 <= |v| < 10^P (P: 16 for double,
+ * else the type's decimal precision, 6 for float, 3 for float16), otherwise d.ddde±XX; "nan",
+ * "inf", "-inf". */
 static void format_float(double v, const cast_params *c, char *out, size_t cap) {
     if (v != v) {
         snprintf(out, cap, "nan");
@@ -291,12 +292,14 @@ static void format_float(double v, const cast_params *c, char *out, size_t cap) 
         return;
     }
     const kiln_minifloat *mf = mf_of(c->from);
+    int mbits = c->from == KILN_DTYPE_FLOAT ? 23 : mf ? mf->mbits : 0;
+    double upper = c->from == KILN_DTYPE_DOUBLE ? 1e16 : pow(10.0, floor(mbits * 0.30102999566398120));
     char sci[40];
     for (int p = 1; p <= 17; p++) {
         snprintf(sci, sizeof(sci), "%.*e", p - 1, v);
         double back = strtod(sci, NULL);
         int same = c->from == KILN_DTYPE_FLOAT ? (float)back == (float)v
-                   : mf                        ? kiln_mf_decode(mf, kiln_mf_encode(mf, back, 1)) == v
+                   : mf                        ? kiln_mf_decode(mf, kiln_mf_encode(mf, back, 0)) == v
                                                : back == v;
         if (same) break;
     }
@@ -318,7 +321,7 @@ static void format_float(double v, const cast_params *c, char *out, size_t cap) 
         o += w_, left -= (size_t)w_;                              \
     } while (0)
     if (neg) PUT("-");
-    if (exp10 >= 16 || exp10 < -4) {
+    if (fabs(v) >= upper || (v != 0.0 && fabs(v) < 1e-4)) {
         PUT("%c", digits[0]);
         if (nd > 1) PUT(".%s", digits + 1);
         PUT("e%c%02d", exp10 < 0 ? '-' : '+', exp10 < 0 ? -exp10 : exp10);
@@ -380,7 +383,7 @@ static int parse_int(const char *s, int32_t to, int64_t *v) {
     }
     double d = strtod(s, &end);
     if (end == s || !only_space(end)) return 0;
-    *v = (int64_t)cpu_f2bits(d);
+    *v = (int64_t)(to == KILN_DTYPE_UINT64 ? cpu_f2ubits(d) : cpu_f2bits(d));
     if (to == KILN_DTYPE_BOOL) *v = d != 0.0;
     return 1;
 }

@@ -96,13 +96,19 @@ static inline int cpu_is_int(int32_t dt) { return cpu_is_sint(dt) || cpu_is_uint
 static inline int cpu_is_numeric(int32_t dt) { return cpu_is_float(dt) || cpu_is_int(dt); }
 
 /* Float → integer bits as Kiln defines the cases the spec leaves undefined: truncate toward
- * zero, NaN to 0, out of int64 range saturated (up to UINT64_MAX for values >= 2^63). The
- * caller keeps the low bits of the result, so a narrower type wraps like a fixed-point cast. */
+ * zero, NaN to 0, saturate to the int64 range; the caller keeps the low bits, so a narrower
+ * type wraps like a fixed-point cast (300.7 → int8 44, as numpy on values within int64). */
 static inline uint64_t cpu_f2bits(double x) {
     if (x != x) return 0;
-    if (x >= 9223372036854775808.0) return x < 18446744073709551616.0 ? (uint64_t)x : UINT64_MAX;
+    if (x >= 9223372036854775808.0) return (uint64_t)INT64_MAX;
     if (x <= -9223372036854775808.0) return (uint64_t)INT64_MIN;
     return (uint64_t)(int64_t)x;
+}
+/* The same for unsigned targets: values from 2^63 up keep their value (saturating at
+ * UINT64_MAX); negative values wrap (-1.0 → 255 for uint8). */
+static inline uint64_t cpu_f2ubits(double x) {
+    if (x >= 9223372036854775808.0) return x < 18446744073709551616.0 ? (uint64_t)x : UINT64_MAX;
+    return cpu_f2bits(x);
 }
 
 #endif

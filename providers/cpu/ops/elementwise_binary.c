@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* Binary arithmetic with numpy broadcasting (and the opset < 7 `broadcast`/`axis` form): Add,
  * Sub, Mul, Div for every numeric dtype, Pow with a base and exponent of different types, Mod
- * (fmod and integer modes), BitShift, BitwiseAnd/Or/Xor. float16 and bfloat16 are computed in
- * float32. Integer division (and modulo) by zero is an error; INT_MIN / -1 wraps. */
+ * (truncated fmod=1 and floored fmod=0, floats included as in Mod-28), BitShift (signed types
+ * as in BitShift-28), BitwiseAnd/Or/Xor. float16 and bfloat16 are computed in float32. Integer
+ * division (and modulo) by zero is an error; INT_MIN / -1 wraps. */
 #include <math.h>
 #include <string.h>
 
@@ -12,24 +13,40 @@
 enum { OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_MOD, OP_FMOD, OP_SHL, OP_SHR, OP_AND, OP_OR, OP_XOR, OP_COUNT };
 
 /* ---- arithmetic ---- */
-#define ARITH_FLOAT(SUF, T, FMOD)                           \
+/* Floor modulo (fmod=0, Mod-28's float semantics): the sign of the divisor, zeros included;
+ * fmod gives the NaN and infinite-divisor cases, fixed up when the signs differ. */
+static inline float fmodf_floor(float x, float y) {
+    float r = fmodf(x, y);
+    if (r == 0.0f) return copysignf(0.0f, y);
+    return (r < 0.0f) != (y < 0.0f) ? r + y : r;
+}
+static inline double fmod_floor(double x, double y) {
+    double r = fmod(x, y);
+    if (r == 0.0) return copysign(0.0, y);
+    return (r < 0.0) != (y < 0.0) ? r + y : r;
+}
+
+#define ARITH_FLOAT(SUF, T, FMOD, FLOOR)                    \
     CPU_EW_ZIP(add_##SUF, T, T, T, x + y)                   \
     CPU_EW_ZIP(sub_##SUF, T, T, T, x - y)                   \
     CPU_EW_ZIP(mul_##SUF, T, T, T, x * y)                   \
     CPU_EW_ZIP(div_##SUF, T, T, T, x / y)                   \
+    CPU_EW_ZIP(mod_##SUF, T, T, T, FLOOR(x, y))             \
     CPU_EW_ZIP(fmod_##SUF, T, T, T, FMOD(x, y))
-ARITH_FLOAT(f32, float, fmodf)
-ARITH_FLOAT(f64, double, fmod)
+ARITH_FLOAT(f32, float, fmodf, fmodf_floor)
+ARITH_FLOAT(f64, double, fmod, fmod_floor)
 
 /* Signed integers compute in uint64_t so overflow wraps without UB; divisors were
  * checked for zero; x / -1 and x % -1 are done without the INT_MIN trap. */
-#define ARITH_SINT(SUF, T)                                                                       \
+#define ARITH_SINT(SUF, T, BITS)                                                                     \
     CPU_EW_ZIP(add_##SUF, T, T, T, (uint64_t)x + (uint64_t)y)                                    \
     CPU_EW_ZIP(sub_##SUF, T, T, T, (uint64_t)x - (uint64_t)y)                                    \
     CPU_EW_ZIP(mul_##SUF, T, T, T, (uint64_t)x * (uint64_t)y)                                    \
     CPU_EW_ZIP(div_##SUF, T, T, T, y == -1 ? (T)(0 - (uint64_t)x) : (T)(x / y))                  \
     CPU_EW_ZIP(fmod_##SUF, T, T, T, y == -1 ? 0 : x % y)                                         \
     CPU_EW_ZIP(mod_##SUF, T, T, T, y == -1 ? 0 : (x % y != 0 && ((x % y < 0) != (y < 0))) ? x % y + y : x % y) \
+    CPU_EW_ZIP(shl_##SUF, T, T, T, y < 0 || y >= BITS ? 0 : (uint64_t)x << y)                    \
+    CPU_EW_ZIP(shr_##SUF, T, T, T, y < 0 || y >= BITS ? (x < 0 ? -1 : 0) : x < 0 ? ~(~x >> y) : x >> y) \
     CPU_EW_ZIP(and_##SUF, T, T, T, x & y)                                                        \
     CPU_EW_ZIP(or_##SUF, T, T, T, x | y)                                                         \
     CPU_EW_ZIP(xor_##SUF, T, T, T, x ^ y)
@@ -45,18 +62,18 @@ ARITH_FLOAT(f64, double, fmod)
     CPU_EW_ZIP(and_##SUF, T, T, T, x & y)                                               \
     CPU_EW_ZIP(or_##SUF, T, T, T, x | y)                                                \
     CPU_EW_ZIP(xor_##SUF, T, T, T, x ^ y)
-ARITH_SINT(s8, int8_t)
-ARITH_SINT(s16, int16_t)
-ARITH_SINT(s32, int32_t)
-ARITH_SINT(s64, int64_t)
+ARITH_SINT(s8, int8_t, 8)
+ARITH_SINT(s16, int16_t, 16)
+ARITH_SINT(s32, int32_t, 32)
+ARITH_SINT(s64, int64_t, 64)
 ARITH_UINT(u8, uint8_t, 8)
 ARITH_UINT(u16, uint16_t, 16)
 ARITH_UINT(u32, uint32_t, 32)
 ARITH_UINT(u64, uint64_t, 64)
 
 /* Rows by op: add sub mul div mod fmod shl shr and or xor. */
-#define FROW(S) {add_##S, sub_##S, mul_##S, div_##S, NULL, fmod_##S, NULL, NULL, NULL, NULL, NULL}
-#define SROW(S) {add_##S, sub_##S, mul_##S, div_##S, mod_##S, fmod_##S, NULL, NULL, and_##S, or_##S, xor_##S}
+#define FROW(S) {add_##S, sub_##S, mul_##S, div_##S, mod_##S, fmod_##S, NULL, NULL, NULL, NULL, NULL}
+#define SROW(S) {add_##S, sub_##S, mul_##S, div_##S, mod_##S, fmod_##S, shl_##S, shr_##S, and_##S, or_##S, xor_##S}
 /* Unsigned fmod and mod agree. */
 #define UROW(S) {add_##S, sub_##S, mul_##S, div_##S, mod_##S, mod_##S, shl_##S, shr_##S, and_##S, or_##S, xor_##S}
 
@@ -240,9 +257,6 @@ kiln_status kiln_cpu_binary(const cpu_node *n, cpu_kernel **out, kiln_error *err
         if (op == OP_MOD) {
             int64_t fm = cpu_attr_int(n, "fmod", 0);
             if (fm != 0 && fm != 1) return cpu_fail(err, KILN_ERR_INVALID_MODEL, "Mod fmod must be 0 or 1, not %lld", (long long)fm);
-            if (fm == 0 && cpu_is_float(dt))
-                return cpu_fail(err, KILN_ERR_INVALID_MODEL, "Mod with fmod=0 is for integers; %s needs fmod=1",
-                                cpu_dtype_name(dt));
             if (fm) op = OP_FMOD;
         } else if (op == OP_SHL) {
             const char *dir = cpu_attr_str(n, "direction", "");
