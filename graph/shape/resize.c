@@ -117,3 +117,88 @@ kiln_status kiln_infer_resize(kiln_shape_ctx *c) {
     kiln_shape_set(c, 0, x->t.dtype, r, dims);
     return KILN_OK;
 }
+
+kiln_status kiln_infer_grid_sample(kiln_shape_ctx *c) {
+    const kiln_shape_val *x, *g;
+    KILN_TRY(kiln_shape_need_tensor(c, 0, &x));
+    KILN_TRY(kiln_shape_need_tensor(c, 1, &g));
+    int32_t r = x->t.rank >= 0 ? x->t.rank : g->t.rank;
+    if (r < 0) {
+        kiln_shape_set(c, 0, x->t.dtype, -1, NULL);
+        return KILN_OK;
+    }
+    if (r < 3 || (x->t.rank >= 0 && g->t.rank >= 0 && x->t.rank != g->t.rank))
+        return kiln_shape_fail(c, "X and grid must have the same rank, 3 or more");
+    if (c->opset < 20 && r != 4) return kiln_shape_fail(c, "X must be 4-D before opset 20");
+    if (g->t.rank >= 0 && g->t.dims[r - 1] >= 0 && g->t.dims[r - 1] != r - 2)
+        return kiln_shape_fail(c, "grid's last dim must be %d", (int)r - 2);
+    int64_t dims[KILN_MAX_RANK];
+    for (int32_t d = 0; d < r; d++) dims[d] = KILN_DIM_UNKNOWN;
+    if (x->t.rank >= 0) dims[0] = x->t.dims[0], dims[1] = x->t.dims[1];
+    if (g->t.rank >= 0) {
+        dims[0] = kiln_dim_merge(dims[0], g->t.dims[0]);
+        for (int32_t d = 2; d < r; d++) dims[d] = g->t.dims[d - 1];
+    }
+    kiln_shape_set(c, 0, x->t.dtype, r, dims);
+    return KILN_OK;
+}
+
+kiln_status kiln_infer_affine_grid(kiln_shape_ctx *c) {
+    const kiln_shape_val *t;
+    KILN_TRY(kiln_shape_need_tensor(c, 0, &t));
+    int64_t size[8];
+    uint32_t n;
+    int known;
+    KILN_TRY(kiln_shape_ints(c, 1, size, 8, &n, &known));
+    if (!known) {
+        kiln_shape_set(c, 0, t->t.dtype, -1, NULL);
+        return KILN_OK;
+    }
+    if (n != 4 && n != 5) return kiln_shape_fail(c, "size must be (N, C, H, W) or (N, C, D, H, W)");
+    int64_t sd = n - 2;
+    if (t->t.rank >= 0 && (t->t.rank != 3 || (t->t.dims[1] >= 0 && t->t.dims[1] != sd) ||
+                           (t->t.dims[2] >= 0 && t->t.dims[2] != sd + 1)))
+        return kiln_shape_fail(c, "theta must be (N, %lld, %lld)", (long long)sd, (long long)sd + 1);
+    int64_t dims[6];
+    dims[0] = size[0];
+    for (uint32_t i = 2; i < n; i++) dims[i - 1] = size[i];
+    dims[n - 1] = sd;
+    for (uint32_t i = 0; i < n; i++)
+        if (dims[i] < 0) return kiln_shape_fail(c, "size has a negative value");
+    kiln_shape_set(c, 0, t->t.dtype, (int32_t)n, dims);
+    return KILN_OK;
+}
+
+kiln_status kiln_infer_col2im(kiln_shape_ctx *c) {
+    const kiln_shape_val *x;
+    KILN_TRY(kiln_shape_need_tensor(c, 0, &x));
+    if (x->t.rank >= 0 && x->t.rank != 3) return kiln_shape_fail(c, "input must be 3-D (N, C * prod(block_shape), L)");
+    int64_t img[KILN_MAX_RANK], blk[KILN_MAX_RANK];
+    uint32_t ni, nb;
+    int ki, kb;
+    KILN_TRY(kiln_shape_ints(c, 1, img, KILN_MAX_RANK - 2, &ni, &ki));
+    KILN_TRY(kiln_shape_ints(c, 2, blk, KILN_MAX_RANK - 2, &nb, &kb));
+    if (!ki) {
+        kiln_shape_set(c, 0, x->t.dtype, -1, NULL);
+        return KILN_OK;
+    }
+    if (ni < 1 || (kb && nb != ni)) return kiln_shape_fail(c, "image_shape and block_shape must have the same length");
+    int64_t dims[KILN_MAX_RANK];
+    dims[0] = x->t.rank == 3 ? x->t.dims[0] : KILN_DIM_UNKNOWN;
+    dims[1] = KILN_DIM_UNKNOWN;
+    if (kb && x->t.rank == 3 && x->t.dims[1] >= 0) {
+        int64_t p = 1;
+        for (uint32_t i = 0; i < nb; i++) {
+            if (blk[i] <= 0) return kiln_shape_fail(c, "block_shape values must be positive");
+            if (__builtin_mul_overflow(p, blk[i], &p)) return kiln_shape_fail(c, "block_shape overflows");
+        }
+        if (x->t.dims[1] % p) return kiln_shape_fail(c, "input dim 1 (%lld) is not a multiple of the block size %lld", (long long)x->t.dims[1], (long long)p);
+        dims[1] = x->t.dims[1] / p;
+    }
+    for (uint32_t i = 0; i < ni; i++) {
+        if (img[i] < 0) return kiln_shape_fail(c, "image_shape has a negative value");
+        dims[2 + i] = img[i];
+    }
+    kiln_shape_set(c, 0, x->t.dtype, (int32_t)ni + 2, dims);
+    return KILN_OK;
+}
