@@ -20,11 +20,16 @@ kiln_status kiln_infer_gemm(kiln_shape_ctx *c) {
                                    (long long)a->t.dims[1], (long long)b->t.dims[0], (long long)b->t.dims[1]);
     }
     const kiln_shape_val *cc = kiln_shape_in(c, 2);
-    if (cc && cc->t.rank >= 0 && dims[0] >= 0 && dims[1] >= 0) {
+    if (cc && cc->t.dtype != a->t.dtype) return kiln_shape_fail(c, "C has a different type than A");
+    if (cc && cc->t.rank > 2) return kiln_shape_fail(c, "C must have rank 2 or less");
+    /* Before opset 7, C broadcasts only with broadcast=1; otherwise it is exactly [M, N]. */
+    int exact = c->opset < 7 && kiln_attr_int(c->node, "broadcast", 0) == 0;
+    if (cc && cc->t.rank >= 0 && exact && cc->t.rank != 2) return kiln_shape_fail(c, "C must be [M, N] without broadcast");
+    if (cc && cc->t.rank >= 0) {
         /* C must broadcast to [M, N] (unidirectionally). */
         for (int32_t i = 0; i < cc->t.rank; i++) {
             int64_t d = cc->t.dims[cc->t.rank - 1 - i], want = dims[1 - i];
-            if (cc->t.rank > 2 || (d >= 0 && d != 1 && d != want))
+            if (d >= 0 && want >= 0 && d != want && (d != 1 || exact))
                 return kiln_shape_fail(c, "C cannot be broadcast to [%lld, %lld]", (long long)dims[0], (long long)dims[1]);
         }
     }
