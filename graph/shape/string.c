@@ -53,3 +53,23 @@ kiln_status kiln_infer_regex_full_match(kiln_shape_ctx *c) {
     kiln_shape_set(c, 0, KILN_DTYPE_BOOL, x->t.rank, x->t.dims);
     return KILN_OK;
 }
+
+kiln_status kiln_infer_tfidf(kiln_shape_ctx *c) {
+    const kiln_shape_val *x;
+    KILN_TRY(kiln_shape_need_tensor(c, 0, &x));
+    int32_t dt = x->t.dtype;
+    if (dt != KILN_DTYPE_STRING && dt != KILN_DTYPE_INT32 && dt != KILN_DTYPE_INT64)
+        return kiln_shape_fail(c, "input must be a string, int32 or int64 tensor");
+    if (x->t.rank > 2) return kiln_shape_fail(c, "input must be [C] or [N, C], got rank %d", (int)x->t.rank);
+    uint32_t n;
+    const int64_t *idx = kiln_attr_ints(c->node, "ngram_indexes", &n);
+    int64_t size = -1;
+    for (uint32_t i = 0; i < n; i++) {
+        if (idx[i] < 0) return kiln_shape_fail(c, "ngram_indexes[%u] = %lld is negative", i, (long long)idx[i]);
+        if (idx[i] + 1 > size) size = idx[i] + 1;
+    }
+    if (size < 0) return kiln_shape_fail(c, "attribute ngram_indexes is required");
+    int64_t dims[2] = {x->t.rank == 2 ? x->t.dims[0] : size, size};
+    kiln_shape_set(c, 0, KILN_DTYPE_FLOAT, x->t.rank == 2 ? 2 : x->t.rank < 0 ? -1 : 1, dims);
+    return KILN_OK;
+}
