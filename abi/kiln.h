@@ -54,14 +54,6 @@ typedef struct kiln_allocator {
     void (*free)(void *ctx, void *ptr);
 } kiln_allocator;
 
-/** Log severities, least severe first. */
-typedef enum kiln_log_level {
-    KILN_LOG_DEBUG = 0,
-    KILN_LOG_INFO = 1,
-    KILN_LOG_WARNING = 2,
-    KILN_LOG_ERROR = 3,
-    KILN_LOG_NONE = 4
-} kiln_log_level;
 
 /** Receives log lines (no trailing newline). May be called from any thread. */
 typedef void (*kiln_log_fn)(void *user, kiln_log_level level, const char *msg);
