@@ -2,7 +2,7 @@
 /* Resize (opsets 10-19) and Upsample. Every resized axis gets a table of source taps per output
  * position (index clamped to the input, weight) built from the coordinate transformation and
  * the mode; nearest is then a gather over per-axis index maps (any dtype), linear and cubic are
- * separable passes, one axis at a time, in float (double for double data). Integer outputs are
+ * separable passes, one axis at a time, in float (double for double and integer data). Integer outputs are
  * rounded half to even and saturated. */
 #include <math.h>
 #include <string.h>
@@ -320,9 +320,11 @@ static void from_compute(const void *src, int dbl, void *dst, int32_t dt, int64_
 static kiln_status interpolate(const resize_kernel *k, kiln_kernel_ctx *ctx, const kiln_value_desc *x, kiln_value_desc *y,
                                taps *tp, const int *resized, const int32_t *order, kiln_error *err) {
     int32_t r = x->rank;
-    int dbl = x->dtype == KILN_DTYPE_DOUBLE;
+    /* float math for float, float16, bfloat16; double for double and the integer types, whose
+     * rounding at .5 boundaries would otherwise differ from a double reference */
+    int dbl = x->dtype != KILN_DTYPE_FLOAT && x->dtype != KILN_DTYPE_FLOAT16 && x->dtype != KILN_DTYPE_BFLOAT16;
     size_t cs = dbl ? sizeof(double) : sizeof(float);
-    int native = x->dtype == KILN_DTYPE_FLOAT || dbl;
+    int native = x->dtype == KILN_DTYPE_FLOAT || x->dtype == KILN_DTYPE_DOUBLE;
     int64_t cur[KILN_MAX_RANK], most = (int64_t)x->count, npass = 0;
     memcpy(cur, x->dims, sizeof(int64_t) * (size_t)r);
     for (int32_t i = 0; i < r; i++) {
