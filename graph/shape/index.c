@@ -123,7 +123,7 @@ kiln_status kiln_infer_tensor_scatter(kiln_shape_ctx *c) {
 kiln_status kiln_infer_non_zero(kiln_shape_ctx *c) {
     const kiln_shape_val *x;
     KILN_TRY(kiln_shape_need_tensor(c, 0, &x));
-    int64_t dims[2] = {x->t.rank < 0 ? KILN_DIM_UNKNOWN : x->t.rank == 0 ? 1 : x->t.rank, KILN_DIM_UNKNOWN};
+    int64_t dims[2] = {x->t.rank < 0 ? KILN_DIM_UNKNOWN : x->t.rank, KILN_DIM_UNKNOWN};
     kiln_shape_set(c, 0, KILN_DTYPE_INT64, 2, dims);
     return KILN_OK;
 }

@@ -39,14 +39,14 @@ static kiln_status nonzero_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx,
     const kiln_value_desc *x = cpu_in(ctx, 0);
     int64_t n = (int64_t)x->count, nnz = 0;
     for (int64_t i = 0; i < n; i++) nnz += nonzero_at(x, i);
-    int32_t r = x->rank ? x->rank : 1; /* a scalar counts as one element of a 1-D tensor */
+    int32_t r = x->rank; /* a scalar has no coordinates: [0, nnz], as ONNX's inference says */
     int64_t dims[2] = {r, nnz};
     kiln_value_desc *y;
     KILN_CPU_TRY(cpu_output(ctx, 0, 2, dims, &y, err));
     int64_t *out = y->data, idx[KILN_MAX_RANK] = {0}, j = 0;
     for (int64_t i = 0; i < n; i++) {
         if (nonzero_at(x, i)) {
-            for (int32_t d = 0; d < r; d++) out[d * nnz + j] = x->rank ? idx[d] : 0;
+            for (int32_t d = 0; d < r; d++) out[d * nnz + j] = idx[d];
             j++;
         }
         for (int32_t d = x->rank - 1; d >= 0; d--) {
