@@ -432,10 +432,13 @@ static kiln_status resize_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, 
      * runs on the smaller tensor. Interpolation is separable, so the order only affects
      * rounding. */
     int32_t order[KILN_MAX_RANK], no = 0;
+    int exact = x->dtype != KILN_DTYPE_FLOAT && x->dtype != KILN_DTYPE_FLOAT16 && x->dtype != KILN_DTYPE_BFLOAT16;
     for (int32_t d = r - 1; d >= 0; d--) {
         double ratio = (double)y->dims[d] / (double)x->dims[d];
         int32_t at = no++;
-        while (at > 0 && ratio < (double)y->dims[order[at - 1]] / (double)x->dims[order[at - 1]]) {
+        /* double and integer data keep ascending axes, the reference's order, so rounding ties
+         * of integer outputs land the same way */
+        while (at > 0 && (exact || ratio < (double)y->dims[order[at - 1]] / (double)x->dims[order[at - 1]])) {
             order[at] = order[at - 1];
             at--;
         }
