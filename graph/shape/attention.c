@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+/* Shape inference for Attention (3-D [batch, seq, heads * head_size] or 4-D
+ * [batch, heads, seq, head_size] inputs, past/present key and value, qk_matmul_output),
+ * RotaryEmbedding, LinearAttention and CausalConvWithState. */
+#include "graph/shape/infer_fns.h"
+
+static int64_t mul_known(int64_t a, int64_t b) { return a >= 0 && b >= 0 ? a * b : KILN_DIM_UNKNOWN; }
+static int64_t add_known(int64_t a, int64_t b) { return a >= 0 && b >= 0 ? a + b : KILN_DIM_UNKNOWN; }
+static int64_t div_known(int64_t a, int64_t b) { return a >= 0 && b > 0 ? a / b : KILN_DIM_UNKNOWN; }
+
+kiln_status kiln_infer_attention(kiln_shape_ctx *c) {
+    const kiln_shape_val *q, *k, *v;
+    KILN_TRY(kiln_shape_need_tensor(c, 0, &q));
+    KILN_TRY(kiln_shape_need_tensor(c, 1, &k));
+    KILN_TRY(kiln_shape_need_tensor(c, 2, &v));
+    if (k->t.dtype != q->t.dtype) return kiln_shape_fail(c, "Q and K must have the same type");
+    const kiln_shape_val *pk = kiln_shape_in(c, 4), *pv = kiln_shape_in(c, 5);
+    if (!pk != !pv) return kiln_shape_fail(c, "past_key and past_value must be given together");
+    if (pk && kiln_shape_in(c, 6)) return kiln_shape_fail(c, "nonpad_kv_seqlen cannot be used with past_key / past_value");
+    int32_t r = q->t.rank;
+    if (r < 0 || k->t.rank < 0 || v->t.rank < 0) {
+        kiln_shape_set(c, 0, q->t.dtype, r, NULL);
+        kiln_shape_set(c, 1, q->t.dtype, 4, NULL);
+        kiln_shape_set(c, 2, v->t.dtype, 4, NULL);
+        kiln_shape_set(c, 3, q->t.dtype, 4, NULL);
+        return KILN_OK;
+    }
+    if ((r != 3 && r != 4) || k->t.rank != r || v->t.rank != r) return kiln_shape_fail(c, "Q, K and V must all be 3-D or all 4-D");
+    int64_t qh = kiln_attr_int(c->node, "q_num_heads", 0), kvh = kiln_attr_int(c->node, "kv_num_heads", 0);
+    int64_t b = q->t.dims[0], sq, skv, d, dv;
+    if (r == 3) {
+        if (qh <= 0 || kvh <= 0) return kiln_shape_fail(c, "3-D inputs need positive q_num_heads and kv_num_heads");
+        if ((q->t.dims[2] >= 0 && q->t.dims[2] % qh) || (k->t.dims[2] >= 0 && k->t.dims[2] % kvh) ||
+            (v->t.dims[2] >= 0 && v->t.dims[2] % kvh))
+            return kiln_shape_fail(c, "hidden sizes are not multiples of the head counts");
+        sq = q->t.dims[1], skv = k->t.dims[1], d = div_known(k->t.dims[2], kvh), dv = div_known(v->t.dims[2], kvh);
+        if (d >= 0 && q->t.dims[2] >= 0 && q->t.dims[2] / qh != d) return kiln_shape_fail(c, "Q and K head sizes differ");
+    } else {
+        if (c->opset >= 25 && (qh || kvh)) return kiln_shape_fail(c, "q_num_heads and kv_num_heads are for 3-D inputs only");
+        qh = q->t.dims[1], kvh = k->t.dims[1], sq = q->t.dims[2], skv = k->t.dims[2], d = k->t.dims[3], dv = v->t.dims[3];
+        if (q->t.dims[3] >= 0 && d >= 0 && q->t.dims[3] != d) return kiln_shape_fail(c, "Q and K head sizes differ");
+        if (v->t.dims[1] >= 0 && kvh >= 0 && v->t.dims[1] != kvh) return kiln_shape_fail(c, "K and V head counts differ");
+    }
+    if (qh > 0 && kvh > 0 && qh % kvh) return kiln_shape_fail(c, "q heads (%lld) are not a multiple of kv heads (%lld)", (long long)qh, (long long)kvh);
+    int64_t past = 0;
+    if (pk) {
+        if (pk->t.rank >= 0 && pk->t.rank != 4) return kiln_shape_fail(c, "past_key must be 4-D");
+        past = pk->t.rank == 4 ? pk->t.dims[2] : KILN_DIM_UNKNOWN;
+    }
+    int64_t total = add_known(past, skv);
+    int64_t y[4] = {b, qh, sq, dv};
+    if (r == 3) y[1] = sq, y[2] = mul_known(qh, dv);
+    kiln_shape_set(c, 0, q->t.dtype, r, y);
+    int64_t pkd[4] = {b, kvh, total, d}, pvd[4] = {b, kvh, total, dv}, qkd[4] = {b, qh, sq, total};
+    kiln_shape_set(c, 1, q->t.dtype, 4, pkd);
+    kiln_shape_set(c, 2, v->t.dtype, 4, pvd);
+    kiln_shape_set(c, 3, q->t.dtype, 4, qkd);
+    return KILN_OK;
+}
