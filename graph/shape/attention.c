@@ -57,3 +57,48 @@ kiln_status kiln_infer_attention(kiln_shape_ctx *c) {
     kiln_shape_set(c, 3, q->t.dtype, 4, qkd);
     return KILN_OK;
 }
+
+/* RotaryEmbedding: Y has X's type and shape. */
+kiln_status kiln_infer_rotary_embedding(kiln_shape_ctx *c) {
+    const kiln_shape_val *x;
+    KILN_TRY(kiln_shape_need_tensor(c, 0, &x));
+    if (x->t.rank >= 0 && x->t.rank != 3 && x->t.rank != 4) return kiln_shape_fail(c, "X must be 3-D or 4-D");
+    kiln_shape_same(c, 0, 0);
+    return KILN_OK;
+}
+
+/* LinearAttention: output [B, T, q_heads * d_v]; present_state [B, kv_heads, d_k, d_v] of
+ * past_state's type (the query's without it). */
+kiln_status kiln_infer_linear_attention(kiln_shape_ctx *c) {
+    const kiln_shape_val *q, *k, *v;
+    KILN_TRY(kiln_shape_need_tensor(c, 0, &q));
+    KILN_TRY(kiln_shape_need_tensor(c, 1, &k));
+    KILN_TRY(kiln_shape_need_tensor(c, 2, &v));
+    int64_t qh = kiln_attr_int(c->node, "q_num_heads", 0), kvh = kiln_attr_int(c->node, "kv_num_heads", 0);
+    if (qh <= 0 || kvh <= 0 || qh % kvh) return kiln_shape_fail(c, "q_num_heads must be a positive multiple of kv_num_heads");
+    if ((q->t.rank >= 0 && q->t.rank != 3) || (k->t.rank >= 0 && k->t.rank != 3) || (v->t.rank >= 0 && v->t.rank != 3))
+        return kiln_shape_fail(c, "query, key and value must be 3-D");
+    int64_t b = q->t.rank == 3 ? q->t.dims[0] : -1, t = q->t.rank == 3 ? q->t.dims[1] : -1;
+    int64_t dk = q->t.rank == 3 ? div_known(q->t.dims[2], qh) : -1, dv = v->t.rank == 3 ? div_known(v->t.dims[2], kvh) : -1;
+    if (q->t.rank == 3 && q->t.dims[2] >= 0 && q->t.dims[2] % qh) return kiln_shape_fail(c, "query's last dim is not a multiple of q_num_heads");
+    if (v->t.rank == 3 && v->t.dims[2] >= 0 && v->t.dims[2] % kvh) return kiln_shape_fail(c, "value's last dim is not a multiple of kv_num_heads");
+    int64_t y[3] = {b, t, mul_known(qh, dv)}, st[4] = {b, kvh, dk, dv};
+    kiln_shape_set(c, 0, q->t.dtype, 3, y);
+    const kiln_shape_val *ps = kiln_shape_in(c, 3);
+    kiln_shape_set(c, 1, ps ? ps->t.dtype : q->t.dtype, 4, st);
+    return KILN_OK;
+}
+
+/* CausalConvWithState: output like input [B, C, L]; present_state [B, C, k - 1]. */
+kiln_status kiln_infer_causal_conv_with_state(kiln_shape_ctx *c) {
+    const kiln_shape_val *x, *w;
+    KILN_TRY(kiln_shape_need_tensor(c, 0, &x));
+    KILN_TRY(kiln_shape_need_tensor(c, 1, &w));
+    if ((x->t.rank >= 0 && x->t.rank != 3) || (w->t.rank >= 0 && w->t.rank != 3)) return kiln_shape_fail(c, "input and weight must be 3-D");
+    if (w->t.rank == 3 && w->t.dims[2] == 0) return kiln_shape_fail(c, "the kernel size must be positive");
+    kiln_shape_same(c, 0, 0);
+    int64_t st[3] = {x->t.rank == 3 ? x->t.dims[0] : -1, x->t.rank == 3 ? x->t.dims[1] : -1,
+                     w->t.rank == 3 && w->t.dims[2] > 0 ? w->t.dims[2] - 1 : -1};
+    kiln_shape_set(c, 1, x->t.dtype, 3, st);
+    return KILN_OK;
+}
