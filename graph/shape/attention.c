@@ -102,3 +102,46 @@ kiln_status kiln_infer_causal_conv_with_state(kiln_shape_ctx *c) {
     kiln_shape_set(c, 1, x->t.dtype, 3, st);
     return KILN_OK;
 }
+
+/* Element type FlexAttention computes scores and probabilities in (and feeds its modifier
+ * subgraphs): softmax_precision, else double for double inputs and float otherwise. */
+static int32_t flex_dtype(kiln_shape_ctx *c, int32_t qt) {
+    int64_t sp = kiln_attr_int(c->node, "softmax_precision", 0);
+    if (sp) return (int32_t)sp;
+    return qt == KILN_DTYPE_DOUBLE ? KILN_DTYPE_DOUBLE : KILN_DTYPE_FLOAT;
+}
+
+/* FlexAttention (ai.onnx.preview): rank-4 Q [B, Hq, L, E], K [B, Hkv, S, E], V [B, Hkv, S, Ev]
+ * → Y [B, Hq, L, Ev]. At creation the score_mod / prob_mod subgraphs get their input type
+ * ([B, Hq, L, S] of the softmax dtype) and are inferred. */
+kiln_status kiln_infer_flex_attention(kiln_shape_ctx *c) {
+    const kiln_shape_val *q, *k, *v;
+    KILN_TRY(kiln_shape_need_tensor(c, 0, &q));
+    KILN_TRY(kiln_shape_need_tensor(c, 1, &k));
+    KILN_TRY(kiln_shape_need_tensor(c, 2, &v));
+    if (k->t.dtype != q->t.dtype || v->t.dtype != q->t.dtype) return kiln_shape_fail(c, "Q, K and V must have the same type");
+    if ((q->t.rank >= 0 && q->t.rank != 4) || (k->t.rank >= 0 && k->t.rank != 4) || (v->t.rank >= 0 && v->t.rank != 4))
+        return kiln_shape_fail(c, "Q, K and V must be 4-D");
+    int64_t b = q->t.rank == 4 ? q->t.dims[0] : -1, hq = q->t.rank == 4 ? q->t.dims[1] : -1, l = q->t.rank == 4 ? q->t.dims[2] : -1;
+    int64_t s = k->t.rank == 4 ? k->t.dims[2] : -1, ev = v->t.rank == 4 ? v->t.dims[3] : -1;
+    int64_t y[4] = {b, hq, l, ev};
+    kiln_shape_set(c, 0, q->t.dtype, 4, y);
+    if (c->runtime) return KILN_OK;
+    static const char *const mods[2] = {"score_mod", "prob_mod"};
+    for (int i = 0; i < 2; i++) {
+        const kiln_attr *a = kiln_node_attr(c->node, mods[i]);
+        if (!a) continue;
+        if (a->type != KILN_ATTR_GRAPH || a->n != 1 || !a->graphs || !a->graphs[0])
+            return kiln_shape_fail(c, "attribute '%s' must be one graph", mods[i]);
+        kiln_graph *g = a->graphs[0];
+        if (g->n_inputs != 1 || g->n_outputs != 1) return kiln_shape_fail(c, "'%s' must have one input and one output", mods[i]);
+        kiln_type *t = &g->inputs[0]->type;
+        int32_t dt = flex_dtype(c, q->t.dtype);
+        if (t->kind != KILN_VALUE_UNKNOWN && (t->kind != KILN_VALUE_TENSOR || (t->dtype && t->dtype != dt)))
+            return kiln_shape_fail(c, "'%s' input must be a %s tensor", mods[i], kiln_dtype_name((kiln_dtype)dt));
+        int64_t sd[4] = {b, hq, l, s};
+        kiln_type_tensor(t, dt, 4, sd);
+        KILN_TRY(kiln_graph_infer(g, c->err));
+    }
+    return KILN_OK;
+}

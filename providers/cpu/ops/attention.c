@@ -265,3 +265,159 @@ kiln_status kiln_cpu_attention(const cpu_node *n, cpu_kernel **out, kiln_error *
     k->softmax_precision = (int32_t)sp;
     return KILN_OK;
 }
+
+/* ---- FlexAttention (ai.onnx.preview) ---- */
+
+typedef struct flex_kernel {
+    cpu_kernel base;
+    int has_scale, has_score_mod, has_prob_mod;
+    float scale;
+    int32_t cdt; /* dtype of scores and probabilities: float or double */
+} flex_kernel;
+
+/* Runs modifier subgraph `name` on buf ([B, Hq, L, S] of dtype cdt) and copies its output back. */
+static kiln_status run_mod(kiln_kernel_ctx *ctx, const char *name, int32_t cdt, const int64_t *dims, double *buf, float *fbuf,
+                           kiln_error *err) {
+    kiln_value_desc in;
+    memset(&in, 0, sizeof(in));
+    in.hdr.struct_size = sizeof(in);
+    in.hdr.abi_version = KILN_ABI_VERSION;
+    in.kind = KILN_VALUE_TENSOR;
+    in.dtype = cdt;
+    in.rank = 4;
+    in.dims = dims;
+    in.count = (uint64_t)(dims[0] * dims[1] * dims[2] * dims[3]);
+    in.data = cdt == KILN_DTYPE_DOUBLE ? (void *)buf : (void *)fbuf;
+    const kiln_value_desc *ins[1] = {&in};
+    const kiln_value_desc *const *outs;
+    uint32_t n_out;
+    KILN_CPU_TRY((kiln_status)ctx->host->run_subgraph(ctx, name, 0, ins, 1, &outs, &n_out, err));
+    const kiln_value_desc *o = n_out == 1 ? outs[0] : NULL;
+    if (!o || o->kind != KILN_VALUE_TENSOR || o->dtype != cdt || o->rank != 4 || memcmp(o->dims, dims, 4 * sizeof(int64_t)) != 0 ||
+        o->mem_kind != 0)
+        return cpu_fail(err, KILN_ERR_SHAPE, "'%s' must return one host tensor of the shape and type it was given", name);
+    memcpy(in.data, o->data, (size_t)in.count * (cdt == KILN_DTYPE_DOUBLE ? sizeof(double) : sizeof(float)));
+    return KILN_OK;
+}
+
+static kiln_status flex_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, kiln_error *err) {
+    const flex_kernel *k = (const flex_kernel *)base;
+    const kiln_value_desc *q = cpu_in(ctx, 0), *kk = cpu_in(ctx, 1), *v = cpu_in(ctx, 2);
+    kiln_value_desc *y = ctx->outputs[0];
+    if (q->rank != 4 || kk->rank != 4 || v->rank != 4) return cpu_fail(err, KILN_ERR_SHAPE, "Q, K and V must be 4-D");
+    int64_t B = q->dims[0], hq = q->dims[1], L = q->dims[2], E = q->dims[3], hkv = kk->dims[1], S = kk->dims[2], ev = v->dims[3];
+    if (kk->dims[0] != B || v->dims[0] != B || kk->dims[3] != E || v->dims[1] != hkv || v->dims[2] != S)
+        return cpu_fail(err, KILN_ERR_SHAPE, "Q, K and V shapes do not agree");
+    if (hkv <= 0 || hq % hkv) return cpu_fail(err, KILN_ERR_SHAPE, "q heads (%lld) are not a multiple of kv heads (%lld)", (long long)hq, (long long)hkv);
+    int64_t group = hq / hkv, n = B * hq * L * S;
+    int dbl = q->dtype == KILN_DTYPE_DOUBLE;
+    int32_t tp = q->dtype == KILN_DTYPE_FLOAT16 || q->dtype == KILN_DTYPE_BFLOAT16 ? q->dtype : 0;
+    double *sc = ctx->host->scratch(ctx, (size_t)n * sizeof(double) + 1);
+    float *fs = ctx->host->scratch(ctx, (size_t)n * sizeof(float) + 1);
+    const float *qf = dbl ? NULL : f32_view(ctx, q), *kf = dbl ? NULL : f32_view(ctx, kk), *vf = dbl ? NULL : f32_view(ctx, v);
+    float *qs = dbl ? NULL : ctx->host->scratch(ctx, (size_t)q->count * sizeof(float) + 1);
+    float *ks = dbl ? NULL : ctx->host->scratch(ctx, (size_t)kk->count * sizeof(float) + 1);
+    if (!sc || !fs || (!dbl && (!qf || !kf || !vf || !qs || !ks))) return cpu_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory for FlexAttention");
+    double scale = k->has_scale ? (double)k->scale : 1.0 / sqrt((double)E);
+    /* scores = (Q * sqrt(scale)) · (K * sqrt(scale))^T, the factor rounded to the input type */
+    float sqs = round_prec(tp, sqrtf((float)scale));
+    if (dbl) {
+        const double *qd = q->data, *kd = kk->data;
+        double sq = sqrt((double)(float)scale);
+        for (int64_t b = 0; b < B; b++)
+            for (int64_t h = 0; h < hq; h++)
+                for (int64_t i = 0; i < L; i++)
+                    for (int64_t j = 0; j < S; j++) {
+                        const double *qr = qd + ((b * hq + h) * L + i) * E, *kr = kd + ((b * hkv + h / group) * S + j) * E;
+                        double acc = 0.0;
+                        for (int64_t e = 0; e < E; e++) acc += (qr[e] * sq) * (kr[e] * sq);
+                        sc[((b * hq + h) * L + i) * S + j] = acc;
+                    }
+    } else {
+        for (uint64_t i = 0; i < q->count; i++) qs[i] = round_prec(tp, qf[i] * sqs);
+        for (uint64_t i = 0; i < kk->count; i++) ks[i] = round_prec(tp, kf[i] * sqs);
+        for (int64_t b = 0; b < B; b++)
+            for (int64_t h = 0; h < hq; h++) {
+                float *o = fs + ((b * hq + h) * L) * S;
+                kiln_f32_gemm(0, 1, (size_t)L, (size_t)S, (size_t)E, 1.0f, qs + ((b * hq + h) * L) * E, (size_t)E,
+                              ks + ((b * hkv + h / group) * S) * E, (size_t)E, 0.0f, o, (size_t)S);
+            }
+        for (int64_t i = 0; i < n; i++) sc[i] = round_prec(tp, fs[i]);
+    }
+    int64_t dims[4] = {B, hq, L, S};
+    int cf = k->cdt == KILN_DTYPE_FLOAT;
+    if (cf)
+        for (int64_t i = 0; i < n; i++) fs[i] = (float)sc[i];
+    if (k->has_score_mod) {
+        KILN_CPU_TRY(run_mod(ctx, "score_mod", k->cdt, dims, sc, fs, err));
+    }
+    /* softmax over keys, in the compute precision */
+    for (int64_t r = 0; r < B * hq * L; r++) {
+        if (cf) {
+            float *row = fs + r * S, mx = -INFINITY, sum = 0.0f;
+            for (int64_t j = 0; j < S; j++) mx = row[j] > mx ? row[j] : mx;
+            for (int64_t j = 0; j < S; j++) sum += row[j] = expf(row[j] - mx);
+            for (int64_t j = 0; j < S; j++) row[j] /= sum;
+        } else {
+            double *row = sc + r * S, mx = -INFINITY, sum = 0.0;
+            for (int64_t j = 0; j < S; j++) mx = row[j] > mx ? row[j] : mx;
+            for (int64_t j = 0; j < S; j++) sum += row[j] = exp(row[j] - mx);
+            for (int64_t j = 0; j < S; j++) row[j] /= sum;
+        }
+    }
+    if (k->has_prob_mod) {
+        KILN_CPU_TRY(run_mod(ctx, "prob_mod", k->cdt, dims, sc, fs, err));
+    }
+    /* Y = P · V */
+    if (cf && !dbl) {
+        float *yd = f32_out(ctx, y);
+        if (!yd) return cpu_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory for FlexAttention");
+        for (int64_t b = 0; b < B; b++)
+            for (int64_t h = 0; h < hq; h++)
+                kiln_f32_gemm(0, 0, (size_t)L, (size_t)ev, (size_t)S, 1.0f, fs + ((b * hq + h) * L) * S, (size_t)S,
+                              vf + ((b * hkv + h / group) * S) * ev, (size_t)ev, 0.0f, yd + ((b * hq + h) * L) * ev, (size_t)ev);
+        f32_commit(y, yd);
+        return KILN_OK;
+    }
+    double *yd = ctx->host->scratch(ctx, (size_t)y->count * sizeof(double) + 1);
+    if (!yd) return cpu_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory for FlexAttention");
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t h = 0; h < hq; h++)
+            for (int64_t i = 0; i < L; i++)
+                for (int64_t e = 0; e < ev; e++) {
+                    double acc = 0.0;
+                    for (int64_t j = 0; j < S; j++) {
+                        size_t pi = (size_t)(((b * hq + h) * L + i) * S + j), vi = (size_t)(((b * hkv + h / group) * S + j) * ev + e);
+                        double p = cf ? (double)fs[pi] : sc[pi];
+                        double vv = dbl ? ((const double *)v->data)[vi] : (double)vf[vi];
+                        acc += p * vv;
+                    }
+                    yd[((b * hq + h) * L + i) * ev + e] = acc;
+                }
+    for (uint64_t i = 0; i < y->count; i++) {
+        if (y->dtype == KILN_DTYPE_DOUBLE) ((double *)y->data)[i] = yd[i];
+        else {
+            float f = (float)yd[i];
+            f32_store(y->dtype, &f, (char *)y->data + i * cpu_dtype_size(y->dtype), 1);
+        }
+    }
+    return KILN_OK;
+}
+
+kiln_status kiln_cpu_flex_attention(const cpu_node *n, cpu_kernel **out, kiln_error *err) {
+    int32_t qt = cpu_input_dtype(n, 0);
+    if (!f32_io_supported(qt) || cpu_input_dtype(n, 1) != qt || cpu_input_dtype(n, 2) != qt)
+        return cpu_fail(err, KILN_ERR_UNSUPPORTED, "FlexAttention is not implemented for %s", cpu_dtype_name(qt));
+    int64_t sp = cpu_attr_int(n, "softmax_precision", 0);
+    int32_t cdt = sp ? (int32_t)sp : qt == KILN_DTYPE_DOUBLE ? KILN_DTYPE_DOUBLE : KILN_DTYPE_FLOAT;
+    if (cdt != KILN_DTYPE_FLOAT && cdt != KILN_DTYPE_DOUBLE)
+        return cpu_fail(err, KILN_ERR_UNSUPPORTED, "FlexAttention with softmax_precision %s is not implemented", cpu_dtype_name(cdt));
+    KILN_CPU_TRY(cpu_kernel_new(n, sizeof(flex_kernel), flex_compute, out, err));
+    flex_kernel *k = (flex_kernel *)*out;
+    k->has_scale = cpu_has_attr(n, "scale");
+    k->scale = cpu_attr_float(n, "scale", 1.0f);
+    k->has_score_mod = cpu_has_attr(n, "score_mod");
+    k->has_prob_mod = cpu_has_attr(n, "prob_mod");
+    k->cdt = cdt;
+    return KILN_OK;
+}
