@@ -8,7 +8,7 @@
 
 #include "graph/ops.h"
 #include "graph/shape.h"
-#include "runtime/session_impl.h"
+#include "runtime/providers.h"
 
 #define STACK_IO 16
 
@@ -64,21 +64,9 @@ static kiln_status compile_subgraphs(kiln_session *s, kiln_exec_graph *xg, kiln_
     return KILN_OK;
 }
 
+/* The kernel the partitioner made for the node (runtime/partition.c). */
 static kiln_status create_kernel(kiln_session *s, kiln_exec_node *xn, kiln_error *err) {
-    const kiln_node *n = xn->node;
-    kiln_provider *p = s->cpu;
-    const kiln_node_view *view = (const kiln_node_view *)(const void *)n;
-    int32_t claim = KILN_CLAIM_NO;
-    kiln_status st = (kiln_status)p->claim_node(p, view, &claim, err);
-    if (st == KILN_OK && claim != KILN_CLAIM_KERNEL)
-        st = kiln_fail(err, KILN_ERR_UNSUPPORTED, "no provider runs this op");
-    if (st == KILN_OK) st = (kiln_status)p->create_kernel(p, view, &xn->kernel, err);
-    if (st != KILN_OK) {
-        kiln_error_prefix(err, KILN_NODE_FMT " [%s provider]: ", KILN_NODE_ARGS(n), p->name);
-        return st;
-    }
-    xn->provider = p;
-    return KILN_OK;
+    return kiln_partition_take_kernel(s, xn->node, &xn->kernel, &xn->provider, err);
 }
 
 kiln_status kiln_exec_compile(kiln_session *s, kiln_graph *g, kiln_exec_graph **out, kiln_error *err) {
@@ -220,7 +208,7 @@ int32_t kiln_call_alloc_output(kiln_kernel_ctx *ctx, uint32_t i, int32_t rank, c
     }
     int32_t dtype = v->type.dtype;
     kiln_tensor *t;
-    KILN_TRY(kiln_tensor_new(call_alloc(c), dtype, rank, dims, &t, err));
+    KILN_TRY(kiln_value_alloc(c->frame->session, v, dtype, rank, dims, &t, err));
     set_value(c->frame, v->id, t);
     ctx->outputs[i] = &t->desc;
     *out = &t->desc;
@@ -418,7 +406,7 @@ static kiln_status run_node(kiln_frame *f, const kiln_exec_node *xn, kiln_error 
         const kiln_value *v = n->outputs[o];
         if (!v || sout[o].t.kind != KILN_VALUE_TENSOR || !dims_known(&sout[o].t)) continue;
         kiln_tensor *t;
-        if ((st = kiln_tensor_new(a, sout[o].t.dtype, sout[o].t.rank, sout[o].t.dims, &t, err)) != KILN_OK) {
+        if ((st = kiln_value_alloc(f->session, v, sout[o].t.dtype, sout[o].t.rank, sout[o].t.dims, &t, err)) != KILN_OK) {
             kiln_error_prefix(err, KILN_NODE_FMT ": output '%s': ", KILN_NODE_ARGS(n), v->name);
             goto done;
         }

@@ -1,18 +1,20 @@
 /* SPDX-License-Identifier: MIT */
-/* Session creation (load, bind ops, infer types and shapes, create the providers' kernels),
+/* Session creation (load, bind ops, infer types and shapes, load the providers, partition and
+ * create kernels),
  * input/output metadata, destruction. Running is in executor.c. */
 #include <string.h>
 
 #include "graph/load.h"
 #include "graph/ops.h"
 #include "graph/shape.h"
-#include "runtime/session_impl.h"
+#include "runtime/providers.h"
 
 void kiln_session_destroy(kiln_session *s) {
     if (!s) return;
     const kiln_allocator *a = &s->env->alloc;
     kiln_exec_free(s, s->main);
-    if (s->cpu) s->cpu->release(s->cpu);
+    kiln_partition_destroy(s);
+    kiln_providers_destroy(s);
     kiln_mem_free(a, s->inputs);
     kiln_mem_free(a, s->outputs);
     kiln_model_destroy(s->model);
@@ -32,12 +34,13 @@ static void fill_io(const kiln_model *m, kiln_io_info *io, kiln_value *v, const 
     }
 }
 
-static kiln_status prepare(kiln_session *s, kiln_error *err) {
+static kiln_status prepare(kiln_session *s, const kiln_session_options *opts, kiln_error *err) {
     const kiln_allocator *a = &s->env->alloc;
     kiln_graph *g = s->model->graph;
     KILN_TRY(kiln_graph_bind_ops(g, err));
     KILN_TRY(kiln_graph_infer(g, err));
-    KILN_TRY(kiln_cpu_provider_create(&kiln_host, s->env, &s->cpu, err));
+    KILN_TRY(kiln_providers_create(s, opts, err));
+    KILN_TRY(kiln_partition_run(s, g, err));
     KILN_TRY(kiln_exec_compile(s, g, &s->main, err));
     s->n_inputs = g->n_inputs;
     s->n_outputs = g->n_outputs;
@@ -74,7 +77,7 @@ static kiln_status create(kiln_env *env, const char *path, const void *data, siz
     const char *dir = opts ? opts->external_data_dir : NULL;
     kiln_status st = path ? kiln_model_load_file(&env->alloc, path, dir, &s->model, err)
                           : kiln_model_load_buffer(&env->alloc, data, size, dir, &s->model, err);
-    if (st == KILN_OK) st = prepare(s, err);
+    if (st == KILN_OK) st = prepare(s, opts, err);
     if (st != KILN_OK) {
         kiln_session_destroy(s);
         return st;

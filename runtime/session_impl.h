@@ -19,6 +19,8 @@ struct kiln_env {
 
 struct kiln_session_options {
     char *external_data_dir; /* heap (malloc) copy, or NULL */
+    struct kiln_provider_request *providers; /* asked in this order, before the CPU (runtime/providers.h) */
+    uint32_t n_providers;
 };
 
 /* A value: what kernels see (desc, first member) plus ownership. Public as kiln_tensor. */
@@ -33,6 +35,7 @@ struct kiln_tensor {
     uint64_t cap_items;
     kiln_tensor *content;        /* optional: its value (owned), or NULL when empty */
     int32_t opt_kind;            /* optional: kind of content (TENSOR or SEQUENCE) */
+    const struct kiln_kind *kind; /* storage in a provider's memory kind: `owned` is its block */
 };
 
 /* Internal tensor helpers (runtime/tensor.c). */
@@ -92,7 +95,8 @@ struct kiln_io_info {
 struct kiln_session {
     kiln_env *env;
     kiln_model *model;
-    kiln_provider *cpu;
+    struct kiln_providers *providers;  /* runtime/providers.h */
+    struct kiln_partition *partition;  /* runtime/partition.c */
     kiln_exec_graph *main;
     size_t n_inputs, n_outputs;
     kiln_io_info *inputs, *outputs;
@@ -147,9 +151,9 @@ int32_t kiln_call_run_subgraph(kiln_kernel_ctx *ctx, const char *attr, uint32_t 
 /* The host API table given to providers (runtime/host_api.c). */
 extern const kiln_host_api kiln_host;
 
-/* The built-in CPU provider (providers/cpu/provider.c). */
-kiln_status kiln_cpu_provider_create(const kiln_host_api *host, void *host_ctx, kiln_provider **out,
-                                     kiln_error *err);
+/* The built-in CPU provider's entry point (providers/cpu/provider.c). */
+int32_t kiln_cpu_provider_entry(const kiln_host_api *host, void *host_ctx, uint32_t host_min, uint32_t host_max,
+                                kiln_provider_library **out, kiln_error *err);
 
 /* Logging through the env. */
 void kiln_log(const kiln_env *env, kiln_log_level level, const char *fmt, ...) KILN_PRINTF(3, 4);

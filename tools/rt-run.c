@@ -14,6 +14,7 @@
 enum { EXIT_OK = 0, EXIT_MISMATCH = 1, EXIT_USAGE = 2, EXIT_LOAD = 3, EXIT_RUN = 4 };
 
 #define MAX_PAIRS 256
+#define MAX_PROVIDERS 16
 
 typedef struct pair {
     const char *name;
@@ -29,6 +30,8 @@ typedef struct options {
     double rtol, atol;
     int warmup, repeat;
     int json;
+    const char *providers[MAX_PROVIDERS]; /* --provider PATH_OR_NAME[:key=val,...], in asking order */
+    int n_providers;
 } options;
 
 static void usage(FILE *f) {
@@ -44,7 +47,9 @@ static void usage(FILE *f) {
             "  --test-dir DIR       run an ONNX backend test folder (model.onnx + test_data_set_*)\n"
             "  --warmup N           untimed runs before timing (default 0)\n"
             "  --repeat N           timed runs; prints median and p90 latency (default 1)\n"
-            "  --report json        print one JSON object instead of text\n"
+            "  --report json        print one JSON object instead of text (with the partition)\n"
+            "  --provider P[:k=v,...]  ask provider P (a path, or NAME for kiln-provider-NAME.so in\n"
+            "                       KILN_PROVIDER_PATH or the install folder) before the CPU; repeatable\n"
             "exit codes: 0 ok, 1 mismatch, 2 usage, 3 model or load error, 4 run error\n");
 }
 
@@ -123,6 +128,13 @@ static int parse_args(int argc, char **argv, options *o) {
         } else if (strcmp(a, "--test-dir") == 0) {
             NEED_VALUE();
             o->test_dir = v;
+        } else if (strcmp(a, "--provider") == 0) {
+            NEED_VALUE();
+            if (o->n_providers == MAX_PROVIDERS || !v[0] || v[0] == ':') {
+                fprintf(stderr, "rt-run: --provider takes PATH_OR_NAME[:key=val,...] (at most %d), got '%s'\n", MAX_PROVIDERS, v);
+                return 0;
+            }
+            o->providers[o->n_providers++] = v;
         } else if (strcmp(a, "--report") == 0) {
             NEED_VALUE();
             if (strcmp(v, "json") != 0) {
@@ -146,6 +158,52 @@ static int parse_args(int argc, char **argv, options *o) {
         return 0;
     }
     return 1;
+}
+
+/* Session options asking for the --provider list: "P[:k=v,...]" splits at the first ':' after
+ * the last '/' (so paths with ':' in a folder name work). Returns EXIT_OK or EXIT_USAGE. */
+static int session_options(const options *o, kiln_session_options **out) {
+    kiln_error err = {0};
+    *out = NULL;
+    if (!o->n_providers) return EXIT_OK;
+    if (kiln_session_options_create(out, &err) != KILN_OK) {
+        fprintf(stderr, "rt-run: %s\n", err.msg);
+        return EXIT_RUN;
+    }
+    for (int i = 0; i < o->n_providers; i++) {
+        const char *spec = o->providers[i];
+        const char *slash = strrchr(spec, '/');
+        const char *colon = strchr(slash ? slash : spec, ':');
+        size_t n = colon ? (size_t)(colon - spec) : strlen(spec);
+        char *what = strndup(spec, n), *opts = strdup(colon ? colon + 1 : "");
+        const char *list[MAX_PAIRS + 1];
+        int n_opts = 0, rc = EXIT_OK;
+        for (char *tok = opts ? strtok(opts, ",") : NULL; tok && n_opts < MAX_PAIRS; tok = strtok(NULL, ",")) list[n_opts++] = tok;
+        list[n_opts] = NULL;
+        if (!what || !opts || kiln_session_options_append_provider(*out, what, list, &err) != KILN_OK) {
+            fprintf(stderr, "rt-run: --provider %s: %s\n", spec, what && opts ? err.msg : "out of memory");
+            rc = EXIT_USAGE;
+        }
+        free(what);
+        free(opts);
+        if (rc != EXIT_OK) {
+            kiln_session_options_destroy(*out);
+            *out = NULL;
+            return rc;
+        }
+    }
+    return EXIT_OK;
+}
+
+/* The "partition" member of --report json. */
+static void json_partition(FILE *f, const kiln_session *s) {
+    kiln_error err = {0};
+    size_t len = 0;
+    char *buf = NULL;
+    if (kiln_session_partition_report(s, NULL, 0, &len, &err) == KILN_OK && (buf = malloc(len + 1)) != NULL &&
+        kiln_session_partition_report(s, buf, len + 1, &len, &err) == KILN_OK)
+        fprintf(f, ",\"partition\":%s", buf);
+    free(buf);
 }
 
 static void free_options(options *o) {
@@ -266,8 +324,10 @@ static int run_model(const options *o) {
     kiln_session *s = NULL;
     kiln_tensor **in = NULL, **out = NULL;
     double *times = NULL;
+    kiln_session_options *so = NULL;
+    if ((rc = session_options(o, &so)) != EXIT_OK) goto done;
     double t0 = tool_now_ms();
-    if (kiln_session_create(env, o->model, NULL, &s, &err) != KILN_OK) {
+    if (kiln_session_create(env, o->model, so, &s, &err) != KILN_OK) {
         fprintf(stderr, "rt-run: %s\n", err.msg);
         rc = EXIT_LOAD;
         goto done;
@@ -351,7 +411,9 @@ static int run_model(const options *o) {
         }
         printf("],\"latency_ms\":{\"warmup\":%d,\"runs\":%d,\"median\":%.4f,\"p90\":%.4f,\"min\":%.4f}", o->warmup, o->repeat,
                median, p90, times[0]);
-        printf(",\"expect\":{\"checked\":%d,\"mismatched\":%d}}\n", o->n_expects, mismatches);
+        printf(",\"expect\":{\"checked\":%d,\"mismatched\":%d}", o->n_expects, mismatches);
+        json_partition(stdout, s);
+        printf("}\n");
     } else {
         printf("model %s: %zu input(s), %zu output(s), loaded in %.1f ms\n", o->model, ni, no, load_ms);
         for (size_t k = 0; k < no; k++) {
@@ -370,6 +432,7 @@ done:
     free(out);
     free(times);
     kiln_session_destroy(s);
+    kiln_session_options_destroy(so);
     kiln_env_destroy(env);
     return rc;
 }
@@ -440,7 +503,15 @@ static int run_test_dir(const options *o) {
         return EXIT_RUN;
     }
     kiln_session *s = NULL;
-    if (kiln_session_create(env, model, NULL, &s, &err) != KILN_OK) {
+    kiln_session_options *so = NULL;
+    int orc = session_options(o, &so);
+    if (orc != EXIT_OK) {
+        kiln_env_destroy(env);
+        return orc;
+    }
+    kiln_status cst = kiln_session_create(env, model, so, &s, &err);
+    kiln_session_options_destroy(so);
+    if (cst != KILN_OK) {
         printf("FAIL %s: %s: %s\n", name, kiln_status_string((kiln_status)err.status), err.msg);
         kiln_env_destroy(env);
         return EXIT_LOAD;
