@@ -144,7 +144,9 @@ static void quant_u8_range(void *arg, size_t begin, size_t end) {
     uint8_t *y = j->y;
     float lo = (float)j->lo - j->zp, hi = (float)j->hi - j->zp;
     for (size_t i = begin; i < end; i++) {
-        float v = fminf(fmaxf(j->x[i] / j->scale, lo), hi);
+        float v = j->x[i] / j->scale;
+        v = v > lo ? v : lo; /* NaN goes low */
+        v = v < hi ? v : hi;
         y[i] = (uint8_t)(int32_t)(q_rne(v) + j->zp);
     }
 }
@@ -154,7 +156,9 @@ static void quant_s8_range(void *arg, size_t begin, size_t end) {
     int8_t *y = j->y;
     float lo = (float)j->lo - j->zp, hi = (float)j->hi - j->zp;
     for (size_t i = begin; i < end; i++) {
-        float v = fminf(fmaxf(j->x[i] / j->scale, lo), hi);
+        float v = j->x[i] / j->scale;
+        v = v > lo ? v : lo; /* NaN goes low */
+        v = v < hi ? v : hi;
         y[i] = (int8_t)(int32_t)(q_rne(v) + j->zp);
     }
 }
