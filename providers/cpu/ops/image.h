@@ -18,8 +18,13 @@ typedef struct cpu_image {
     uint8_t *rgb;  /* h * w * 3 bytes, row-major */
 } cpu_image;
 
-/* Allocates img->rgb for h x w pixels (fails for sizes above IMG_MAX_PIXELS). */
-kiln_status cpu_image_alloc(kiln_kernel_ctx *ctx, cpu_image *img, int64_t h, int64_t w, kiln_error *err);
+/* Allocates img->rgb for h x w pixels. `max_pixels` is the most the stream can hold (from its
+ * length and the format's best compression): a header claiming more is damage (IMG_CORRUPT), so a
+ * few hostile bytes never cause a large allocation. Sizes above IMG_MAX_PIXELS are refused. */
+kiln_status cpu_image_alloc(kiln_kernel_ctx *ctx, cpu_image *img, int64_t h, int64_t w, int64_t max_pixels,
+                            kiln_error *err);
+/* Best compression ratio of deflate (RFC 1951): one 258-byte match per ~2 bits, plus slack. */
+#define IMG_DEFLATE_RATIO 1040
 
 /* Inflates the zlib stream src[0..n) into dst, which must come out exactly `want` bytes. */
 kiln_status cpu_zlib_inflate(const uint8_t *src, size_t n, uint8_t *dst, size_t want);

@@ -8,8 +8,9 @@
 
 #include "providers/cpu/ops/image.h"
 
-kiln_status cpu_image_alloc(kiln_kernel_ctx *ctx, cpu_image *img, int64_t h, int64_t w, kiln_error *err) {
-    if (h <= 0 || w <= 0) return IMG_CORRUPT;
+kiln_status cpu_image_alloc(kiln_kernel_ctx *ctx, cpu_image *img, int64_t h, int64_t w, int64_t max_pixels,
+                            kiln_error *err) {
+    if (h <= 0 || w <= 0 || (h <= max_pixels && w > max_pixels / h) || h > max_pixels) return IMG_CORRUPT;
     if (h > IMG_MAX_PIXELS || w > IMG_MAX_PIXELS / h)
         return cpu_fail(err, KILN_ERR_UNSUPPORTED, "ImageDecoder: a %lldx%lld image exceeds the %lld-pixel limit",
                         (long long)w, (long long)h, (long long)IMG_MAX_PIXELS);
@@ -67,9 +68,10 @@ static kiln_status bmp(kiln_kernel_ctx *ctx, const uint8_t *s, size_t n, cpu_ima
     if (top_down) h = -h;
     uint32_t colors = bpp <= 8 ? (used && used <= (1u << bpp) ? used : 1u << bpp) : 0;
     if (colors && pal + (size_t)colors * pal_entry > n) return IMG_CORRUPT;
-    KILN_CPU_TRY(cpu_image_alloc(ctx, img, h, w, err));
+    if (w <= 0 || h <= 0 || w > IMG_MAX_PIXELS) return IMG_CORRUPT;
     size_t stride = (((size_t)w * bpp + 31) / 32) * 4;
-    if (off > n || stride * (size_t)h > n - off) return IMG_CORRUPT;
+    if (off > n || (uint64_t)h > (n - off) / stride) return IMG_CORRUPT;
+    KILN_CPU_TRY(cpu_image_alloc(ctx, img, h, w, IMG_MAX_PIXELS, err));
     for (int64_t y = 0; y < h; y++) {
         const uint8_t *row = s + off + stride * (size_t)(top_down ? y : h - 1 - y);
         uint8_t *o = img->rgb + y * w * 3;
@@ -128,10 +130,12 @@ static kiln_status pnm(kiln_kernel_ctx *ctx, const uint8_t *s, size_t n, cpu_ima
         if (r.pos >= n || !is_space(s[r.pos])) return IMG_CORRUPT;
         r.pos++; /* one whitespace byte ends the header of a binary raster */
     }
-    KILN_CPU_TRY(cpu_image_alloc(ctx, img, h, w, err));
     int ch = kind == 3 || kind == 6 ? 3 : 1, wide = maxval > 255;
+    if (w > IMG_MAX_PIXELS) return IMG_CORRUPT;
     size_t rowbytes = kind == 4 ? ((size_t)w + 7) / 8 : (size_t)w * ch * (wide ? 2 : 1);
-    if (kind >= 4 && rowbytes * (size_t)h > n - r.pos) return IMG_CORRUPT;
+    if (kind >= 4 && (uint64_t)h > (n - r.pos) / rowbytes) return IMG_CORRUPT;
+    /* An ASCII raster needs at least one byte per sample. */
+    KILN_CPU_TRY(cpu_image_alloc(ctx, img, h, w, (int64_t)(n - r.pos) * (kind >= 4 ? 8 : 1), err));
     for (int64_t y = 0; y < h; y++) {
         const uint8_t *row = s + r.pos + rowbytes * (size_t)y;
         for (int64_t x = 0; x < w; x++) {
@@ -279,7 +283,10 @@ static kiln_status tiff_decode(kiln_kernel_ctx *ctx, const uint8_t *s, size_t n,
         return refuse(err, "TIFF images with this sample size");
     if (pred != 1 && !(pred == 2 && bits == 8)) return refuse(err, "TIFF images with this predictor");
     if (!tag_value(&t, 273, 0, &v, &n_strips) || !w || !h) return IMG_CORRUPT;
-    KILN_CPU_TRY(cpu_image_alloc(ctx, img, h, w, err));
+    /* Raw bytes per stream byte at best: none 1, PackBits 64, LZW 4096 (one code per string), Deflate. */
+    int64_t ratio = comp == 1 ? 1 : comp == 32773 ? 64 : comp == 5 ? 4096 : IMG_DEFLATE_RATIO;
+    int64_t bits_px = (int64_t)spp * bits;
+    KILN_CPU_TRY(cpu_image_alloc(ctx, img, h, w, (int64_t)n * ratio * 8 / bits_px + 8, err));
     size_t rowbytes = ((size_t)w * spp * bits + 7) / 8;
     uint8_t *raw = ctx->host->scratch(ctx, rowbytes * h);
     if (!raw) return cpu_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory");

@@ -315,7 +315,9 @@ kiln_status cpu_image_jpeg(kiln_kernel_ctx *ctx, const uint8_t *s, size_t n, cpu
                 if (c->h > j->hmax) j->hmax = c->h;
                 if (c->v > j->vmax) j->vmax = c->v;
             }
-            KILN_CPU_TRY(cpu_image_alloc(ctx, img, j->h, j->w, err));
+            /* A block costs at least two bits (DC and end of block): 64 pixels per 2 bits, and chroma
+             * subsampled up to 4x4 a block covers at most 1024 pixels; 4096 per byte is generous. */
+            KILN_CPU_TRY(cpu_image_alloc(ctx, img, j->h, j->w, (int64_t)n * 4096 + 65536, err));
             j->mcux = (j->w + 8 * j->hmax - 1) / (8 * j->hmax), j->mcuy = (j->h + 8 * j->vmax - 1) / (8 * j->vmax);
             for (int i = 0; i < j->nc; i++) {
                 jcomp *c = &j->c[i];

@@ -108,7 +108,8 @@ kiln_status cpu_image_png(kiln_kernel_ctx *ctx, const uint8_t *s, size_t n, cpu_
     if (!have_ihdr || !idat_total || p.w <= 0 || p.h <= 0 || bad_header(&p) || interlace > 1 || (p.color == 3 && !p.plte))
         return IMG_CORRUPT;
     p.channels = p.color == 0 || p.color == 3 ? 1 : p.color == 2 ? 3 : p.color == 4 ? 2 : 4;
-    KILN_CPU_TRY(cpu_image_alloc(ctx, img, p.h, p.w, err));
+    /* Raw bytes per IDAT byte are at most deflate's ratio; a pixel takes at least 1/8 byte. */
+    KILN_CPU_TRY(cpu_image_alloc(ctx, img, p.h, p.w, (int64_t)idat_total * IMG_DEFLATE_RATIO * 8, err));
     uint8_t *idat = ctx->host->scratch(ctx, idat_total);
     if (!idat) return cpu_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory");
     size_t at = 0;
