@@ -4,13 +4,14 @@
  * sink), zero devices, partitioning (groups split around cycles, shape-only nodes, falling back
  * after a refusal), copies and uploads with the example provider giving CPU's outputs, two
  * device providers at once, failing kernels and device memory at run, every allocation failing,
- * and concurrent runs. */
+ * concurrent runs, and rt-run's --provider. */
 #include <check.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/model_builder.h"
@@ -438,6 +439,38 @@ START_TEST(concurrent_runs_with_a_provider) {
 }
 END_TEST
 
+/* rt-run --provider PATH:key=val and --report json, and a bad provider as a load error (3). */
+START_TEST(rt_run_with_a_provider) {
+    const char *rt_run = getenv("KILN_RT_RUN");
+    ck_assert_ptr_nonnull(rt_run);
+    char model[] = "/tmp/kiln-mixed-XXXXXX";
+    int fd = mkstemp(model);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    mb *b = mixed_model();
+    ck_assert_int_eq(mb_save(b, model), 0);
+    char cmd[8192], line[1 << 16];
+    snprintf(cmd, sizeof(cmd), "%s %s --provider %s:fuse=1,device_memory=1048576 --report json", rt_run, model, lib("example"));
+    FILE *f = popen(cmd, "r");
+    ck_assert_ptr_nonnull(f);
+    size_t n = fread(line, 1, sizeof(line) - 1, f);
+    line[n] = '\0';
+    ck_assert_int_eq(pclose(f), 0);
+    ck_assert_msg(strstr(line, ",\"partition\":{\"providers\":[{\"name\":\"example\"") && strstr(line, "\"groups\":[{") &&
+                      strstr(line, "\"copies\":[{"),
+                  "%s", line);
+    snprintf(cmd, sizeof(cmd), "%s %s --provider %s 2>&1", rt_run, model, lib("tp-initfail"));
+    f = popen(cmd, "r");
+    n = fread(line, 1, sizeof(line) - 1, f);
+    line[n] = '\0';
+    int rc = pclose(f);
+    ck_assert_msg(WIFEXITED(rc) && WEXITSTATUS(rc) == 3, "exit %d: %s", rc, line);
+    ck_assert_msg(strstr(line, "kiln-provider-tp-initfail.so': initialization failed"), "%s", line);
+    unlink(model);
+    mb_free(b);
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("providers");
     TCase *tc = tcase_create("providers");
@@ -456,6 +489,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, two_device_providers);
     tcase_add_test(tc, out_of_memory_everywhere_with_a_provider);
     tcase_add_test(tc, concurrent_runs_with_a_provider);
+    tcase_add_test(tc, rt_run_with_a_provider);
     suite_add_tcase(s, tc);
     return s;
 }
