@@ -5,6 +5,7 @@
 
 #include "kernels/gemm/gemm.h"
 #include "providers/cpu/cpu_op.h"
+#include "providers/cpu/gemm_parallel.h"
 #include "providers/cpu/ops/window.h"
 
 typedef struct conv_kernel {
@@ -82,7 +83,7 @@ static kiln_status conv_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, ki
                 im2col(xg, cg, &w, out_size, col);
                 bmat = col;
             }
-            kiln_f32_gemm(0, 0, (size_t)mg, (size_t)out_size, (size_t)(cg * ksize), 1.0f, wd + gi * mg * cg * ksize,
+            kiln_cpu_f32_gemm(ctx, 0, 0, (size_t)mg, (size_t)out_size, (size_t)(cg * ksize), 1.0f, wd + gi * mg * cg * ksize,
                           (size_t)(cg * ksize), bmat, (size_t)out_size, 0.0f, yg, (size_t)out_size);
             if (b) {
                 const float *bd = (const float *)b->data + gi * mg;

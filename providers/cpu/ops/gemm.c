@@ -6,6 +6,7 @@
 #include "kernels/common/half.h"
 #include "kernels/gemm/gemm.h"
 #include "providers/cpu/cpu_op.h"
+#include "providers/cpu/gemm_parallel.h"
 
 /* ---- generic (non-float32) matrix product: C[m,n] = alpha * A·B + beta * C ---- */
 
@@ -105,7 +106,7 @@ static kiln_status gemm_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, ki
     if (k->dtype == KILN_DTYPE_FLOAT) {
         if (have_c && k->beta != 1.0f)
             for (size_t i = 0; i < m * n; i++) ((float *)y->data)[i] *= k->beta;
-        kiln_f32_gemm(k->trans_a, k->trans_b, m, n, kk, k->alpha, a->data, (size_t)a->dims[1], b->data,
+        kiln_cpu_f32_gemm(ctx, k->trans_a, k->trans_b, m, n, kk, k->alpha, a->data, (size_t)a->dims[1], b->data,
                       (size_t)b->dims[1], have_c ? 1.0f : 0.0f, y->data, n);
         return KILN_OK;
     }
@@ -185,7 +186,7 @@ static kiln_status matmul_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, 
         const char *pb = (const char *)b->data + ob * kk * n * es;
         char *pc = (char *)y->data + bi * m * n * es;
         if (k->dtype == KILN_DTYPE_FLOAT)
-            kiln_f32_gemm(0, 0, m, n, kk, 1.0f, (const float *)pa, kk, (const float *)pb, n, 0.0f, (float *)pc, n);
+            kiln_cpu_f32_gemm(ctx, 0, 0, m, n, kk, 1.0f, (const float *)pa, kk, (const float *)pb, n, 0.0f, (float *)pc, n);
         else
             matmul_generic(k->dtype, m, n, kk, pa, kk, 1, pb, n, 1, pc, 1.0, 0);
     }
