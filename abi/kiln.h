@@ -55,14 +55,6 @@ typedef struct kiln_allocator {
     void (*free)(void *ctx, void *ptr);
 } kiln_allocator;
 
-/** Log severities, least severe first. */
-typedef enum kiln_log_level {
-    KILN_LOG_DEBUG = 0,
-    KILN_LOG_INFO = 1,
-    KILN_LOG_WARNING = 2,
-    KILN_LOG_ERROR = 3,
-    KILN_LOG_NONE = 4
-} kiln_log_level;
 
 /** Receives log lines (no trailing newline). May be called from any thread. */
 typedef void (*kiln_log_fn)(void *user, kiln_log_level level, const char *msg);
@@ -123,6 +115,19 @@ KILN_API kiln_status kiln_session_options_set_inter_op_threads(kiln_session_opti
 KILN_API kiln_status kiln_session_options_enable_profiling(kiln_session_options *opts, const char *path,
                                                            kiln_error *err);
 
+/** Asks the execution provider `path_or_name` to run the nodes it can. A path (it contains '/'
+ * or ends in ".so") is used as given; a name NAME is looked up as kiln-provider-NAME.so in each
+ * folder of the KILN_PROVIDER_PATH environment variable (':'-separated), then in Kiln's install
+ * folder for providers. Providers are asked in the order they are appended, the built-in CPU
+ * provider last; the library is loaded when a session is created, and a load failure fails
+ * kiln_session_create with KILN_ERR_PROVIDER and a message naming the file.
+ * `options` is a NULL-terminated list of "key=value" strings (copied; may be NULL): "device=N"
+ * picks the library's device N (default 0); the others go to the provider.
+ * Statuses: KILN_OK, KILN_ERR_INVALID_ARGUMENT (empty name, "cpu", an option without '='),
+ * KILN_ERR_OUT_OF_MEMORY. Not thread-safe. */
+KILN_API kiln_status kiln_session_options_append_provider(kiln_session_options *opts, const char *path_or_name,
+                                                         const char *const *options, kiln_error *err);
+
 /* ---------------------------------------------------------------------------------------------- */
 /** @name Sessions */
 
@@ -155,6 +160,16 @@ KILN_API const kiln_io_info *kiln_session_output(const kiln_session *session, si
 /** Value of a model metadata_props entry (borrowed), or NULL when the key is absent. */
 KILN_API const char *kiln_session_metadata(const kiln_session *session, const char *key);
 
+/** Writes how the session's nodes were partitioned as one JSON object into `buf` (NUL-terminated,
+ * truncated to `size` bytes) and the full length (without the NUL) into *length; call with
+ * size 0 to learn the length. Keys: "providers" (name, library, version, abi, device,
+ * memory_kinds, nodes, copy_calls, bytes_copied), "skipped" (libraries with no device), "nodes"
+ * (graph, name, op, provider, group), "groups" (fused groups: name, provider, nodes), "copies"
+ * (copies inserted between memory kinds: from, to, values) and "uploads" (constants placed in a
+ * device kind once). Statuses: KILN_OK, KILN_ERR_INVALID_ARGUMENT, KILN_ERR_OUT_OF_MEMORY.
+ * Thread-safe. */
+KILN_API kiln_status kiln_session_partition_report(const kiln_session *session, char *buf, size_t size,
+                                                   size_t *length, kiln_error *err);
 /** Name of a model input or output. */
 KILN_API const char *kiln_io_name(const kiln_io_info *io);
 /** KILN_VALUE_TENSOR, _SEQUENCE or _OPTIONAL. */

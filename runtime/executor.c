@@ -10,7 +10,7 @@
 
 #include "graph/ops.h"
 #include "graph/shape.h"
-#include "runtime/session_impl.h"
+#include "runtime/providers.h"
 
 #define STACK_IO 16
 
@@ -70,21 +70,9 @@ static kiln_status compile_subgraphs(kiln_session *s, kiln_exec_graph *xg, kiln_
     return KILN_OK;
 }
 
+/* The kernel the partitioner made for the node (runtime/partition.c). */
 static kiln_status create_kernel(kiln_session *s, kiln_exec_node *xn, kiln_error *err) {
-    const kiln_node *n = xn->node;
-    kiln_provider *p = s->cpu;
-    const kiln_node_view *view = (const kiln_node_view *)(const void *)n;
-    int32_t claim = KILN_CLAIM_NO;
-    kiln_status st = (kiln_status)p->claim_node(p, view, &claim, err);
-    if (st == KILN_OK && claim != KILN_CLAIM_KERNEL)
-        st = kiln_fail(err, KILN_ERR_UNSUPPORTED, "no provider runs this op");
-    if (st == KILN_OK) st = (kiln_status)p->create_kernel(p, view, &xn->kernel, err);
-    if (st != KILN_OK) {
-        kiln_error_prefix(err, KILN_NODE_FMT " [%s provider]: ", KILN_NODE_ARGS(n), p->name);
-        return st;
-    }
-    xn->provider = p;
-    return KILN_OK;
+    return kiln_partition_take_kernel(s, xn->node, &xn->kernel, &xn->provider, err);
 }
 
 /* What the planner and the parallel executor need: when each value is last read, the widest
@@ -296,15 +284,19 @@ static kiln_status place(kiln_frame *f, const kiln_value *v, int32_t dtype, int3
             }
         }
         const kiln_plan *p = c->plan;
-        if (p && !c->move_out[id] && p->off[id] != KILN_PLAN_NONE && p->kind[id] == 0 && dtype != KILN_DTYPE_STRING) {
+        if (p && !c->move_out[id] && p->off[id] != KILN_PLAN_NONE && dtype != KILN_DTYPE_STRING) {
             int64_t count;
             size_t bytes;
-            if (kiln_dims_count(dims, rank, &count) && kiln_dtype_storage(dtype, count, &bytes) && bytes <= p->size[id]) {
-                uint8_t *data = c->arena + p->off[id];
+            uint32_t kind = p->kind[id];
+            /* Host memory: a pointer into the arena. Device kinds: the arena block and an offset. */
+            void *data = kind ? c->dev_arena[kind] : c->arena + p->off[id];
+            uint64_t offset = kind ? p->off[id] : 0;
+            if (data && kiln_dims_count(dims, rank, &count) && kiln_dtype_storage(dtype, count, &bytes) &&
+                bytes <= p->size[id]) {
                 int shared = 0, fits = 1;
                 for (uint32_t j = 0; j < n_in; j++) {
                     const kiln_value_desc *in = inputs[j];
-                    if (!in || in->data != data || in->kind != KILN_VALUE_TENSOR) continue;
+                    if (!in || in->kind != KILN_VALUE_TENSOR || in->data != data || in->offset != offset) continue;
                     size_t in_bytes;
                     shared = 1;
                     if (in->dtype != dtype || !kiln_dtype_storage(in->dtype, (int64_t)in->count, &in_bytes) || in_bytes != bytes)
@@ -317,16 +309,16 @@ static kiln_status place(kiln_frame *f, const kiln_value *v, int32_t dtype, int3
                     d->kind = KILN_VALUE_TENSOR;
                     d->dtype = dtype;
                     d->rank = rank;
-                    d->mem_kind = 0;
+                    d->mem_kind = (int32_t)kind;
                     d->dims = dd;
                     d->data = data;
-                    d->offset = 0;
+                    d->offset = offset;
                     d->count = (uint64_t)count;
                     d->items = NULL;
 #ifndef NDEBUG
-                    /* Debug builds fill reused memory with NaN-like bytes so a kernel that does not
-                     * write every element of its output shows up in tests. */
-                    if (!shared) memset(data, 0xff, bytes);
+                    /* Debug builds fill reused host memory with NaN-like bytes so a kernel that does
+                     * not write every element of its output shows up in tests. */
+                    if (!shared && !kind) memset(data, 0xff, bytes);
 #endif
                     (void)shared;
                     set_value(f, id, NULL);
@@ -338,7 +330,7 @@ static kiln_status place(kiln_frame *f, const kiln_value *v, int32_t dtype, int3
         }
     }
     kiln_tensor *t;
-    KILN_TRY(kiln_tensor_new(&f->session->env->alloc, dtype, rank, dims, &t, err));
+    KILN_TRY(kiln_value_alloc(f->session, v, dtype, rank, dims, &t, err));
     set_value(f, id, t);
     *out = &t->desc;
     return KILN_OK;
@@ -631,7 +623,7 @@ static kiln_status run_node(kiln_frame *f, uint32_t idx, const kiln_slot *slot, 
                 continue;
             }
             if ((st = place(f, v, p->dtype[v->id], p->rank[v->id], dims, in, n->n_inputs, &out[o], err)) != KILN_OK)
-                goto done;
+                goto output_failed;
         }
     } else {
         for (uint32_t i = 0; i < n->n_inputs; i++) shape_val_of(in[i], &sin[i]);
@@ -658,7 +650,7 @@ static kiln_status run_node(kiln_frame *f, uint32_t idx, const kiln_slot *slot, 
             }
             if ((st = place(f, v, sout[o].t.dtype, sout[o].t.rank, sout[o].t.dims, in, n->n_inputs, &out[o], err)) !=
                 KILN_OK)
-                goto done;
+                goto output_failed;
         }
     }
     if (st != KILN_OK) goto done;
@@ -691,6 +683,9 @@ static kiln_status run_node(kiln_frame *f, uint32_t idx, const kiln_slot *slot, 
         rc->prof[idx] = (kiln_prof_node){t0, kiln_prof_now(), kiln_prof_tid()};
         shapes_text(rc->prof_shapes + (size_t)idx * KILN_PROF_SHAPES, in, n->n_inputs);
     }
+    goto done;
+output_failed:
+    if (err && strncmp(err->msg, "node '", 6) != 0) kiln_error_prefix(err, KILN_NODE_FMT ": ", KILN_NODE_ARGS(n));
 done:
     kiln_frame_destroy(call.child);
     for (uint32_t i = 0; i < call.n_scratch; i++) kiln_mem_free(a, call.scratch[i]);

@@ -11,7 +11,7 @@
 
 #define NONE32 UINT32_MAX
 
-static uint64_t align_up(uint64_t x) { return (x + KILN_PLAN_ALIGN - 1) / KILN_PLAN_ALIGN * KILN_PLAN_ALIGN; }
+static uint64_t align_up(uint64_t x, uint64_t align) { return (x + align - 1) / align * align; }
 
 /* ---- placement ---- */
 
@@ -102,8 +102,8 @@ static uint64_t place_order(const place_ctx *c, const uint32_t *order, uint32_t 
     return arena;
 }
 
-kiln_status kiln_plan_place(const kiln_allocator *a, kiln_block *blocks, uint32_t n, kiln_block_conflict_fn conflict,
-                            void *arg, uint64_t *arena, kiln_error *err) {
+kiln_status kiln_plan_place(const kiln_allocator *a, kiln_block *blocks, uint32_t n, uint64_t align,
+                            kiln_block_conflict_fn conflict, void *arg, uint64_t *arena, kiln_error *err) {
     *arena = 0;
     if (!n) return KILN_OK;
     uint32_t *order = kiln_mem_calloc(a, n, sizeof(*order));
@@ -115,12 +115,13 @@ kiln_status kiln_plan_place(const kiln_allocator *a, kiln_block *blocks, uint32_
         kiln_mem_free(a, tmp);
         return kiln_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory planning %u blocks", n);
     }
-    for (uint32_t i = 0; i < n; i++) blocks[i].size = align_up(blocks[i].size);
+    if (align < KILN_PLAN_ALIGN) align = KILN_PLAN_ALIGN;
+    for (uint32_t i = 0; i < n; i++) blocks[i].size = align_up(blocks[i].size, align);
     place_ctx c = {blocks, conflict, arg};
     int (*const orders[])(const void *, const void *) = {by_size, by_area, by_start};
     /* Two-ended placement aims at the lower bound of the interval lifetimes (a parallel plan,
      * whose conflicts are wider, may need more: then the plain placement may win). */
-    uint64_t tops[2] = {0, kiln_plan_lower_bound(blocks, n)};
+    uint64_t tops[2] = {0, align_up(kiln_plan_lower_bound(blocks, n), align)};
     uint64_t best = UINT64_MAX;
     for (size_t o = 0; o < sizeof(orders) / sizeof(orders[0]); o++) {
         for (uint32_t i = 0; i < n; i++) order[i] = i;
@@ -149,7 +150,7 @@ uint64_t kiln_plan_lower_bound(const kiln_block *blocks, uint32_t n) {
         uint64_t live = 0;
         uint32_t t = blocks[i].start;
         for (uint32_t j = 0; j < n; j++)
-            if (blocks[j].start <= t && t <= blocks[j].end) live += align_up(blocks[j].size);
+            if (blocks[j].start <= t && t <= blocks[j].end) live += align_up(blocks[j].size, KILN_PLAN_ALIGN);
         if (live > best) best = live;
     }
     return best;
@@ -218,9 +219,12 @@ static int in_list(const char *op, const char *const *list, size_t n) {
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
-static int mem_class(const kiln_node *n) {
+static int mem_class(const kiln_exec_node *xn) {
+    const kiln_node *n = xn->node;
     if (*n->domain) return MEM_PLAIN;
     if (in_list(n->op_type, alias_ops, COUNT(alias_ops))) return MEM_ALIAS;
+    /* In place only where the CPU provider's kernels run: other providers make no such promise. */
+    if (!xn->provider || strcmp(xn->provider->name, "cpu") != 0) return MEM_PLAIN;
     if (in_list(n->op_type, inplace_any_ops, COUNT(inplace_any_ops))) return MEM_INPLACE_ANY;
     if (in_list(n->op_type, inplace0_ops, COUNT(inplace0_ops))) return MEM_INPLACE0;
     return MEM_PLAIN;
@@ -483,7 +487,7 @@ static void make_sets(build *b, kiln_plan *p, int parallel) {
         if (xn->skip || !n->n_outputs || !n->n_inputs) continue;
         const kiln_value *out = n->outputs[0];
         if (!owned(b, out) || is_output(out) || find(b, out->id) != out->id) continue;
-        int cls = mem_class(n);
+        int cls = mem_class(xn);
         if (cls == MEM_ALIAS) {
             const kiln_value *u = n->inputs[0];
             if (u && of_graph(b, u) && rec->seen[u->id] && rec->bytes[u->id] == rec->bytes[out->id] &&
@@ -578,7 +582,7 @@ static kiln_status make_release(build *b, kiln_plan *p, kiln_error *err) {
 }
 
 /* One block per owned set and per node with scratch; places them per memory kind. */
-static kiln_status make_blocks(build *b, kiln_plan *p, int parallel, kiln_error *err) {
+static kiln_status make_blocks(build *b, kiln_plan *p, const uint64_t *align, int parallel, kiln_error *err) {
     const kiln_record *rec = b->rec;
     uint32_t cap = b->nv + b->nn + 1;
     b->blocks = kiln_mem_calloc(b->a, cap, sizeof(*b->blocks));
@@ -626,7 +630,8 @@ static kiln_status make_blocks(build *b, kiln_plan *p, int parallel, kiln_error 
         if (!m) continue;
         par_conflict pc = {b, map};
         uint64_t arena;
-        if ((st = kiln_plan_place(b->a, sub, m, parallel ? par_conflicts : NULL, &pc, &arena, err)) != KILN_OK) goto done;
+        if ((st = kiln_plan_place(b->a, sub, m, align[k], parallel ? par_conflicts : NULL, &pc, &arena, err)) != KILN_OK)
+            goto done;
         p->arena[k] = arena;
         p->arena_bytes += arena;
         p->lower_bound_bytes += kiln_plan_lower_bound(sub, m);
@@ -654,8 +659,8 @@ done:
     return st;
 }
 
-kiln_status kiln_plan_build(const kiln_allocator *a, const kiln_exec_graph *xg, const kiln_record *rec, int parallel,
-                            kiln_plan **out, kiln_error *err) {
+kiln_status kiln_plan_build(const kiln_allocator *a, const kiln_exec_graph *xg, const kiln_record *rec,
+                            const uint64_t *align, int parallel, kiln_plan **out, kiln_error *err) {
     *out = NULL;
     build b;
     memset(&b, 0, sizeof(b));
@@ -686,7 +691,7 @@ kiln_status kiln_plan_build(const kiln_allocator *a, const kiln_exec_graph *xg, 
     make_sets(&b, p, parallel);
     make_det(&b, p);
     if ((st = make_release(&b, p, err)) != KILN_OK) goto done;
-    if ((st = make_blocks(&b, p, parallel, err)) != KILN_OK) goto done;
+    if ((st = make_blocks(&b, p, align, parallel, err)) != KILN_OK) goto done;
     *out = p;
     p = NULL;
 done:

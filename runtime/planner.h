@@ -10,7 +10,8 @@
 #include "kiln.h"
 
 #define KILN_PLAN_NONE UINT64_MAX
-/* Alignment of every region in an arena, in bytes (one cache line). */
+/* Least alignment of every region in an arena, in bytes (one cache line); a memory kind may ask
+ * for more. */
 #define KILN_PLAN_ALIGN 64
 /* Memory kinds a plan distinguishes (0 is host memory). */
 #define KILN_PLAN_KINDS 8
@@ -27,11 +28,11 @@ typedef struct kiln_block {
 /* Says whether blocks i and j may not share bytes; NULL means "their [start, end] overlap". */
 typedef int (*kiln_block_conflict_fn)(void *arg, uint32_t i, uint32_t j);
 
-/* Gives every block an offset (multiples of KILN_PLAN_ALIGN) so that conflicting blocks never
- * overlap, trying a few orders (largest first with best-fit gaps, then earliest first) and keeping
+/* Gives every block an offset (multiples of `align`, a power of two >= KILN_PLAN_ALIGN; sizes
+ * are rounded up to it) so that conflicting blocks never overlap, trying a few orders (largest first with best-fit gaps, then earliest first) and keeping
  * the smallest arena. Returns the arena size in *arena. KILN_ERR_OUT_OF_MEMORY only. */
-kiln_status kiln_plan_place(const kiln_allocator *a, kiln_block *blocks, uint32_t n, kiln_block_conflict_fn conflict,
-                            void *arg, uint64_t *arena, kiln_error *err);
+kiln_status kiln_plan_place(const kiln_allocator *a, kiln_block *blocks, uint32_t n, uint64_t align,
+                            kiln_block_conflict_fn conflict, void *arg, uint64_t *arena, kiln_error *err);
 /* Largest total of sizes of blocks live at one step (no placement can use fewer bytes). */
 uint64_t kiln_plan_lower_bound(const kiln_block *blocks, uint32_t n);
 
@@ -77,11 +78,12 @@ typedef struct kiln_plan {
 
 struct kiln_exec_graph;
 
-/* Builds the plan of `xg` (the main graph) from a recording run. `parallel`: nodes may run at
- * once when no path orders them, so two blocks share bytes only when every user of one comes
- * before the other's producer on every path, and in-place reuse needs the same. */
+/* Builds the plan of `xg` (the main graph) from a recording run; `align[k]` is memory kind k's
+ * alignment. `parallel`: nodes may run at once when no path orders them, so two blocks share
+ * bytes only when every user of one comes before the other's producer on every path, and
+ * in-place reuse needs the same. */
 kiln_status kiln_plan_build(const kiln_allocator *a, const struct kiln_exec_graph *xg, const kiln_record *rec,
-                            int parallel, kiln_plan **out, kiln_error *err);
+                            const uint64_t *align, int parallel, kiln_plan **out, kiln_error *err);
 void kiln_plan_free(const kiln_allocator *a, kiln_plan *p);
 
 /* Allocates the per-value and per-node arrays of a record for `n_values` and `n_nodes`. */

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "runtime/session_impl.h"
+#include "runtime/providers.h"
 
 /* ---- run contexts ---- */
 
@@ -23,6 +23,8 @@ void kiln_runctx_destroy(kiln_runctx *c) {
     kiln_mem_free(a, c->move_out);
     kiln_record_free(a, &c->rec);
     kiln_mem_free(a, c->arena);
+    for (uint32_t k = 1; k < KILN_PLAN_KINDS; k++)
+        if (c->dev_arena[k]) kiln_kind_free(&c->s->providers->kinds[k], c->dev_arena[k]);
     kiln_mem_free(a, c->sig);
     for (uint32_t i = 0; c->slots && i < c->n_slots; i++) {
         kiln_mem_free(a, (void *)c->slots[i].in);
@@ -196,12 +198,19 @@ static kiln_plan *find_plan(kiln_session *s, const kiln_runctx *c) {
     return NULL;
 }
 
-/* Makes the context's host arena hold plan p (allocating only when it grows). */
+/* Makes the context's arenas hold plan p (allocating only when one grows): host memory from the
+ * env's allocator, device kinds from their providers. */
 static kiln_status fit_arena(kiln_runctx *c, const kiln_plan *p, kiln_error *err) {
     const kiln_allocator *a = &c->s->env->alloc;
-    for (uint32_t k = 1; k < KILN_PLAN_KINDS; k++)
-        if (p->arena[k])
-            return kiln_fail(err, KILN_ERR_UNSUPPORTED, "the memory plan needs an arena of memory kind %u, which has no allocator", k);
+    for (uint32_t k = 1; k < KILN_PLAN_KINDS; k++) {
+        if (p->arena[k] <= c->dev_cap[k]) continue;
+        const kiln_kind *kind = &c->s->providers->kinds[k];
+        if (c->dev_arena[k]) kiln_kind_free(kind, c->dev_arena[k]);
+        c->dev_arena[k] = NULL;
+        c->dev_cap[k] = 0;
+        KILN_TRY(kiln_kind_alloc(c->s, k, p->arena[k], &c->dev_arena[k], err));
+        c->dev_cap[k] = p->arena[k];
+    }
     if (p->arena[0] <= c->arena_cap) return KILN_OK;
     kiln_mem_free(a, c->arena);
     c->arena_cap = 0;
@@ -218,7 +227,11 @@ static kiln_status learn(kiln_runctx *c, kiln_error *err) {
     const kiln_allocator *a = &s->env->alloc;
     uint64_t t0 = s->prof ? kiln_prof_now() : 0;
     kiln_plan *p;
-    KILN_TRY(kiln_plan_build(a, s->main, &c->rec, s->inter != NULL, &p, err));
+    uint64_t align[KILN_PLAN_KINDS];
+    for (uint32_t k = 0; k < KILN_PLAN_KINDS; k++)
+        align[k] = k < s->providers->n_kinds && s->providers->kinds[k].alignment > KILN_PLAN_ALIGN ? s->providers->kinds[k].alignment
+                                                                                               : KILN_PLAN_ALIGN;
+    KILN_TRY(kiln_plan_build(a, s->main, &c->rec, align, s->inter != NULL, &p, err));
     p->sig = kiln_mem_alloc(a, (size_t)c->sig_len * sizeof(int64_t) + 1);
     if (!p->sig) {
         kiln_plan_free(a, p);

@@ -1,14 +1,14 @@
 /* SPDX-License-Identifier: MIT */
-/* Session creation (load, bind ops, infer types and shapes, create the providers' kernels,
- * start the thread pools), input/output metadata, threads/profiling/memory options and figures,
- * destruction. Running is in run.c and executor.c. */
+/* Session creation (load, bind ops, infer types and shapes, load the providers, partition and
+ * create kernels, start the thread pools), input/output metadata, threads/profiling/memory
+ * options and figures, destruction. Running is in run.c and executor.c. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "graph/load.h"
 #include "graph/ops.h"
 #include "graph/shape.h"
-#include "runtime/session_impl.h"
+#include "runtime/providers.h"
 
 void kiln_session_destroy(kiln_session *s) {
     if (!s) return;
@@ -23,7 +23,8 @@ void kiln_session_destroy(kiln_session *s) {
     kiln_threadpool_destroy(s->inter);
     if (s->lock_ready) pthread_mutex_destroy(&s->lock);
     kiln_exec_free(s, s->main);
-    if (s->cpu) s->cpu->release(s->cpu);
+    kiln_partition_destroy(s);
+    kiln_providers_destroy(s);
     kiln_mem_free(a, s->inputs);
     kiln_mem_free(a, s->outputs);
     kiln_model_destroy(s->model);
@@ -52,13 +53,14 @@ static void phase(kiln_session *s, const char *name, uint64_t *t0) {
     *t0 = t1;
 }
 
-static kiln_status prepare(kiln_session *s, uint64_t t0, kiln_error *err) {
+static kiln_status prepare(kiln_session *s, const kiln_session_options *opts, uint64_t t0, kiln_error *err) {
     const kiln_allocator *a = &s->env->alloc;
     kiln_graph *g = s->model->graph;
     KILN_TRY(kiln_graph_bind_ops(g, err));
     KILN_TRY(kiln_graph_infer(g, err));
     phase(s, "infer", &t0);
-    KILN_TRY(kiln_cpu_provider_create(&kiln_host, s->env, &s->cpu, err));
+    KILN_TRY(kiln_providers_create(s, opts, err));
+    KILN_TRY(kiln_partition_run(s, g, err));
     KILN_TRY(kiln_exec_compile(s, g, &s->main, err));
     phase(s, "partition", &t0);
     for (uint32_t v = 0; v < g->n_values; v++) {
@@ -111,7 +113,7 @@ static kiln_status create(kiln_env *env, const char *path, const void *data, siz
         st = path ? kiln_model_load_file(&env->alloc, path, dir, &s->model, err)
                   : kiln_model_load_buffer(&env->alloc, data, size, dir, &s->model, err);
     if (st == KILN_OK) phase(s, "load", &t0);
-    if (st == KILN_OK) st = prepare(s, t0, err);
+    if (st == KILN_OK) st = prepare(s, opts, t0, err);
     if (st != KILN_OK) {
         kiln_session_destroy(s);
         return st;

@@ -29,6 +29,9 @@ struct kiln_session_options {
     int32_t inter_op_threads;  /* 0, 1: sequential; more: parallel mode */
     int profiling;             /* kiln_session_options_enable_profiling was called */
     char *profile_path;        /* heap (malloc) copy, or NULL: per-op totals only */
+
+    struct kiln_provider_request *providers; /* asked in this order, before the CPU (runtime/providers.h) */
+    uint32_t n_providers;
 };
 
 /* A value: what kernels see (desc, first member) plus ownership. Public as kiln_tensor. */
@@ -43,6 +46,7 @@ struct kiln_tensor {
     uint64_t cap_items;
     kiln_tensor *content;        /* optional: its value (owned), or NULL when empty */
     int32_t opt_kind;            /* optional: kind of content (TENSOR or SEQUENCE) */
+    const struct kiln_kind *kind; /* storage in a provider's memory kind: `owned` is its block */
 };
 
 /* Internal tensor helpers (runtime/tensor.c). */
@@ -114,7 +118,8 @@ typedef struct kiln_runctx kiln_runctx;
 struct kiln_session {
     kiln_env *env;
     kiln_model *model;
-    kiln_provider *cpu;
+    struct kiln_providers *providers;  /* runtime/providers.h */
+    struct kiln_partition *partition;  /* runtime/partition.c */
     kiln_exec_graph *main;
     size_t n_inputs, n_outputs;
     kiln_io_info *inputs, *outputs;
@@ -167,6 +172,8 @@ struct kiln_runctx {
     kiln_record rec;               /* what a recording run saw */
     uint8_t *arena;                /* host arena (memory kind 0) of `plan` */
     uint64_t arena_cap;
+    void *dev_arena[KILN_PLAN_KINDS]; /* arenas of device memory kinds: provider blocks */
+    uint64_t dev_cap[KILN_PLAN_KINDS];
     int64_t *sig;                  /* input-shape signature of this run */
     uint32_t sig_len, sig_cap;
     kiln_slot *slots;              /* one per thread that runs nodes */
@@ -258,9 +265,9 @@ int32_t kiln_call_run_subgraph(kiln_kernel_ctx *ctx, const char *attr, uint32_t 
 /* The host API table given to providers (runtime/host_api.c). */
 extern const kiln_host_api kiln_host;
 
-/* The built-in CPU provider (providers/cpu/provider.c). */
-kiln_status kiln_cpu_provider_create(const kiln_host_api *host, void *host_ctx, kiln_provider **out,
-                                     kiln_error *err);
+/* The built-in CPU provider's entry point (providers/cpu/provider.c). */
+int32_t kiln_cpu_provider_entry(const kiln_host_api *host, void *host_ctx, uint32_t host_min, uint32_t host_max,
+                                kiln_provider_library **out, kiln_error *err);
 
 /* Logging through the env. */
 void kiln_log(const kiln_env *env, kiln_log_level level, const char *fmt, ...) KILN_PRINTF(3, 4);

@@ -15,6 +15,7 @@
 enum { EXIT_OK = 0, EXIT_MISMATCH = 1, EXIT_USAGE = 2, EXIT_LOAD = 3, EXIT_RUN = 4 };
 
 #define MAX_PAIRS 256
+#define MAX_PROVIDERS 16
 
 typedef struct pair {
     const char *name;
@@ -33,6 +34,8 @@ typedef struct options {
     int threads, inter_op;     /* -1: not given (session defaults) */
     const char *profile;       /* --profile FILE */
     int profile_summary;
+    const char *providers[MAX_PROVIDERS]; /* --provider PATH_OR_NAME[:key=val,...], in asking order */
+    int n_providers;
 } options;
 
 static void usage(FILE *f) {
@@ -48,7 +51,10 @@ static void usage(FILE *f) {
             "  --test-dir DIR       run an ONNX backend test folder (model.onnx + test_data_set_*)\n"
             "  --warmup N           untimed runs before timing (default 0)\n"
             "  --repeat N           timed runs; prints median and p90 latency (default 1)\n"
-            "  --report json        print one JSON object instead of text (with memory figures and peak RSS)\n"
+            "  --report json        print one JSON object instead of text (with the partition, memory\n"
+            "                       figures and peak RSS)\n"
+            "  --provider P[:k=v,...]  ask provider P (a path, or NAME for kiln-provider-NAME.so in\n"
+            "                       KILN_PROVIDER_PATH or the install folder) before the CPU; repeatable\n"
             "  --threads N          intra-op threads (default: KILN_NUM_THREADS, else the physical cores)\n"
             "  --inter-op-threads N run independent nodes on N threads at once (default 1: one after the other)\n"
             "  --profile FILE       write a Chrome trace (Perfetto, chrome://tracing) of the session to FILE\n"
@@ -144,6 +150,13 @@ static int parse_args(int argc, char **argv, options *o) {
         } else if (strcmp(a, "--test-dir") == 0) {
             NEED_VALUE();
             o->test_dir = v;
+        } else if (strcmp(a, "--provider") == 0) {
+            NEED_VALUE();
+            if (o->n_providers == MAX_PROVIDERS || !v[0] || v[0] == ':') {
+                fprintf(stderr, "rt-run: --provider takes PATH_OR_NAME[:key=val,...] (at most %d), got '%s'\n", MAX_PROVIDERS, v);
+                return 0;
+            }
+            o->providers[o->n_providers++] = v;
         } else if (strcmp(a, "--report") == 0) {
             NEED_VALUE();
             if (strcmp(v, "json") != 0) {
@@ -167,6 +180,57 @@ static int parse_args(int argc, char **argv, options *o) {
         return 0;
     }
     return 1;
+}
+
+/* Session options asking for the --provider list: "P[:k=v,...]" splits at the first ':' after
+ * the last '/' (so paths with ':' in a folder name work). Returns EXIT_OK or EXIT_USAGE. */
+static int session_options(const options *o, kiln_session_options **out) {
+    kiln_error err = {0};
+    *out = NULL;
+    if (!o->n_providers && o->threads < 0 && o->inter_op < 0 && !o->profile && !o->profile_summary) return EXIT_OK;
+    if (kiln_session_options_create(out, &err) != KILN_OK ||
+        (o->threads > 0 && kiln_session_options_set_intra_op_threads(*out, o->threads, &err) != KILN_OK) ||
+        (o->inter_op > 0 && kiln_session_options_set_inter_op_threads(*out, o->inter_op, &err) != KILN_OK) ||
+        ((o->profile || o->profile_summary) && kiln_session_options_enable_profiling(*out, o->profile, &err) != KILN_OK)) {
+        fprintf(stderr, "rt-run: %s\n", err.msg);
+        kiln_session_options_destroy(*out);
+        *out = NULL;
+        return EXIT_RUN;
+    }
+    for (int i = 0; i < o->n_providers; i++) {
+        const char *spec = o->providers[i];
+        const char *slash = strrchr(spec, '/');
+        const char *colon = strchr(slash ? slash : spec, ':');
+        size_t n = colon ? (size_t)(colon - spec) : strlen(spec);
+        char *what = strndup(spec, n), *opts = strdup(colon ? colon + 1 : "");
+        const char *list[MAX_PAIRS + 1];
+        int n_opts = 0, rc = EXIT_OK;
+        for (char *tok = opts ? strtok(opts, ",") : NULL; tok && n_opts < MAX_PAIRS; tok = strtok(NULL, ",")) list[n_opts++] = tok;
+        list[n_opts] = NULL;
+        if (!what || !opts || kiln_session_options_append_provider(*out, what, list, &err) != KILN_OK) {
+            fprintf(stderr, "rt-run: --provider %s: %s\n", spec, what && opts ? err.msg : "out of memory");
+            rc = EXIT_USAGE;
+        }
+        free(what);
+        free(opts);
+        if (rc != EXIT_OK) {
+            kiln_session_options_destroy(*out);
+            *out = NULL;
+            return rc;
+        }
+    }
+    return EXIT_OK;
+}
+
+/* The "partition" member of --report json. */
+static void json_partition(FILE *f, const kiln_session *s) {
+    kiln_error err = {0};
+    size_t len = 0;
+    char *buf = NULL;
+    if (kiln_session_partition_report(s, NULL, 0, &len, &err) == KILN_OK && (buf = malloc(len + 1)) != NULL &&
+        kiln_session_partition_report(s, buf, len + 1, &len, &err) == KILN_OK)
+        fprintf(f, ",\"partition\":%s", buf);
+    free(buf);
 }
 
 static void free_options(options *o) {
@@ -269,21 +333,6 @@ static int make_inputs(kiln_env *env, kiln_session *s, const options *o, kiln_te
     return EXIT_OK;
 }
 
-/* Session options from the flags; NULL (defaults) when none applies. */
-static int make_session_options(const options *o, kiln_session_options **opts) {
-    kiln_error err = {0};
-    *opts = NULL;
-    if (o->threads < 0 && o->inter_op < 0 && !o->profile && !o->profile_summary) return 1;
-    if (kiln_session_options_create(opts, &err) != KILN_OK ||
-        (o->threads > 0 && kiln_session_options_set_intra_op_threads(*opts, o->threads, &err) != KILN_OK) ||
-        (o->inter_op > 0 && kiln_session_options_set_inter_op_threads(*opts, o->inter_op, &err) != KILN_OK) ||
-        ((o->profile || o->profile_summary) && kiln_session_options_enable_profiling(*opts, o->profile, &err) != KILN_OK)) {
-        fprintf(stderr, "rt-run: %s\n", err.msg);
-        return 0;
-    }
-    return 1;
-}
-
 /* Per-op totals of a profiled session (kiln_session_profile_ops); *n entries in a malloc array. */
 static kiln_op_profile *op_totals(kiln_session *s, size_t *n) {
     size_t k = kiln_session_profile_ops(s, NULL, 0);
@@ -350,17 +399,14 @@ static int run_model(const options *o) {
     }
     int rc = EXIT_OK;
     kiln_session *s = NULL;
-    kiln_session_options *opts = NULL;
     kiln_tensor **in = NULL, **out = NULL;
     double *times = NULL;
     kiln_op_profile *warm_ops = NULL;
     size_t n_warm_ops = 0;
-    if (!make_session_options(o, &opts)) {
-        rc = EXIT_USAGE;
-        goto done;
-    }
+    kiln_session_options *so = NULL;
+    if ((rc = session_options(o, &so)) != EXIT_OK) goto done;
     double t0 = tool_now_ms();
-    if (kiln_session_create(env, o->model, opts, &s, &err) != KILN_OK) {
+    if (kiln_session_create(env, o->model, so, &s, &err) != KILN_OK) {
         fprintf(stderr, "rt-run: %s\n", err.msg);
         rc = err.status == KILN_ERR_IO && o->profile ? EXIT_USAGE : EXIT_LOAD;
         goto done;
@@ -456,6 +502,7 @@ static int run_model(const options *o) {
                (unsigned long long)kiln_session_memory(s, KILN_MEMORY_WEIGHTS_BYTES),
                (unsigned long long)kiln_session_memory(s, KILN_MEMORY_PLANS));
         printf(",\"peak_rss_bytes\":%llu", peak_rss_bytes());
+        json_partition(stdout, s);
         if (o->profile_summary) print_summary(s, warm_ops, n_warm_ops, o->repeat, 1);
         printf("}\n");
     } else {
@@ -483,7 +530,7 @@ done:
     free(times);
     free(warm_ops);
     kiln_session_destroy(s);
-    kiln_session_options_destroy(opts);
+    kiln_session_options_destroy(so);
     kiln_env_destroy(env);
     return rc;
 }
@@ -554,7 +601,15 @@ static int run_test_dir(const options *o) {
         return EXIT_RUN;
     }
     kiln_session *s = NULL;
-    if (kiln_session_create(env, model, NULL, &s, &err) != KILN_OK) {
+    kiln_session_options *so = NULL;
+    int orc = session_options(o, &so);
+    if (orc != EXIT_OK) {
+        kiln_env_destroy(env);
+        return orc;
+    }
+    kiln_status cst = kiln_session_create(env, model, so, &s, &err);
+    kiln_session_options_destroy(so);
+    if (cst != KILN_OK) {
         printf("FAIL %s: %s: %s\n", name, kiln_status_string((kiln_status)err.status), err.msg);
         kiln_env_destroy(env);
         return EXIT_LOAD;

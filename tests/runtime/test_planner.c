@@ -69,7 +69,7 @@ START_TEST(place_never_overlaps) {
             sum += (bl[i].size + 63) / 64 * 64;
         }
         uint64_t arena;
-        ck_assert_int_eq(kiln_plan_place(&env->alloc, bl, n, NULL, NULL, &arena, &err), KILN_OK);
+        ck_assert_int_eq(kiln_plan_place(&env->alloc, bl, n, KILN_PLAN_ALIGN, NULL, NULL, &arena, &err), KILN_OK);
         for (uint32_t i = 0; i < n; i++) {
             ck_assert_uint_eq(bl[i].offset % KILN_PLAN_ALIGN, 0);
             ck_assert_uint_le(bl[i].offset + bl[i].size, arena);
@@ -96,7 +96,7 @@ START_TEST(place_residual_reaches_lower_bound) {
     }
     bl[n++] = (kiln_block){3200, t, t + 2, 0};          /* the last output */
     uint64_t arena, lb = kiln_plan_lower_bound(bl, n);
-    ck_assert_int_eq(kiln_plan_place(&env->alloc, bl, n, NULL, NULL, &arena, &err), KILN_OK);
+    ck_assert_int_eq(kiln_plan_place(&env->alloc, bl, n, KILN_PLAN_ALIGN, NULL, NULL, &arena, &err), KILN_OK);
     ck_assert_uint_eq(arena, lb);
 }
 END_TEST
