@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Shape inference for Gemm and MatMul (numpy matmul: 1-D promotion, batch broadcasting). */
+/* Shape inference for Gemm, MatMul and the integer / quantized matmuls (numpy matmul: 1-D
+ * promotion, batch broadcasting). */
 #include "graph/shape/infer_fns.h"
 
 kiln_status kiln_infer_gemm(kiln_shape_ctx *c) {
@@ -37,13 +38,13 @@ kiln_status kiln_infer_gemm(kiln_shape_ctx *c) {
     return KILN_OK;
 }
 
-kiln_status kiln_infer_matmul(kiln_shape_ctx *c) {
+/* numpy matmul of inputs ai and bi; output 0 gets `dtype`. */
+static kiln_status matmul_shape(kiln_shape_ctx *c, uint32_t ai, uint32_t bi, int32_t dtype) {
     const kiln_shape_val *a, *b;
-    KILN_TRY(kiln_shape_need_tensor(c, 0, &a));
-    KILN_TRY(kiln_shape_need_tensor(c, 1, &b));
-    if (a->t.dtype != b->t.dtype) return kiln_shape_fail(c, "A and B have different types");
+    KILN_TRY(kiln_shape_need_tensor(c, ai, &a));
+    KILN_TRY(kiln_shape_need_tensor(c, bi, &b));
     if (a->t.rank < 0 || b->t.rank < 0) {
-        kiln_shape_set(c, 0, a->t.dtype, -1, NULL);
+        kiln_shape_set(c, 0, dtype, -1, NULL);
         return KILN_OK;
     }
     if (a->t.rank == 0 || b->t.rank == 0) return kiln_shape_fail(c, "inputs must not be scalars");
@@ -64,6 +65,24 @@ kiln_status kiln_infer_matmul(kiln_shape_ctx *c) {
     if (a->t.rank != 1) dims[rank++] = ta.dims[ta.rank - 2];
     if (b->t.rank != 1) dims[rank++] = tb.dims[tb.rank - 1];
     if (rank > KILN_MAX_RANK) return kiln_shape_fail(c, "rank too large");
-    kiln_shape_set(c, 0, a->t.dtype, rank, dims);
+    kiln_shape_set(c, 0, dtype, rank, dims);
     return KILN_OK;
+}
+
+kiln_status kiln_infer_matmul(kiln_shape_ctx *c) {
+    const kiln_shape_val *a, *b;
+    KILN_TRY(kiln_shape_need_tensor(c, 0, &a));
+    KILN_TRY(kiln_shape_need_tensor(c, 1, &b));
+    if (a->t.dtype != b->t.dtype) return kiln_shape_fail(c, "A and B have different types");
+    return matmul_shape(c, 0, 1, a->t.dtype);
+}
+
+/* MatMulInteger: A, B, a_zero_point, b_zero_point → int32. */
+kiln_status kiln_infer_matmul_integer(kiln_shape_ctx *c) { return matmul_shape(c, 0, 1, KILN_DTYPE_INT32); }
+
+/* QLinearMatMul: a, a_scale, a_zp, b, b_scale, b_zp, y_scale, y_zp → the type of y_zp. */
+kiln_status kiln_infer_qlinear_matmul(kiln_shape_ctx *c) {
+    const kiln_shape_val *yz;
+    KILN_TRY(kiln_shape_need_tensor(c, 7, &yz));
+    return matmul_shape(c, 0, 3, yz->t.dtype);
 }

@@ -71,76 +71,80 @@ kiln_status cpu_window_resolve(const cpu_window_attrs *a, const kiln_value_desc 
     return KILN_OK;
 }
 
-/* 2-D unfold: rows are (c, kh, kw), each a full output plane; contiguous copies where the
- * stride is 1. */
-static void im2col_2d(const float *x, int64_t channels, const cpu_window *w, float pad, float *col) {
-    int64_t ih_n = w->in[0], iw_n = w->in[1], oh_n = w->out[0], ow_n = w->out[1];
-    for (int64_t c = 0; c < channels; c++) {
-        const float *xc = x + c * ih_n * iw_n;
-        for (int64_t kh = 0; kh < w->k[0]; kh++) {
-            for (int64_t kw = 0; kw < w->k[1]; kw++) {
-                float *row = col;
-                col += oh_n * ow_n;
-                int64_t x0 = kw * w->d[1] - w->pb[1];
-                /* output columns whose input column is inside [0, iw_n) */
-                int64_t lo = x0 >= 0 ? 0 : (-x0 + w->s[1] - 1) / w->s[1];
-                int64_t hi = iw_n - x0 <= 0 ? 0 : (iw_n - x0 + w->s[1] - 1) / w->s[1];
-                if (hi > ow_n) hi = ow_n;
-                if (lo > hi) lo = hi;
-                for (int64_t oh = 0; oh < oh_n; oh++, row += ow_n) {
-                    int64_t ih = oh * w->s[0] - w->pb[0] + kh * w->d[0];
-                    if (ih < 0 || ih >= ih_n) {
-                        for (int64_t ow = 0; ow < ow_n; ow++) row[ow] = pad;
-                        continue;
-                    }
-                    const float *src = xc + ih * iw_n;
-                    for (int64_t ow = 0; ow < lo; ow++) row[ow] = pad;
-                    if (w->s[1] == 1) {
-                        if (hi > lo) memcpy(row + lo, src + x0 + lo, (size_t)(hi - lo) * sizeof(float));
-                    } else {
-                        for (int64_t ow = lo; ow < hi; ow++) row[ow] = src[x0 + ow * w->s[1]];
-                    }
-                    for (int64_t ow = hi; ow < ow_n; ow++) row[ow] = pad;
-                }
-            }
-        }
-    }
+/* im2col for one element type. The 2-D unfold writes rows (c, kh, kw), each a full output
+ * plane, with contiguous copies where the stride is 1; other ranks walk an odometer. */
+#define IM2COL_DEFINE(NAME, T)                                                                        \
+static void NAME##_2d(const T *x, int64_t channels, const cpu_window *w, T pad, T *col) {             \
+    int64_t ih_n = w->in[0], iw_n = w->in[1], oh_n = w->out[0], ow_n = w->out[1];                     \
+    for (int64_t c = 0; c < channels; c++) {                                                          \
+        const T *xc = x + c * ih_n * iw_n;                                                            \
+        for (int64_t kh = 0; kh < w->k[0]; kh++) {                                                    \
+            for (int64_t kw = 0; kw < w->k[1]; kw++) {                                                \
+                T *row = col;                                                                         \
+                col += oh_n * ow_n;                                                                   \
+                int64_t x0 = kw * w->d[1] - w->pb[1];                                                 \
+                /* output columns whose input column is inside [0, iw_n) */                           \
+                int64_t lo = x0 >= 0 ? 0 : (-x0 + w->s[1] - 1) / w->s[1];                             \
+                int64_t hi = iw_n - x0 <= 0 ? 0 : (iw_n - x0 + w->s[1] - 1) / w->s[1];                \
+                if (hi > ow_n) hi = ow_n;                                                             \
+                if (lo > hi) lo = hi;                                                                 \
+                for (int64_t oh = 0; oh < oh_n; oh++, row += ow_n) {                                  \
+                    int64_t ih = oh * w->s[0] - w->pb[0] + kh * w->d[0];                              \
+                    if (ih < 0 || ih >= ih_n) {                                                       \
+                        for (int64_t ow = 0; ow < ow_n; ow++) row[ow] = pad;                          \
+                        continue;                                                                     \
+                    }                                                                                 \
+                    const T *src = xc + ih * iw_n;                                                    \
+                    for (int64_t ow = 0; ow < lo; ow++) row[ow] = pad;                                \
+                    if (w->s[1] == 1) {                                                               \
+                        if (hi > lo) memcpy(row + lo, src + x0 + lo, (size_t)(hi - lo) * sizeof(T));  \
+                    } else {                                                                          \
+                        for (int64_t ow = lo; ow < hi; ow++) row[ow] = src[x0 + ow * w->s[1]];        \
+                    }                                                                                 \
+                    for (int64_t ow = hi; ow < ow_n; ow++) row[ow] = pad;                             \
+                }                                                                                     \
+            }                                                                                         \
+        }                                                                                             \
+    }                                                                                                 \
+}                                                                                                     \
+                                                                                                      \
+void NAME(const T *x, int64_t channels, const cpu_window *w, T pad, T *col) {                         \
+    if (w->sp == 2) {                                                                                 \
+        NAME##_2d(x, channels, w, pad, col);                                                          \
+        return;                                                                                       \
+    }                                                                                                 \
+    int32_t sp = w->sp;                                                                               \
+    int64_t kidx[KILN_MAX_RANK], oidx[KILN_MAX_RANK];                                                 \
+    for (int64_t c = 0; c < channels; c++) {                                                          \
+        const T *xc = x + c * w->in_size;                                                             \
+        memset(kidx, 0, sizeof(kidx));                                                                \
+        for (int64_t kk = 0; kk < w->k_size; kk++) {                                                  \
+            T *row = col + (c * w->k_size + kk) * w->out_size;                                        \
+            memset(oidx, 0, sizeof(oidx));                                                            \
+            for (int64_t o = 0; o < w->out_size; o++) {                                               \
+                int64_t off = 0;                                                                      \
+                int inside = 1;                                                                       \
+                for (int32_t i = 0; i < sp; i++) {                                                    \
+                    int64_t p = oidx[i] * w->s[i] - w->pb[i] + kidx[i] * w->d[i];                     \
+                    if (p < 0 || p >= w->in[i]) {                                                     \
+                        inside = 0;                                                                   \
+                        break;                                                                        \
+                    }                                                                                 \
+                    off = off * w->in[i] + p;                                                         \
+                }                                                                                     \
+                row[o] = inside ? xc[off] : pad;                                                      \
+                for (int32_t i = sp - 1; i >= 0; i--) {                                               \
+                    if (++oidx[i] < w->out[i]) break;                                                 \
+                    oidx[i] = 0;                                                                      \
+                }                                                                                     \
+            }                                                                                         \
+            for (int32_t i = sp - 1; i >= 0; i--) {                                                   \
+                if (++kidx[i] < w->k[i]) break;                                                       \
+                kidx[i] = 0;                                                                          \
+            }                                                                                         \
+        }                                                                                             \
+    }                                                                                                 \
 }
 
-void cpu_im2col_f32(const float *x, int64_t channels, const cpu_window *w, float pad, float *col) {
-    if (w->sp == 2) {
-        im2col_2d(x, channels, w, pad, col);
-        return;
-    }
-    int32_t sp = w->sp;
-    int64_t kidx[KILN_MAX_RANK], oidx[KILN_MAX_RANK];
-    for (int64_t c = 0; c < channels; c++) {
-        const float *xc = x + c * w->in_size;
-        memset(kidx, 0, sizeof(kidx));
-        for (int64_t kk = 0; kk < w->k_size; kk++) {
-            float *row = col + (c * w->k_size + kk) * w->out_size;
-            memset(oidx, 0, sizeof(oidx));
-            for (int64_t o = 0; o < w->out_size; o++) {
-                int64_t off = 0;
-                int inside = 1;
-                for (int32_t i = 0; i < sp; i++) {
-                    int64_t p = oidx[i] * w->s[i] - w->pb[i] + kidx[i] * w->d[i];
-                    if (p < 0 || p >= w->in[i]) {
-                        inside = 0;
-                        break;
-                    }
-                    off = off * w->in[i] + p;
-                }
-                row[o] = inside ? xc[off] : pad;
-                for (int32_t i = sp - 1; i >= 0; i--) {
-                    if (++oidx[i] < w->out[i]) break;
-                    oidx[i] = 0;
-                }
-            }
-            for (int32_t i = sp - 1; i >= 0; i--) {
-                if (++kidx[i] < w->k[i]) break;
-                kidx[i] = 0;
-            }
-        }
-    }
-}
+IM2COL_DEFINE(cpu_im2col_f32, float)
+IM2COL_DEFINE(cpu_im2col_s16, int16_t)
