@@ -2,17 +2,22 @@
 /** @file kiln_provider.h
  * Kiln's provider ABI: what an execution provider implements and what the host offers it.
  * The built-in CPU provider uses this same ABI. Plain C only: fixed-width integers, opaque
- * handles, function pointers; no bool, no bitfields.
+ * handles, function pointers; no bool, no bitfields. The vendor's guide is docs/providers.md.
  *
- * Rules (see docs/providers.md):
+ * Rules:
+ * - A provider library exports one symbol, kiln_provider_entry (kiln_provider_entry_fn). The
+ *   host offers a range of ABI versions; the provider answers the highest version it speaks
+ *   within that range, or fails cleanly when there is none. Never its build-time version blindly.
  * - Every struct that crosses the boundary starts with kiln_abi_header. A reader touches a field
- *   only if it lies within header.struct_size. The writer stamps abi_version with the
- *   negotiated version.
+ *   only if it lies within header.struct_size (KILN_ABI_HAS). The writer stamps abi_version with
+ *   the negotiated version.
  * - Function tables only grow at the end; slots added after 1.0 are optional (may be NULL) and
  *   the host documents what it does when they are.
  * - Each side frees what it allocated. Pointers handed across a call are borrowed for that call
  *   unless the slot's comment says otherwise.
  * - Statuses are kiln_status values; messages travel in the caller's kiln_error.
+ * - A provider never links against libkiln: everything it needs from the host is in
+ *   kiln_host_api.
  */
 #ifndef KILN_PROVIDER_H
 #define KILN_PROVIDER_H
@@ -27,14 +32,22 @@ extern "C" {
 #define KILN_ABI_MAKE(major, minor) ((uint32_t)(((uint32_t)(major) << 16) | (uint32_t)(minor)))
 #define KILN_ABI_MAJOR(v) ((uint32_t)(v) >> 16)
 #define KILN_ABI_MINOR(v) ((uint32_t)(v) & 0xffffu)
-/** The version this header describes. */
+/** The version this header describes: the newest the host speaks and the newest a provider
+ * built against this header can speak. */
 #define KILN_ABI_VERSION KILN_ABI_MAKE(1, 0)
+/** The oldest version this host still speaks. */
+#define KILN_ABI_VERSION_MIN KILN_ABI_MAKE(1, 0)
 
 /** First member of every shared struct. */
 typedef struct kiln_abi_header {
     uint32_t struct_size;  /**< sizeof the struct as its writer compiled it */
     uint32_t abi_version;  /**< negotiated version the writer speaks */
 } kiln_abi_header;
+
+/** 1 when member `field` of `*(p)` (a `type` starting with kiln_abi_header) lies within the
+ * struct_size its writer declared, so a reader may touch it. */
+#define KILN_ABI_HAS(p, type, field) \
+    (offsetof(type, field) + sizeof(((type *)0)->field) <= (size_t)(p)->hdr.struct_size)
 
 /* ---------------------------------------------------------------------------------------------- */
 /* Values seen by kernels                                                                          */
@@ -60,6 +73,15 @@ typedef struct kiln_value_desc {
 typedef struct kiln_node_view kiln_node_view;   /**< a node: borrowed, valid during the call it is given to */
 typedef struct kiln_attr_view kiln_attr_view;   /**< an attribute of a node: same lifetime as the node view */
 typedef struct kiln_kernel_ctx kiln_kernel_ctx; /**< the host side of one kernel call */
+typedef struct kiln_graph_view kiln_graph_view; /**< a graph, or the nodes of a fused group: borrowed, valid during the call */
+typedef struct kiln_claim_sink kiln_claim_sink; /**< where claim_groups records groups: valid during that call */
+
+/** Facts about a node the host has worked out (host->node_flags). */
+enum {
+    KILN_NODE_F_SHAPE_ONLY = 1u << 0, /**< computes only values read as shapes; the host keeps it on the CPU unless a claim insists */
+    KILN_NODE_F_CLAIMED = 1u << 1,    /**< already assigned to a provider asked earlier */
+    KILN_NODE_F_SUBGRAPH = 1u << 2    /**< holds subgraphs (If, Loop, Scan): always run by the CPU provider */
+};
 
 /** Attribute types (ONNX AttributeProto.AttributeType numbers). */
 typedef enum kiln_attr_type {
@@ -167,6 +189,42 @@ typedef struct kiln_host_api {
                             const kiln_value_desc *const *inputs, uint32_t n_in,
                             const kiln_value_desc *const **outputs, uint32_t *n_out,
                             kiln_error *err);
+
+    /* -- graph views (claims and group compilation) -- */
+    uint32_t (*node_index)(const kiln_node_view *n);                             /**< position in its graph's topological order */
+    uint32_t (*node_flags)(const kiln_node_view *n);                             /**< KILN_NODE_F_* bits */
+    /** Bit i set: input i reaches the node's kernel in host memory (kind 0) whichever provider
+     * runs it, because the host reads its value (shape inputs such as Reshape's `shape`). Every
+     * other input, and every output, is in the memory kind of the provider running the node. */
+    uint32_t (*node_host_inputs)(const kiln_node_view *n);
+    /** The node of the same graph producing input `i` of `n`, and its output index in *slot (may
+     * be NULL); NULL for graph inputs, constants, values of enclosing graphs, omitted inputs. */
+    const kiln_node_view *(*node_producer)(const kiln_node_view *n, uint32_t i, uint32_t *slot);
+    const char *(*graph_name)(const kiln_graph_view *g);                         /**< graph name, or the fused group's name */
+    uint32_t (*graph_node_count)(const kiln_graph_view *g);
+    const kiln_node_view *(*graph_node_at)(const kiln_graph_view *g, uint32_t i); /**< in topological order; NULL past the end */
+    /** Inputs: for a graph, the values fed at run; for a group, every value its nodes read
+     * from outside the group, in the order the group kernel receives them. */
+    uint32_t (*graph_input_count)(const kiln_graph_view *g);
+    int32_t (*graph_input_info)(const kiln_graph_view *g, uint32_t i, kiln_value_info *info);
+    /** Outputs: for a graph, its outputs; for a group, every value of its nodes read outside
+     * the group, in the order the group kernel writes them. */
+    uint32_t (*graph_output_count)(const kiln_graph_view *g);
+    int32_t (*graph_output_info)(const kiln_graph_view *g, uint32_t i, kiln_value_info *info);
+    /** From claim_groups only: proposes `n` nodes of the graph as one group for compile_group.
+     * The host drops nodes it cannot give the provider (claimed earlier, holding subgraphs,
+     * shape-only without KILN_GROUP_INSIST, non-tensor values for a device provider) and splits
+     * the rest into pieces that create no cycle. KILN_ERR_INVALID_ARGUMENT for a node outside
+     * the graph or proposed twice. `nodes` is borrowed for the call. */
+    int32_t (*claim_group)(kiln_claim_sink *sink, const kiln_node_view *const *nodes, uint32_t n,
+                           uint32_t flags, kiln_error *err);
+
+    /* -- profiling -- */
+    uint64_t (*now_ns)(void);                                                    /**< monotonic clock, nanoseconds */
+    /** Reports a span [begin_ns, end_ns) of now_ns time spent in `name` (a step of a fused group,
+     * device time of a kernel) during the call `ctx`; `name` is copied. The host logs it at debug
+     * level with the node and provider named. */
+    void (*trace)(kiln_kernel_ctx *ctx, const char *name, uint64_t begin_ns, uint64_t end_ns);
 } kiln_host_api;
 
 /** The host side of one kernel call. Inputs are ready; outputs the host could size from the
@@ -183,7 +241,8 @@ struct kiln_kernel_ctx {
 /* ---------------------------------------------------------------------------------------------- */
 /* Provider side                                                                                   */
 
-/** A kernel: one node prepared for running. Created by the provider, released by the provider. */
+/** A kernel: one node (or one fused group) prepared for running. Created by the provider,
+ * released by the provider. */
 typedef struct kiln_kernel {
     kiln_abi_header hdr;
     void *state;   /**< provider-owned */
@@ -191,30 +250,208 @@ typedef struct kiln_kernel {
     int32_t (*compute)(struct kiln_kernel *k, kiln_kernel_ctx *ctx, kiln_error *err);
     /** Frees the kernel and its state. */
     void (*release)(struct kiln_kernel *k);
+    /** (optional) The weight pre-pack hook. Called once per constant input `input` after the host
+     * has placed the constant in the memory kind the kernel reads it in (uploaded once per
+     * session for a device kind), before the first compute. Set *packed to 1 when the kernel has
+     * made its own copy (packed or not) and will never read that input again: when every reader
+     * of an uploaded constant says so, the host frees its copy, and the input's descriptor then
+     * has data NULL at compute. NULL: the kernel reads its constant inputs at compute. */
+    int32_t (*prepack)(struct kiln_kernel *k, uint32_t input, const kiln_value_desc *weight,
+                       int32_t *packed, kiln_error *err);
 } kiln_kernel;
 
 /** Answers of claim_node. */
 typedef enum kiln_claim {
-    KILN_CLAIM_NO = 0,       /**< the provider does not run this node */
-    KILN_CLAIM_KERNEL = 1    /**< the provider runs this node with a kernel from create_kernel */
+    KILN_CLAIM_NO = 0,          /**< the provider does not run this node */
+    KILN_CLAIM_KERNEL = 1,      /**< the provider runs this node with a kernel from create_kernel */
+    KILN_CLAIM_KERNEL_INSIST = 2 /**< as KERNEL, also when the node only computes shapes (KILN_NODE_F_SHAPE_ONLY) */
 } kiln_claim;
 
-/** A provider instance, created for one session. */
+/** Flags of host->claim_group. */
+enum {
+    KILN_GROUP_INSIST = 1u << 0   /**< take shape-only nodes too */
+};
+
+/** Kinds of device. */
+typedef enum kiln_device_type {
+    KILN_DEVICE_CPU = 0,
+    KILN_DEVICE_GPU = 1,
+    KILN_DEVICE_NPU = 2,
+    KILN_DEVICE_ACCELERATOR = 3,
+    KILN_DEVICE_OTHER = 4
+} kiln_device_type;
+
+/** Capability bits of kiln_device_info.caps. */
+enum {
+    KILN_DEVICE_CAP_STREAMS = 1u << 0,        /**< create_stream is implemented: copies may be queued on streams */
+    KILN_DEVICE_CAP_CONCURRENT_RUNS = 1u << 1 /**< every slot of a provider instance may be called from several threads at
+                                                   once; without it the host calls one at a time per instance */
+};
+
+/** One device a library can run on. Filled by the provider; strings are library-owned and live
+ * until the library is released. */
+typedef struct kiln_device_info {
+    kiln_abi_header hdr;
+    const char *id;          /**< stable identifier, unique within the library ("example:0") */
+    const char *name;        /**< human-readable name */
+    int32_t type;            /**< kiln_device_type */
+    uint32_t n_mem_kinds;    /**< memory kinds of the device besides host memory (0: its kernels use host memory) */
+    uint64_t memory_total;   /**< bytes of device memory; 0 when not known or not separate */
+    uint64_t memory_free;    /**< bytes free now; at most memory_total */
+    uint64_t caps;           /**< KILN_DEVICE_CAP_* bits */
+} kiln_device_info;
+
+/** One memory kind of a device. The provider allocates it (mem_alloc) and copies in and out of
+ * it (copy); the host never dereferences its blocks. */
+typedef struct kiln_mem_kind_info {
+    kiln_abi_header hdr;
+    const char *name;        /**< short name, unique within the library ("example:device"); library-owned */
+    uint32_t alignment;      /**< bytes (a power of two): offsets into a block that are multiples of it suit the kernels */
+    uint32_t flags;          /**< 0 in 1.0 */
+} kiln_mem_kind_info;
+
+/** What the host passes to create_provider. Borrowed for the call. */
+typedef struct kiln_provider_params {
+    kiln_abi_header hdr;
+    const kiln_host_api *host;      /**< valid until the provider is released */
+    void *host_ctx;                 /**< passed back to host->alloc and host->free */
+    uint32_t device;                /**< index below device_count() */
+    uint32_t n_options;
+    const char *const *option_keys;   /**< `n_options` keys (the user's key=value options); unknown keys: log a warning */
+    const char *const *option_values;
+    /** Memory kind numbers the host gave the device's kinds, in mem_kind_info order: the numbers
+     * the provider sees in descriptors, mem_alloc, mem_free and copy. */
+    const uint32_t *mem_kind_ids;
+} kiln_provider_params;
+
+/** One region of a batched copy. Host memory (kind 0) is addressed by a host pointer; other
+ * kinds by the provider's block handle. Both regions lie inside their blocks. */
+typedef struct kiln_copy_region {
+    kiln_abi_header hdr;
+    uint32_t src_kind;
+    uint32_t dst_kind;
+    const void *src;         /**< host pointer or block handle */
+    uint64_t src_offset;     /**< bytes */
+    void *dst;
+    uint64_t dst_offset;     /**< bytes */
+    uint64_t bytes;
+} kiln_copy_region;
+
+/** A point in a stream's work. Created by kiln_stream.record, released by the host. */
+typedef struct kiln_event {
+    kiln_abi_header hdr;
+    void *state;
+    /** Blocks the calling thread until the work queued before the event is done. */
+    int32_t (*wait)(struct kiln_event *e, kiln_error *err);
+    void (*release)(struct kiln_event *e);
+} kiln_event;
+
+/** An ordered queue of a provider's work (copies). Created by create_provider's instance through
+ * create_stream, released by the host before the provider. */
+typedef struct kiln_stream {
+    kiln_abi_header hdr;
+    void *state;
+    /** Creates an event marking the work queued so far. */
+    int32_t (*record)(struct kiln_stream *s, kiln_event **out, kiln_error *err);
+    /** Makes work queued on `s` after this call wait for event `e` (recorded on any stream of the
+     * same provider instance). */
+    int32_t (*wait_event)(struct kiln_stream *s, kiln_event *e, kiln_error *err);
+    /** Blocks until all work queued on `s` is done. */
+    int32_t (*synchronize)(struct kiln_stream *s, kiln_error *err);
+    void (*release)(struct kiln_stream *s);
+} kiln_stream;
+
+/** A provider instance, created for one session on one device. name and release are required;
+ * claim_node with create_kernel, or claim_groups with compile_group, or both; the (device kinds)
+ * slots when the device declares memory kinds. The host checks this when it loads the provider. */
 typedef struct kiln_provider {
     kiln_abi_header hdr;
     const char *name;        /**< short name, e.g. "cpu" (provider-owned, lives as long as the provider) */
     void *state;             /**< provider-owned */
-    /** Says whether the provider runs node `n`. Sets *claim to a kiln_claim. */
+    /** (with create_kernel, unless claim_groups is set) Says whether the provider runs node `n`
+     * with a kernel. Sets *claim to a kiln_claim. Asked only about nodes no earlier provider took. */
     int32_t (*claim_node)(struct kiln_provider *p, const kiln_node_view *n, int32_t *claim,
                           kiln_error *err);
-    /** Creates the kernel for a claimed node: reads attributes and constant inputs (weights may
-     * be packed here), validates them, and returns KILN_ERR_UNSUPPORTED or
-     * KILN_ERR_INVALID_MODEL with a message when it cannot. */
+    /** (with claim_node) Creates the kernel for a claimed node: reads attributes and constant
+     * inputs (weights may be packed here), validates them, and returns KILN_ERR_UNSUPPORTED or
+     * KILN_ERR_INVALID_MODEL with a message when it cannot. After KILN_ERR_UNSUPPORTED the
+     * host gives the node to the next provider. */
     int32_t (*create_kernel)(struct kiln_provider *p, const kiln_node_view *n, kiln_kernel **out,
                              kiln_error *err);
-    /** Frees the instance. The host releases every kernel first. */
+    /** Frees the instance. The host releases every kernel and stream first. */
     void (*release)(struct kiln_provider *p);
+
+    /** Memory kind its kernels read and write (see node_host_inputs): 0 for host memory, else one
+     * of params->mem_kind_ids. */
+    uint32_t mem_kind;
+    /** (optional) Proposes fused groups among the nodes of `g` through host->claim_group. Asked
+     * before claim_node, once per graph (the main graph and every subgraph). */
+    int32_t (*claim_groups)(struct kiln_provider *p, const kiln_graph_view *g, kiln_claim_sink *sink,
+                            kiln_error *err);
+    /** (required with claim_groups) Compiles one accepted group into a kernel whose compute gets
+     * the group's inputs and outputs (graph_input_info / graph_output_info order). After
+     * KILN_ERR_UNSUPPORTED the host offers the group's nodes to claim_node and later providers. */
+    int32_t (*compile_group)(struct kiln_provider *p, const kiln_graph_view *group, kiln_kernel **out,
+                             kiln_error *err);
+    /** (device kinds) Allocates `bytes` (0 allowed) of memory kind `kind`; *block is an opaque
+     * handle. KILN_ERR_OUT_OF_MEMORY when it cannot. */
+    int32_t (*mem_alloc)(struct kiln_provider *p, uint32_t kind, uint64_t bytes, void **block,
+                         kiln_error *err);
+    /** (device kinds) Frees a block of `kind`; NULL is a no-op. */
+    void (*mem_free)(struct kiln_provider *p, uint32_t kind, void *block);
+    /** (device kinds) Copies `n` regions between host memory and the provider's kinds, or between
+     * its kinds. With a stream (from create_stream) the copies may finish later, in queue order;
+     * with NULL they are done on return. `regions` is borrowed for the call. */
+    int32_t (*copy)(struct kiln_provider *p, const kiln_copy_region *const *regions, uint32_t n,
+                    kiln_stream *stream, kiln_error *err);
+    /** (optional; KILN_DEVICE_CAP_STREAMS) Creates a stream. NULL: copies are synchronous. */
+    int32_t (*create_stream)(struct kiln_provider *p, kiln_stream **out, kiln_error *err);
 } kiln_provider;
+
+/** What kiln_provider_entry returns: the library's devices and its provider factory. */
+typedef struct kiln_provider_library {
+    kiln_abi_header hdr;
+    const char *name;        /**< short name used in messages and reports ("example"); library-owned */
+    const char *version;     /**< the provider's own version (free text) */
+    void *state;             /**< provider-owned */
+    /** Number of devices found; 0 is a valid answer (the host then asks the provider nothing). */
+    uint32_t (*device_count)(struct kiln_provider_library *lib);
+    /** Fills `info` (caller sets info->hdr.struct_size) for device `device`;
+     * KILN_ERR_INVALID_ARGUMENT when out of range. */
+    int32_t (*device_info)(struct kiln_provider_library *lib, uint32_t device, kiln_device_info *info,
+                           kiln_error *err);
+    /** Fills `info` for memory kind `kind` (below the device's n_mem_kinds) of `device`. */
+    int32_t (*mem_kind_info)(struct kiln_provider_library *lib, uint32_t device, uint32_t kind,
+                             kiln_mem_kind_info *info, kiln_error *err);
+    /** Creates a provider instance for one session (params->device). */
+    int32_t (*create_provider)(struct kiln_provider_library *lib, const kiln_provider_params *params,
+                               kiln_provider **out, kiln_error *err);
+    /** Frees the library object. The host releases every instance first. */
+    void (*release)(struct kiln_provider_library *lib);
+} kiln_provider_library;
+
+/** The one symbol a provider library exports. */
+#define KILN_PROVIDER_ENTRY_NAME "kiln_provider_entry"
+
+/** The entry point. The host offers versions [host_min, host_max]; the provider picks the
+ * highest version in that range it speaks, stamps it in every struct it returns, and returns
+ * a library in *out; when no version fits it returns KILN_ERR_PROVIDER with a message and
+ * leaves *out NULL. It may be called several times (each call returns a new library object,
+ * released with lib->release) and from several threads. Must not start threads or touch
+ * devices beyond enumerating them. `host` and `host_ctx` stay valid until the library is
+ * released; host->alloc with `host_ctx` is the host heap for library-level allocations. */
+typedef int32_t (*kiln_provider_entry_fn)(const kiln_host_api *host, void *host_ctx, uint32_t host_min,
+                                          uint32_t host_max, kiln_provider_library **out,
+                                          kiln_error *err);
+
+/** Marks the entry point exported from a provider built with hidden visibility. */
+#if defined(_WIN32)
+#  define KILN_PROVIDER_EXPORT __declspec(dllexport)
+#elif defined(__GNUC__)
+#  define KILN_PROVIDER_EXPORT __attribute__((visibility("default")))
+#else
+#  define KILN_PROVIDER_EXPORT
+#endif
 
 #ifdef __cplusplus
 }

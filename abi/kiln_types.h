@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /** @file kiln_types.h
  * Types shared by the embedding API (kiln.h) and the provider ABI (kiln_provider.h):
- * status codes, the error record, element types, value kinds, export macros.
+ * status codes, the error record, element types, log levels, value kinds, export macros.
  * C standard headers only. Numbers in this file are stable: values are only appended.
  */
 #ifndef KILN_TYPES_H
@@ -88,6 +88,15 @@ typedef enum kiln_dtype {
     KILN_DTYPE_INT2 = 26,           /**< four elements per byte, first in bits 0-1 */
     KILN_DTYPE_COUNT_ = 27          /**< not a type: one past the last */
 } kiln_dtype;
+
+/** Log severities, least severe first (kiln_env_set_logger; kiln_host_api.log for providers). */
+typedef enum kiln_log_level {
+    KILN_LOG_DEBUG = 0,
+    KILN_LOG_INFO = 1,
+    KILN_LOG_WARNING = 2,
+    KILN_LOG_ERROR = 3,
+    KILN_LOG_NONE = 4
+} kiln_log_level;
 
 /** What a value is. Most values are tensors; ONNX sequences and optionals exist too. */
 typedef enum kiln_value_kind {

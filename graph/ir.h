@@ -64,6 +64,7 @@ struct kiln_value {
     kiln_const *constant;      /* set with KILN_VALUE_F_CONSTANT */
     kiln_value *outer;         /* KILN_VALUE_F_OUTER: the value in the enclosing graph */
     uint32_t n_consumers;      /* nodes of this graph reading it (a node reading twice counts twice) */
+    uint32_t mem_kind;         /* memory kind it lives in (0: host), set by the partitioner */
 };
 
 struct kiln_attr {
@@ -98,6 +99,11 @@ struct kiln_node {
     kiln_value **implicit;
     const kiln_op_info *op;    /* NULL when Kiln does not know the op */
     kiln_graph *graph;
+    /* Set by the partitioner (runtime/partition.c). */
+    uint32_t provider;         /* index of the provider running it in the session's list */
+    uint32_t part_flags;       /* KILN_NODE_F_* bits (kiln_provider.h) shown to providers */
+    uint32_t n_members;        /* kiln.FusedGroup: the nodes it runs, in topological order */
+    kiln_node **members;
 };
 
 struct kiln_graph {

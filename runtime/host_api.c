@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* The host side of the provider ABI: read-only views of nodes and attributes over the IR, the
- * host heap, logging, and the table that hands them (and the executor's kernel-time services)
- * to providers. */
+ * host heap, logging, and the table that hands them (and the executor's kernel-time services,
+ * and the graph views of runtime/graph_view.c) to providers. */
 #include <stdio.h>
 #include <string.h>
 
-#include "runtime/session_impl.h"
+#include "runtime/providers.h"
 
 #define NODE(n) ((const kiln_node *)(const void *)(n))
 #define ATTR(a) ((const kiln_attr *)(const void *)(a))
@@ -35,7 +35,7 @@ static int64_t node_opset(const kiln_node_view *n) { return NODE(n)->opset; }
 static uint32_t node_input_count(const kiln_node_view *n) { return NODE(n)->n_inputs; }
 static uint32_t node_output_count(const kiln_node_view *n) { return NODE(n)->n_outputs; }
 
-static int32_t fill_info(const kiln_value *v, kiln_value_info *info) {
+int32_t kiln_host_fill_info(const kiln_value *v, kiln_value_info *info) {
     uint32_t size = info->hdr.struct_size;
     kiln_value_info tmp;
     memset(&tmp, 0, sizeof(tmp));
@@ -63,13 +63,13 @@ static int32_t fill_info(const kiln_value *v, kiln_value_info *info) {
 static int32_t node_input_info(const kiln_node_view *nv, uint32_t i, kiln_value_info *info) {
     const kiln_node *n = NODE(nv);
     if (!info || i >= n->n_inputs) return KILN_ERR_INVALID_ARGUMENT;
-    return fill_info(n->inputs[i], info);
+    return kiln_host_fill_info(n->inputs[i], info);
 }
 
 static int32_t node_output_info(const kiln_node_view *nv, uint32_t i, kiln_value_info *info) {
     const kiln_node *n = NODE(nv);
     if (!info || i >= n->n_outputs) return KILN_ERR_INVALID_ARGUMENT;
-    return fill_info(n->outputs[i], info);
+    return kiln_host_fill_info(n->outputs[i], info);
 }
 
 static uint32_t node_attr_count(const kiln_node_view *n) { return NODE(n)->n_attrs; }
@@ -145,4 +145,18 @@ const kiln_host_api kiln_host = {
     .scratch = kiln_call_scratch,
     .parallel_for = kiln_call_parallel_for,
     .run_subgraph = kiln_call_run_subgraph,
+    .node_index = kiln_view_node_index,
+    .node_flags = kiln_view_node_flags,
+    .node_host_inputs = kiln_view_node_host_inputs,
+    .node_producer = kiln_view_node_producer,
+    .graph_name = kiln_view_graph_name,
+    .graph_node_count = kiln_view_graph_node_count,
+    .graph_node_at = kiln_view_graph_node_at,
+    .graph_input_count = kiln_view_graph_input_count,
+    .graph_input_info = kiln_view_graph_input_info,
+    .graph_output_count = kiln_view_graph_output_count,
+    .graph_output_info = kiln_view_graph_output_info,
+    .claim_group = kiln_view_claim_group,
+    .now_ns = kiln_view_now_ns,
+    .trace = kiln_view_trace,
 };

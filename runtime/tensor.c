@@ -3,7 +3,7 @@
  * API and the helpers the executor uses to create, copy and free them. */
 #include <string.h>
 
-#include "runtime/session_impl.h"
+#include "runtime/providers.h"
 
 /* Every string element points at a heap block, or at this shared empty string. */
 static char empty_string[1] = "";
@@ -103,12 +103,13 @@ kiln_status kiln_optional_none(const kiln_allocator *a, int32_t dtype, int32_t o
 void kiln_tensor_destroy(kiln_tensor *t) {
     if (!t) return;
     const kiln_allocator *a = t->alloc;
-    if (t->owned && t->desc.dtype == KILN_DTYPE_STRING && t->desc.kind == KILN_VALUE_TENSOR) {
+    if (t->owned && t->desc.dtype == KILN_DTYPE_STRING && t->desc.kind == KILN_VALUE_TENSOR && !t->kind) {
         char **s = t->owned;
         for (uint64_t i = 0; i < t->desc.count; i++)
             if (s[i] != empty_string) kiln_mem_free(a, s[i]);
     }
-    kiln_mem_free(a, t->owned);
+    if (t->kind) kiln_kind_free(t->kind, t->owned);
+    else kiln_mem_free(a, t->owned);
     for (uint64_t i = 0; i < t->desc.count && t->items; i++) kiln_tensor_destroy(t->items[i]);
     kiln_mem_free(a, t->items);
     kiln_mem_free(a, t->item_descs);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Shape inference for Gemm and MatMul (numpy matmul: 1-D promotion, batch broadcasting). */
+/* Shape inference for Gemm, MatMul and the integer / quantized matmuls (numpy matmul: 1-D
+ * promotion, batch broadcasting). */
 #include "graph/shape/infer_fns.h"
 
 kiln_status kiln_infer_gemm(kiln_shape_ctx *c) {
@@ -20,11 +21,16 @@ kiln_status kiln_infer_gemm(kiln_shape_ctx *c) {
                                    (long long)a->t.dims[1], (long long)b->t.dims[0], (long long)b->t.dims[1]);
     }
     const kiln_shape_val *cc = kiln_shape_in(c, 2);
-    if (cc && cc->t.rank >= 0 && dims[0] >= 0 && dims[1] >= 0) {
+    if (cc && cc->t.dtype != a->t.dtype) return kiln_shape_fail(c, "C has a different type than A");
+    if (cc && cc->t.rank > 2) return kiln_shape_fail(c, "C must have rank 2 or less");
+    /* Before opset 7, C broadcasts only with broadcast=1; otherwise it is exactly [M, N]. */
+    int exact = c->opset < 7 && kiln_attr_int(c->node, "broadcast", 0) == 0;
+    if (cc && cc->t.rank >= 0 && exact && cc->t.rank != 2) return kiln_shape_fail(c, "C must be [M, N] without broadcast");
+    if (cc && cc->t.rank >= 0) {
         /* C must broadcast to [M, N] (unidirectionally). */
         for (int32_t i = 0; i < cc->t.rank; i++) {
             int64_t d = cc->t.dims[cc->t.rank - 1 - i], want = dims[1 - i];
-            if (cc->t.rank > 2 || (d >= 0 && d != 1 && d != want))
+            if (d >= 0 && want >= 0 && d != want && (d != 1 || exact))
                 return kiln_shape_fail(c, "C cannot be broadcast to [%lld, %lld]", (long long)dims[0], (long long)dims[1]);
         }
     }
@@ -32,13 +38,13 @@ kiln_status kiln_infer_gemm(kiln_shape_ctx *c) {
     return KILN_OK;
 }
 
-kiln_status kiln_infer_matmul(kiln_shape_ctx *c) {
+/* numpy matmul of inputs ai and bi; output 0 gets `dtype`. */
+static kiln_status matmul_shape(kiln_shape_ctx *c, uint32_t ai, uint32_t bi, int32_t dtype) {
     const kiln_shape_val *a, *b;
-    KILN_TRY(kiln_shape_need_tensor(c, 0, &a));
-    KILN_TRY(kiln_shape_need_tensor(c, 1, &b));
-    if (a->t.dtype != b->t.dtype) return kiln_shape_fail(c, "A and B have different types");
+    KILN_TRY(kiln_shape_need_tensor(c, ai, &a));
+    KILN_TRY(kiln_shape_need_tensor(c, bi, &b));
     if (a->t.rank < 0 || b->t.rank < 0) {
-        kiln_shape_set(c, 0, a->t.dtype, -1, NULL);
+        kiln_shape_set(c, 0, dtype, -1, NULL);
         return KILN_OK;
     }
     if (a->t.rank == 0 || b->t.rank == 0) return kiln_shape_fail(c, "inputs must not be scalars");
@@ -59,6 +65,24 @@ kiln_status kiln_infer_matmul(kiln_shape_ctx *c) {
     if (a->t.rank != 1) dims[rank++] = ta.dims[ta.rank - 2];
     if (b->t.rank != 1) dims[rank++] = tb.dims[tb.rank - 1];
     if (rank > KILN_MAX_RANK) return kiln_shape_fail(c, "rank too large");
-    kiln_shape_set(c, 0, a->t.dtype, rank, dims);
+    kiln_shape_set(c, 0, dtype, rank, dims);
     return KILN_OK;
+}
+
+kiln_status kiln_infer_matmul(kiln_shape_ctx *c) {
+    const kiln_shape_val *a, *b;
+    KILN_TRY(kiln_shape_need_tensor(c, 0, &a));
+    KILN_TRY(kiln_shape_need_tensor(c, 1, &b));
+    if (a->t.dtype != b->t.dtype) return kiln_shape_fail(c, "A and B have different types");
+    return matmul_shape(c, 0, 1, a->t.dtype);
+}
+
+/* MatMulInteger: A, B, a_zero_point, b_zero_point → int32. */
+kiln_status kiln_infer_matmul_integer(kiln_shape_ctx *c) { return matmul_shape(c, 0, 1, KILN_DTYPE_INT32); }
+
+/* QLinearMatMul: a, a_scale, a_zp, b, b_scale, b_zp, y_scale, y_zp → the type of y_zp. */
+kiln_status kiln_infer_qlinear_matmul(kiln_shape_ctx *c) {
+    const kiln_shape_val *yz;
+    KILN_TRY(kiln_shape_need_tensor(c, 7, &yz));
+    return matmul_shape(c, 0, 3, yz->t.dtype);
 }

@@ -1,0 +1,450 @@
+/* SPDX-License-Identifier: MIT */
+/* The integer and quantized products: MatMulInteger, QLinearMatMul, ConvInteger, QLinearConv.
+ * 8-bit operands are widened to int16 with their zero points subtracted and multiplied by the
+ * int16 GEMM (kernels/gemm/igemm.h) into exact int32 sums; the QLinear forms then requantize
+ * with the combined scale (x_scale * w_scale / y_scale, rounded like the scales' type), rounding
+ * to nearest even and saturating. Constant weights are widened or packed once. */
+#include <math.h>
+#include <string.h>
+
+#include "kernels/gemm/igemm.h"
+#include "providers/cpu/cpu_op.h"
+#include "providers/cpu/ops/quant_common.h"
+#include "providers/cpu/ops/window.h"
+
+static int is8(int32_t dt) { return dt == KILN_DTYPE_UINT8 || dt == KILN_DTYPE_INT8; }
+
+/* A zero point (or scale) broadcast over `n` positions: per tensor or one value per position. */
+static kiln_status zp_check(const kiln_value_desc *z, int64_t n, const char *what, kiln_error *err) {
+    if (z && z->count != 1 && (int64_t)z->count != n)
+        return cpu_fail(err, KILN_ERR_SHAPE, "%s must have 1 or %lld values, got %llu", what, (long long)n,
+                        (unsigned long long)z->count);
+    return KILN_OK;
+}
+
+static int32_t zp_at(const kiln_value_desc *z, int64_t i) {
+    if (!z) return 0;
+    return q_get(z->dtype, z->data, z->count == 1 ? 0 : (size_t)i);
+}
+
+/* dst[r][c] = src[r][c] - zp(row r or column c) for a rows x cols block of 8-bit values. */
+static void widen(int32_t dt, const void *src, size_t rows, size_t cols, const kiln_value_desc *zrow,
+                  const kiln_value_desc *zcol, int16_t *dst) {
+    for (size_t r = 0; r < rows; r++) {
+        int32_t zr = zp_at(zrow, (int64_t)r);
+        int16_t *d = dst + r * cols;
+        if (dt == KILN_DTYPE_UINT8) {
+            const uint8_t *s = (const uint8_t *)src + r * cols;
+            if (zcol && zcol->count != 1)
+                for (size_t c = 0; c < cols; c++) d[c] = (int16_t)(s[c] - zr - zp_at(zcol, (int64_t)c));
+            else
+                for (size_t c = 0; c < cols; c++) d[c] = (int16_t)(s[c] - zr - zp_at(zcol, 0));
+        } else {
+            const int8_t *s = (const int8_t *)src + r * cols;
+            if (zcol && zcol->count != 1)
+                for (size_t c = 0; c < cols; c++) d[c] = (int16_t)(s[c] - zr - zp_at(zcol, (int64_t)c));
+            else
+                for (size_t c = 0; c < cols; c++) d[c] = (int16_t)(s[c] - zr - zp_at(zcol, 0));
+        }
+    }
+}
+
+/* ---- the parallel GEMM + requantization step ---- */
+
+typedef struct igemm_job {
+    size_t n, k;
+    const int16_t *a;       /* [m][k] */
+    const int16_t *bp;      /* packed B */
+    int32_t *c;             /* [m][n] sums */
+    /* requantization (QLinear): y[i][j] = sat(rne((c + bias[i]) * mult(i, j)) + zy); y NULL: none */
+    void *y;
+    int32_t ydt, zy;
+    const int32_t *bias;    /* per row, or NULL */
+    const float *mrow;      /* per row multiplier, or NULL */
+    const float *mcol;      /* per column multiplier, or NULL */
+    float mult;             /* when neither is given */
+} igemm_job;
+
+/* Requantizes one row of sums: y = sat(rne((c + b) * m) + zy), in float as onnxruntime does;
+ * written as plain loops over the row so that they vectorize. */
+#define REQUANT_ROW(T, MUL)                                                      \
+    do {                                                                         \
+        T *yr = (T *)j->y + i * j->n;                                            \
+        for (size_t c = 0; c < j->n; c++) {                                      \
+            float v = (float)(int32_t)((uint32_t)ci[c] + (uint32_t)b) * (MUL);   \
+            v = v > flo ? v : flo; /* NaN goes low */                            \
+            v = v < fhi ? v : fhi;                                               \
+            yr[c] = (T)((int32_t)q_rne(v) + j->zy);                              \
+        }                                                                        \
+    } while (0)
+
+static void igemm_range(void *arg, size_t begin, size_t end) {
+    const igemm_job *j = arg;
+    kiln_s16_gemm(end - begin, j->n, j->k, j->a + begin * j->k, j->k, j->bp, j->c + begin * j->n, j->n);
+    if (!j->y) return;
+    int32_t lo, hi;
+    q_range(j->ydt, &lo, &hi);
+    /* bounds before adding the zero point; NaN (0 * inf scale) becomes the low bound */
+    float flo = (float)(lo - j->zy), fhi = (float)(hi - j->zy);
+    for (size_t i = begin; i < end; i++) {
+        const int32_t *ci = j->c + i * j->n;
+        int32_t b = j->bias ? j->bias[i] : 0;
+        float mr = j->mrow ? j->mrow[i] : j->mult;
+        if (j->ydt == KILN_DTYPE_UINT8) {
+            if (j->mcol) REQUANT_ROW(uint8_t, j->mcol[c]);
+            else REQUANT_ROW(uint8_t, mr);
+        } else {
+            if (j->mcol) REQUANT_ROW(int8_t, j->mcol[c]);
+            else REQUANT_ROW(int8_t, mr);
+        }
+    }
+}
+
+/* Multiplier x_scale * w_scale / y_scale with the roundings of the scales' type. */
+static float combine(int32_t st, float sx, float sw, float sy) {
+    if (st == KILN_DTYPE_FLOAT16) {
+        float p = kiln_f16_to_f32(kiln_f32_to_f16(sx * sw));
+        return kiln_f16_to_f32(kiln_f32_to_f16(p / sy));
+    }
+    if (st == KILN_DTYPE_BFLOAT16) {
+        float p = kiln_bf16_to_f32(kiln_f32_to_bf16(sx * sw));
+        return kiln_bf16_to_f32(kiln_f32_to_bf16(p / sy));
+    }
+    return sx * sw / sy;
+}
+
+/* ---- MatMulInteger and QLinearMatMul ---- */
+
+typedef struct qmm_kernel {
+    cpu_kernel base;
+    int qlinear;
+    uint32_t ia, ib, iza, izb; /* input positions of A, B and their zero points */
+    int16_t *packed_b;         /* constant 2-D B with its zero points, packed once; else NULL */
+    size_t pk, pn;
+} qmm_kernel;
+
+static void qmm_cleanup(cpu_kernel *base) {
+    qmm_kernel *k = (qmm_kernel *)base;
+    cpu_free(base, k->packed_b);
+}
+
+static kiln_status qmm_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, kiln_error *err) {
+    const qmm_kernel *k = (const qmm_kernel *)base;
+    const kiln_value_desc *a = cpu_in(ctx, k->ia), *b = cpu_in(ctx, k->ib), *za = cpu_in(ctx, k->iza), *zb = cpu_in(ctx, k->izb);
+    kiln_value_desc *y = ctx->outputs[0];
+    if (a->rank < 1 || b->rank < 1) return cpu_fail(err, KILN_ERR_SHAPE, "inputs must not be scalars");
+    size_t m = a->rank == 1 ? 1 : (size_t)a->dims[a->rank - 2], kk = (size_t)a->dims[a->rank - 1];
+    size_t n = b->rank == 1 ? 1 : (size_t)b->dims[b->rank - 1];
+    if ((size_t)b->dims[b->rank == 1 ? 0 : b->rank - 2] != kk) return cpu_fail(err, KILN_ERR_SHAPE, "inner dims differ");
+    /* numpy batch broadcasting: strides in matrices, 0 where an operand broadcasts */
+    int32_t ab = a->rank > 2 ? a->rank - 2 : 0, bb = b->rank > 2 ? b->rank - 2 : 0, rb = ab > bb ? ab : bb;
+    int64_t bdims[KILN_MAX_RANK], sa[KILN_MAX_RANK], sb[KILN_MAX_RANK], stride_a = 1, stride_b = 1;
+    size_t batches = 1;
+    for (int32_t d = rb - 1; d >= 0; d--) {
+        int64_t da = d - (rb - ab) >= 0 ? a->dims[d - (rb - ab)] : 1, db = d - (rb - bb) >= 0 ? b->dims[d - (rb - bb)] : 1;
+        if (da != db && da != 1 && db != 1) return cpu_fail(err, KILN_ERR_SHAPE, "batch dims do not broadcast");
+        bdims[d] = da > db ? da : db;
+        sa[d] = da == 1 ? 0 : stride_a;
+        sb[d] = db == 1 ? 0 : stride_b;
+        stride_a *= da, stride_b *= db;
+        batches *= (size_t)bdims[d];
+    }
+    size_t a_mats = (size_t)stride_a, b_mats = (size_t)stride_b;
+    if (k->packed_b && (kk != k->pk || n != k->pn)) return cpu_fail(err, KILN_ERR_SHAPE, "B changed shape");
+    KILN_CPU_TRY(zp_check(za, (int64_t)(a_mats * m), "the zero point of A", err));
+    KILN_CPU_TRY(zp_check(zb, (int64_t)(b_mats * n), "the zero point of B", err));
+    if (y->count == 0) return KILN_OK;
+
+    /* Requantization parameters. */
+    float mult = 1.0f, *mcol = NULL;
+    int32_t zy = 0, ydt = 0;
+    if (k->qlinear) {
+        const kiln_value_desc *sa = cpu_in(ctx, 1), *sb = cpu_in(ctx, 4), *sy = cpu_in(ctx, 6), *yz = cpu_in(ctx, 7);
+        if (sa->count != 1 || sy->count != 1 || (yz && yz->count != 1))
+            return cpu_fail(err, KILN_ERR_SHAPE, "a_scale, y_scale and y_zero_point must be scalars");
+        if (sb->count != 1 && sb->count != n) return cpu_fail(err, KILN_ERR_SHAPE, "b_scale must have 1 or %zu values", n);
+        ydt = y->dtype;
+        zy = yz ? q_get(yz->dtype, yz->data, 0) : 0;
+        float fa = q_scale(sa->dtype, sa->data, 0), fy = q_scale(sy->dtype, sy->data, 0);
+        mult = combine(sa->dtype, fa, q_scale(sb->dtype, sb->data, 0), fy);
+        if (sb->count != 1) {
+            mcol = ctx->host->scratch(ctx, n * sizeof(float));
+            if (!mcol) return cpu_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory");
+            for (size_t j = 0; j < n; j++) mcol[j] = combine(sa->dtype, fa, q_scale(sb->dtype, sb->data, j), fy);
+        }
+    }
+    int16_t *a16 = ctx->host->scratch(ctx, m * kk * sizeof(int16_t) + 1);
+    int16_t *pb = k->packed_b, *b16 = NULL;
+    if (!pb) {
+        b16 = ctx->host->scratch(ctx, kk * n * sizeof(int16_t) + 1);
+        pb = ctx->host->scratch(ctx, kiln_s16_gemm_packed_size(kk, n) * sizeof(int16_t) + 1);
+    }
+    int32_t *acc = k->qlinear ? ctx->host->scratch(ctx, m * n * sizeof(int32_t) + 1) : y->data;
+    if (!a16 || !pb || (!k->packed_b && !b16) || !acc) return cpu_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory for the integer matmul");
+    size_t prev_b = (size_t)-1;
+    for (size_t bi = 0; bi < batches; bi++) {
+        size_t ai = 0, bj = 0, rem = bi;
+        for (int32_t d = rb - 1; d >= 0; d--) {
+            size_t t = rem % (size_t)bdims[d];
+            rem /= (size_t)bdims[d];
+            ai += t * (size_t)sa[d], bj += t * (size_t)sb[d];
+        }
+        /* per-row zero points of this batch's A rows */
+        kiln_value_desc zrow, zcol;
+        const kiln_value_desc *zr = za, *zc = zb;
+        if (za && za->count > 1) zrow = *za, zrow.data = (char *)za->data + ai * m * cpu_dtype_size(za->dtype), zrow.count = m, zr = &zrow;
+        if (zb && zb->count > 1) zcol = *zb, zcol.data = (char *)zb->data + bj * n * cpu_dtype_size(zb->dtype), zcol.count = n, zc = &zcol;
+        widen(a->dtype, (const char *)a->data + ai * m * kk, m, kk, zr, NULL, a16);
+        if (!k->packed_b && bj != prev_b) {
+            widen(b->dtype, (const char *)b->data + bj * kk * n, kk, n, NULL, zc, b16);
+            kiln_s16_gemm_pack_b(kk, n, b16, n, pb);
+            prev_b = bj;
+        }
+        igemm_job j = {n, kk, a16, pb, k->qlinear ? acc : acc + bi * m * n, NULL, ydt, zy, NULL, NULL, mcol, mult};
+        if (k->qlinear) j.y = (char *)y->data + bi * m * n;
+        cpu_parallel_for(ctx, m, 16, igemm_range, &j);
+    }
+    return KILN_OK;
+}
+
+static kiln_status qmm_new(const cpu_node *n, int qlinear, cpu_kernel **out, kiln_error *err) {
+    uint32_t ia = 0, ib = qlinear ? 3 : 1, iza = 2, izb = qlinear ? 5 : 3;
+    int32_t at = cpu_input_dtype(n, ia), bt = cpu_input_dtype(n, ib);
+    if (!is8(at) || !is8(bt))
+        return cpu_fail(err, KILN_ERR_UNSUPPORTED, "%s is implemented for 8-bit inputs, not %s x %s", n->op_type,
+                        cpu_dtype_name(at), cpu_dtype_name(bt));
+    if ((cpu_input_dtype(n, iza) && cpu_input_dtype(n, iza) != at) || (cpu_input_dtype(n, izb) && cpu_input_dtype(n, izb) != bt))
+        return cpu_fail(err, KILN_ERR_INVALID_MODEL, "%s: zero points must have their inputs' types", n->op_type);
+    if (qlinear) {
+        int32_t yt = cpu_output_info(n, 0).dtype;
+        if (!is8(yt)) return cpu_fail(err, KILN_ERR_UNSUPPORTED, "QLinearMatMul is not implemented for output %s", cpu_dtype_name(yt));
+        int32_t st[3] = {cpu_input_dtype(n, 1), cpu_input_dtype(n, 4), cpu_input_dtype(n, 6)};
+        for (int i = 0; i < 3; i++)
+            if (st[i] != KILN_DTYPE_FLOAT && st[i] != KILN_DTYPE_FLOAT16 && st[i] != KILN_DTYPE_BFLOAT16)
+                return cpu_fail(err, KILN_ERR_UNSUPPORTED, "QLinearMatMul is not implemented for scale %s", cpu_dtype_name(st[i]));
+    }
+    KILN_CPU_TRY(cpu_kernel_new(n, sizeof(qmm_kernel), qmm_compute, out, err));
+    qmm_kernel *k = (qmm_kernel *)*out;
+    k->base.cleanup = qmm_cleanup;
+    k->qlinear = qlinear;
+    k->ia = ia, k->ib = ib, k->iza = iza, k->izb = izb;
+    /* A constant 2-D B (and zero point) is widened and packed once. */
+    kiln_value_info bi = cpu_input_info(n, ib), zi = cpu_input_info(n, izb);
+    const kiln_value_desc *bc = bi.constant, *zc = zi.present ? zi.constant : NULL;
+    if (bc && bc->rank == 2 && (!zi.present || (zc && (zc->count == 1 || (int64_t)zc->count == bc->dims[1])))) {
+        size_t kk = (size_t)bc->dims[0], nn = (size_t)bc->dims[1];
+        int16_t *b16 = cpu_alloc(&k->base, kk * nn * sizeof(int16_t) + 1);
+        k->packed_b = cpu_alloc(&k->base, kiln_s16_gemm_packed_size(kk, nn) * sizeof(int16_t) + 1);
+        if (!b16 || !k->packed_b) {
+            cpu_free(&k->base, b16);
+            cpu_free(&k->base, k->packed_b);
+            k->packed_b = NULL; /* packed per call instead */
+        } else {
+            widen(bc->dtype, bc->data, kk, nn, NULL, zc, b16);
+            kiln_s16_gemm_pack_b(kk, nn, b16, nn, k->packed_b);
+            cpu_free(&k->base, b16);
+            k->pk = kk, k->pn = nn;
+        }
+    }
+    return KILN_OK;
+}
+
+kiln_status kiln_cpu_matmul_integer(const cpu_node *n, cpu_kernel **out, kiln_error *err) { return qmm_new(n, 0, out, err); }
+kiln_status kiln_cpu_qlinear_matmul(const cpu_node *n, cpu_kernel **out, kiln_error *err) { return qmm_new(n, 1, out, err); }
+
+/* ---- ConvInteger and QLinearConv ---- */
+
+/* Writes row r of one group's im2col matrix — channel r / k_size at kernel offset r % k_size,
+ * zero point subtracted, padding 0 — to dst[j * 2] for every output position j: one lane of
+ * the pair-packed layout of igemm.h, so the matrix is never materialized. */
+#define CONV_ROW(T)                                                                                   \
+    do {                                                                                              \
+        const T *xc = (const T *)xg + (r / w->k_size) * w->in_size;                                   \
+        int64_t kk = r % w->k_size;                                                                   \
+        if (w->sp == 2) {                                                                             \
+            int64_t kh = kk / w->k[1], kw = kk % w->k[1], ow_n = w->out[1];                           \
+            for (int64_t oh = 0; oh < w->out[0]; oh++) {                                              \
+                int16_t *d = dst + 2 * oh * ow_n;                                                     \
+                int64_t ih = oh * w->s[0] - w->pb[0] + kh * w->d[0];                                  \
+                if (ih < 0 || ih >= w->in[0]) {                                                       \
+                    for (int64_t ow = 0; ow < ow_n; ow++) d[2 * ow] = 0;                              \
+                    continue;                                                                         \
+                }                                                                                     \
+                const T *xr = xc + ih * w->in[1];                                                     \
+                int64_t x0 = kw * w->d[1] - w->pb[1], sw = w->s[1];                                   \
+                for (int64_t ow = 0; ow < ow_n; ow++) {                                               \
+                    int64_t iw = x0 + ow * sw;                                                        \
+                    d[2 * ow] = iw >= 0 && iw < w->in[1] ? (int16_t)(xr[iw] - zx) : 0;                \
+                }                                                                                     \
+            }                                                                                         \
+        } else {                                                                                      \
+            int64_t kidx[KILN_MAX_RANK], oidx[KILN_MAX_RANK] = {0}, rem = kk;                         \
+            for (int32_t a = w->sp - 1; a >= 0; a--) kidx[a] = rem % w->k[a], rem /= w->k[a];         \
+            for (int64_t o = 0; o < w->out_size; o++) {                                               \
+                int64_t off = 0;                                                                      \
+                int inside = 1;                                                                       \
+                for (int32_t a = 0; a < w->sp && inside; a++) {                                      \
+                    int64_t q = oidx[a] * w->s[a] - w->pb[a] + kidx[a] * w->d[a];                     \
+                    inside = q >= 0 && q < w->in[a];                                                  \
+                    off = off * w->in[a] + q;                                                         \
+                }                                                                                     \
+                dst[2 * o] = inside ? (int16_t)(xc[off] - zx) : 0;                                    \
+                for (int32_t a = w->sp - 1; a >= 0; a--) {                                            \
+                    if (++oidx[a] < w->out[a]) break;                                                 \
+                    oidx[a] = 0;                                                                      \
+                }                                                                                     \
+            }                                                                                         \
+        }                                                                                             \
+    } while (0)
+
+static void conv_row(int32_t dt, const void *xg, int32_t zx, const cpu_window *w, int64_t r, int16_t *dst) {
+    if (dt == KILN_DTYPE_UINT8) CONV_ROW(uint8_t);
+    else CONV_ROW(int8_t);
+}
+
+typedef struct pack_job {
+    int32_t dt;
+    const void *xg; /* the group's first input plane */
+    int32_t zx;
+    const cpu_window *w;
+    int64_t rows;
+    int16_t *packed;
+} pack_job;
+
+/* Pairs of im2col rows [begin, end) into the packed B. */
+static void pack_range(void *arg, size_t begin, size_t end) {
+    const pack_job *j = arg;
+    size_t n = (size_t)j->w->out_size, npad = (n + KILN_S16_GEMM_NR - 1) / KILN_S16_GEMM_NR * KILN_S16_GEMM_NR;
+    for (size_t pp = begin; pp < end; pp++) {
+        int16_t *dst = j->packed + pp * 2 * npad;
+        conv_row(j->dt, j->xg, j->zx, j->w, (int64_t)(2 * pp), dst);
+        if ((int64_t)(2 * pp + 1) < j->rows) conv_row(j->dt, j->xg, j->zx, j->w, (int64_t)(2 * pp + 1), dst + 1);
+        else
+            for (size_t c = 0; c < n; c++) dst[2 * c + 1] = 0;
+        memset(dst + 2 * n, 0, (npad - n) * 2 * sizeof(int16_t));
+    }
+}
+
+typedef struct qconv_kernel {
+    cpu_kernel base;
+    cpu_window_attrs wa;
+    int64_t group;
+    int qlinear;
+    uint32_t ix, iw, izx, izw;
+    int16_t *w16; /* constant weights minus their zero points, [M][C/group * k]; else NULL */
+} qconv_kernel;
+
+static void qconv_cleanup(cpu_kernel *base) {
+    qconv_kernel *k = (qconv_kernel *)base;
+    cpu_free(base, k->w16);
+}
+
+static kiln_status qconv_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, kiln_error *err) {
+    const qconv_kernel *k = (const qconv_kernel *)base;
+    const kiln_value_desc *x = cpu_in(ctx, k->ix), *wt = cpu_in(ctx, k->iw), *zx = cpu_in(ctx, k->izx), *zw = cpu_in(ctx, k->izw);
+    kiln_value_desc *y = ctx->outputs[0];
+    if (wt->rank != x->rank) return cpu_fail(err, KILN_ERR_SHAPE, "weights have rank %d, input rank %d", (int)wt->rank, (int)x->rank);
+    cpu_window w;
+    KILN_CPU_TRY(cpu_window_resolve(&k->wa, x, y, wt->dims + 2, &w, err));
+    int64_t g = k->group, nb = x->dims[0], c = x->dims[1], m = wt->dims[0];
+    if (c % g || m % g || wt->dims[1] != c / g || y->dims[1] != m)
+        return cpu_fail(err, KILN_ERR_SHAPE, "channels (input %lld, weights %lldx%lld) do not fit group %lld", (long long)c,
+                        (long long)m, (long long)wt->dims[1], (long long)g);
+    for (int32_t i = 0; i < w.sp; i++)
+        if (w.k[i] != wt->dims[2 + i]) return cpu_fail(err, KILN_ERR_SHAPE, "kernel_shape does not match the weights");
+    if (zx && zx->count != 1) return cpu_fail(err, KILN_ERR_SHAPE, "x_zero_point must be a scalar");
+    KILN_CPU_TRY(zp_check(zw, m, "w_zero_point", err));
+    int64_t cg = c / g, mg = m / g, rows = cpu_mul_size(cg, w.k_size), col_n = cpu_mul_size(rows, w.out_size);
+    if (rows < 0 || col_n < 0 || (uint64_t)col_n > SIZE_MAX / 8) return cpu_fail(err, KILN_ERR_SHAPE, "buffers too large");
+
+    float *mrow = NULL;
+    const int32_t *bias = NULL;
+    int32_t zy = 0;
+    if (k->qlinear) {
+        const kiln_value_desc *sx = cpu_in(ctx, 1), *sw = cpu_in(ctx, 4), *sy = cpu_in(ctx, 6), *yz = cpu_in(ctx, 7),
+                              *b = cpu_in(ctx, 8);
+        if (sx->count != 1 || sy->count != 1 || (yz && yz->count != 1))
+            return cpu_fail(err, KILN_ERR_SHAPE, "x_scale, y_scale and y_zero_point must be scalars");
+        KILN_CPU_TRY(zp_check(sw, m, "w_scale", err));
+        if (b && (b->rank != 1 || b->dims[0] != m)) return cpu_fail(err, KILN_ERR_SHAPE, "bias must have %lld values", (long long)m);
+        bias = b ? b->data : NULL;
+        zy = yz ? q_get(yz->dtype, yz->data, 0) : 0;
+        mrow = ctx->host->scratch(ctx, (size_t)m * sizeof(float) + 1);
+        if (!mrow) return cpu_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory");
+        float fx = q_scale(sx->dtype, sx->data, 0), fy = q_scale(sy->dtype, sy->data, 0);
+        for (int64_t i = 0; i < m; i++)
+            mrow[i] = combine(sx->dtype, fx, q_scale(sw->dtype, sw->data, sw->count == 1 ? 0 : (size_t)i), fy);
+    }
+    if (y->count == 0) return KILN_OK;
+
+    const int16_t *w16 = k->w16;
+    if (!w16) {
+        int16_t *buf = ctx->host->scratch(ctx, (size_t)(m * rows) * sizeof(int16_t) + 1);
+        if (!buf) return cpu_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory for the weights");
+        widen(wt->dtype, wt->data, (size_t)m, (size_t)rows, zw, NULL, buf);
+        w16 = buf;
+    }
+    int16_t *pb = ctx->host->scratch(ctx, kiln_s16_gemm_packed_size((size_t)rows, (size_t)w.out_size) * sizeof(int16_t) + 1);
+    int32_t *acc = k->qlinear ? ctx->host->scratch(ctx, (size_t)(mg * w.out_size) * sizeof(int32_t) + 1) : NULL;
+    if (!pb || (k->qlinear && !acc)) return cpu_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory for the im2col buffers");
+    for (int64_t i = 0; i < nb; i++) {
+        for (int64_t gi = 0; gi < g; gi++) {
+            pack_job pj = {x->dtype, (const char *)x->data + (size_t)((i * c + gi * cg) * w.in_size), zx ? q_get(zx->dtype, zx->data, 0) : 0,
+                           &w, rows, pb};
+            cpu_parallel_for(ctx, (size_t)(rows + 1) / 2, 8, pack_range, &pj);
+            size_t yoff = (size_t)((i * m + gi * mg) * w.out_size);
+            igemm_job j = {(size_t)w.out_size, (size_t)rows, w16 + gi * mg * rows, pb, NULL, NULL, y->dtype, zy,
+                           bias ? bias + gi * mg : NULL, mrow ? mrow + gi * mg : NULL, NULL, 1.0f};
+            if (k->qlinear) {
+                j.c = acc;
+                j.y = (char *)y->data + yoff;
+            } else {
+                j.c = (int32_t *)y->data + yoff;
+            }
+            cpu_parallel_for(ctx, (size_t)mg, 16, igemm_range, &j);
+        }
+    }
+    return KILN_OK;
+}
+
+static kiln_status qconv_new(const cpu_node *n, int qlinear, cpu_kernel **out, kiln_error *err) {
+    uint32_t ix = 0, iw = qlinear ? 3 : 1, izx = 2, izw = qlinear ? 5 : 3;
+    int32_t xt = cpu_input_dtype(n, ix), wt = cpu_input_dtype(n, iw);
+    if (!is8(xt) || !is8(wt))
+        return cpu_fail(err, KILN_ERR_UNSUPPORTED, "%s is implemented for 8-bit inputs, not %s x %s", n->op_type,
+                        cpu_dtype_name(xt), cpu_dtype_name(wt));
+    if ((cpu_input_dtype(n, izx) && cpu_input_dtype(n, izx) != xt) || (cpu_input_dtype(n, izw) && cpu_input_dtype(n, izw) != wt))
+        return cpu_fail(err, KILN_ERR_INVALID_MODEL, "%s: zero points must have their inputs' types", n->op_type);
+    if (qlinear) {
+        int32_t yt = cpu_output_info(n, 0).dtype;
+        if (!is8(yt)) return cpu_fail(err, KILN_ERR_UNSUPPORTED, "QLinearConv is not implemented for output %s", cpu_dtype_name(yt));
+        if (cpu_input_dtype(n, 8) && cpu_input_dtype(n, 8) != KILN_DTYPE_INT32)
+            return cpu_fail(err, KILN_ERR_INVALID_MODEL, "QLinearConv bias must be int32");
+        int32_t st[3] = {cpu_input_dtype(n, 1), cpu_input_dtype(n, 4), cpu_input_dtype(n, 6)};
+        for (int i = 0; i < 3; i++)
+            if (st[i] != KILN_DTYPE_FLOAT && st[i] != KILN_DTYPE_FLOAT16 && st[i] != KILN_DTYPE_BFLOAT16)
+                return cpu_fail(err, KILN_ERR_UNSUPPORTED, "QLinearConv is not implemented for scale %s", cpu_dtype_name(st[i]));
+    }
+    cpu_window_attrs wa;
+    KILN_CPU_TRY(cpu_window_read(n, &wa, err));
+    int64_t group = cpu_attr_int(n, "group", 1);
+    if (group < 1) return cpu_fail(err, KILN_ERR_INVALID_MODEL, "group must be positive");
+    KILN_CPU_TRY(cpu_kernel_new(n, sizeof(qconv_kernel), qconv_compute, out, err));
+    qconv_kernel *k = (qconv_kernel *)*out;
+    k->base.cleanup = qconv_cleanup;
+    k->wa = wa;
+    k->group = group;
+    k->qlinear = qlinear;
+    k->ix = ix, k->iw = iw, k->izx = izx, k->izw = izw;
+    kiln_value_info wi = cpu_input_info(n, iw), zi = cpu_input_info(n, izw);
+    const kiln_value_desc *wc = wi.constant, *zc = zi.present ? zi.constant : NULL;
+    if (wc && wc->rank >= 3 && wc->dims[0] > 0 && (!zi.present || (zc && (zc->count == 1 || (int64_t)zc->count == wc->dims[0])))) {
+        size_t m = (size_t)wc->dims[0], rows = (size_t)(wc->count / m);
+        k->w16 = cpu_alloc(&k->base, m * rows * sizeof(int16_t) + 1);
+        if (k->w16) widen(wc->dtype, wc->data, m, rows, zc, NULL, k->w16); /* else widened per call */
+    }
+    return KILN_OK;
+}
+
+kiln_status kiln_cpu_conv_integer(const cpu_node *n, cpu_kernel **out, kiln_error *err) { return qconv_new(n, 0, out, err); }
+kiln_status kiln_cpu_qlinear_conv(const cpu_node *n, cpu_kernel **out, kiln_error *err) { return qconv_new(n, 1, out, err); }
