@@ -104,9 +104,7 @@ static void fill_with(kiln_value_desc *y, const kiln_value_desc *v) {
         for (uint64_t i = 0; i < y->count; i++) cpu_sub_set(y->data, (int64_t)i, bits, e);
         return;
     }
-    int zero = 1;
-    for (size_t b = 0; b < es; b++) zero &= ((const uint8_t *)v->data)[b] == 0;
-    if (zero) return; /* outputs start zeroed */
+    /* zeros too: planned outputs reuse arena memory, so they do not start zeroed */
     char *d = y->data;
     for (uint64_t i = 0; i < y->count; i++) memcpy(d + i * es, v->data, es);
 }
@@ -124,6 +122,7 @@ static kiln_status fill_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, ki
     kiln_value_desc *y;
     KILN_CPU_TRY(cpu_output(ctx, 0, (int32_t)s->count, dims, &y, err));
     if (k->value) fill_with(y, k->value);
+    else memset(y->data, 0, (size_t)y->count * sizeof(float)); /* the default value: float 0 */
     return KILN_OK;
 }
 
