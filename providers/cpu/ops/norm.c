@@ -202,17 +202,19 @@ static kiln_status batchnorm_compute(const cpu_kernel *base, kiln_kernel_ctx *ct
     double *p[4];
     static const char *names[4] = {"scale", "B", "mean", "var"};
     for (uint32_t i = 0; i < 4; i++) KILN_CPU_TRY(param(ctx, cpu_in(ctx, i + 1), j.c, names[i], &p[i], err));
-    if (!x->count) return KILN_OK;
-    KILN_CPU_TRY(lane_in(ctx, k, x, &j.x, err));
-    KILN_CPU_TRY(lane_y(ctx, k, y, &j.y, err));
+    if (x->count) {
+        KILN_CPU_TRY(lane_in(ctx, k, x, &j.x, err));
+        KILN_CPU_TRY(lane_y(ctx, k, y, &j.y, err));
+    }
     double *ab = scratch(ctx, (size_t)j.c * 2, 8, err);
     if (!ab) return err->status;
     const double *mean = p[2], *var = p[3];
-    if (k->training) {
+    if (k->training) { /* an empty batch has statistics 0 */
         j.mean = scratch(ctx, (size_t)j.c * 2, 8, err);
         if (!j.mean) return err->status;
+        memset(j.mean, 0, (size_t)j.c * 2 * sizeof *j.mean);
         j.var = j.mean + j.c;
-        cpu_parallel_for(ctx, (size_t)j.c, grain_for(j.n * j.s), wide(k) ? bn_stats_f64 : bn_stats_f32, &j);
+        if (x->count) cpu_parallel_for(ctx, (size_t)j.c, grain_for(j.n * j.s), wide(k) ? bn_stats_f64 : bn_stats_f32, &j);
         mean = j.mean;
         var = j.var;
         /* running statistics: input * momentum + batch * (1 - momentum) */
@@ -223,6 +225,7 @@ static kiln_status batchnorm_compute(const cpu_kernel *base, kiln_kernel_ctx *ct
             for (int64_t c = 0; c < j.c; c++) put_f(r->dtype, r->data, (size_t)c, in[c] * k->momentum + cur[c] * (1.0 - k->momentum));
         }
     }
+    if (!x->count) return KILN_OK;
     j.a = ab;
     j.b = ab + j.c;
     for (int64_t c = 0; c < j.c; c++) {
@@ -334,12 +337,18 @@ static kiln_status layernorm_compute(const cpu_kernel *base, kiln_kernel_ctx *ct
             j.per_row = 1;
         }
     }
-    if (!x->count) return KILN_OK;
     for (uint32_t o = 1; o < 3 && o < ctx->n_outputs; o++) {
         if (!ctx->outputs[o]) continue;
         j.stat_dt = ctx->outputs[o]->dtype;
         if (o == 1) j.mean = ctx->outputs[o]->data;
         else j.inv = ctx->outputs[o]->data;
+    }
+    if (!x->count) { /* rows of no elements: their statistics are undefined */
+        for (int64_t r = 0; r < rows && (j.mean || j.inv); r++) {
+            if (j.mean) put_f(j.stat_dt, j.mean, (size_t)r, NAN);
+            if (j.inv) put_f(j.stat_dt, j.inv, (size_t)r, NAN);
+        }
+        return KILN_OK;
     }
     KILN_CPU_TRY(lane_in(ctx, k, x, &j.x, err));
     KILN_CPU_TRY(lane_y(ctx, k, y, &j.y, err));
