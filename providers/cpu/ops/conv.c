@@ -182,7 +182,7 @@ kiln_status kiln_cpu_conv(const cpu_node *n, cpu_kernel **out, kiln_error *err) 
     cpu_window_attrs wa;
     KILN_CPU_TRY(cpu_window_read(n, &wa, err));
     int64_t group = cpu_attr_int(n, "group", 1);
-    if (group < 1) return cpu_fail(err, KILN_ERR_INVALID_MODEL, "group must be positive");
+    if (group < 1 || group > CPU_WINDOW_MAX) return cpu_fail(err, KILN_ERR_INVALID_MODEL, "group %lld is out of range", (long long)group);
     KILN_CPU_TRY(cpu_kernel_new(n, sizeof(conv_kernel), conv_compute, out, err));
     conv_kernel *k = (conv_kernel *)*out;
     k->wa = wa;

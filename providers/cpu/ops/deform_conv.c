@@ -125,7 +125,7 @@ kiln_status kiln_cpu_deform_conv(const cpu_node *n, cpu_kernel **out, kiln_error
     cpu_window_attrs wa;
     KILN_CPU_TRY(cpu_window_read(n, &wa, err));
     int64_t group = cpu_attr_int(n, "group", 1), og = cpu_attr_int(n, "offset_group", 1);
-    if (group < 1 || og < 1) return cpu_fail(err, KILN_ERR_INVALID_MODEL, "group and offset_group must be positive");
+    if (group < 1 || og < 1 || group > CPU_WINDOW_MAX || og > CPU_WINDOW_MAX) return cpu_fail(err, KILN_ERR_INVALID_MODEL, "group and offset_group must be in [1, 2^30]");
     KILN_CPU_TRY(cpu_kernel_new(n, sizeof(deform_kernel), deform_compute, out, err));
     deform_kernel *k = (deform_kernel *)*out;
     k->wa = wa;

@@ -428,7 +428,7 @@ static kiln_status qconv_new(const cpu_node *n, int qlinear, cpu_kernel **out, k
     cpu_window_attrs wa;
     KILN_CPU_TRY(cpu_window_read(n, &wa, err));
     int64_t group = cpu_attr_int(n, "group", 1);
-    if (group < 1) return cpu_fail(err, KILN_ERR_INVALID_MODEL, "group must be positive");
+    if (group < 1 || group > CPU_WINDOW_MAX) return cpu_fail(err, KILN_ERR_INVALID_MODEL, "group %lld is out of range", (long long)group);
     KILN_CPU_TRY(cpu_kernel_new(n, sizeof(qconv_kernel), qconv_compute, out, err));
     qconv_kernel *k = (qconv_kernel *)*out;
     k->base.cleanup = qconv_cleanup;
