@@ -7,6 +7,7 @@
 
 #include "kernels/gemm/gemm.h"
 #include "providers/cpu/cpu_op.h"
+#include "providers/cpu/gemm_parallel.h"
 #include "providers/cpu/ops/f32_io.h"
 #include "providers/cpu/ops/window.h"
 
@@ -161,7 +162,7 @@ static kiln_status conv_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, ki
                 cpu_im2col_f32(xg, cg, &w, 0.0f, col);
                 bmat = col;
             }
-            kiln_f32_gemm(0, 0, (size_t)mg, (size_t)w.out_size, (size_t)rows, 1.0f, wd + gi * mg * rows, (size_t)rows,
+            kiln_cpu_f32_gemm(ctx, 0, 0, (size_t)mg, (size_t)w.out_size, (size_t)rows, 1.0f, wd + gi * mg * rows, (size_t)rows,
                           bmat, (size_t)w.out_size, 0.0f, yg, (size_t)w.out_size);
             if (bd) {
                 const float *bg = bd + gi * mg;
