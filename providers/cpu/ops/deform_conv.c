@@ -8,6 +8,7 @@
 
 #include "kernels/gemm/gemm.h"
 #include "providers/cpu/cpu_op.h"
+#include "providers/cpu/gemm_parallel.h"
 #include "providers/cpu/ops/f32_io.h"
 #include "providers/cpu/ops/window.h"
 
@@ -106,7 +107,7 @@ static kiln_status deform_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, 
                 }
             }
             float *yg = yd + (bi * m + gi * mg) * w.out_size;
-            kiln_f32_gemm(0, 0, (size_t)mg, (size_t)w.out_size, (size_t)rows, 1.0f, wd + gi * mg * rows, (size_t)rows, col,
+            kiln_cpu_f32_gemm(ctx, 0, 0, (size_t)mg, (size_t)w.out_size, (size_t)rows, 1.0f, wd + gi * mg * rows, (size_t)rows, col,
                           (size_t)w.out_size, 0.0f, yg, (size_t)w.out_size);
             if (bd)
                 for (int64_t oc = 0; oc < mg; oc++)
