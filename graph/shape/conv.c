@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* Shape inference for the sliding-window ops: Conv and its quantized forms, ConvTranspose,
- * DeformConv, the pooling ops and MaxUnpool. Spatial output sizes come from kernel, strides,
- * dilations, explicit pads or auto_pad, and ceil_mode; the CPU kernels recompute the pads they
- * need from the same attributes (providers/cpu/ops/window.h). */
+/* Shape inference for the sliding-window ops (Conv, ConvInteger, QLinearConv, DeformConv,
+ * ConvTranspose, pooling, MaxUnpool, MaxRoiPool): output sizes from kernel, strides, dilations,
+ * pads or auto_pad and ceil_mode; hostile sizes are refused before they can overflow. */
 #include <string.h>
 
 #include "graph/shape/infer_fns.h"

@@ -1,10 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* Attention (opsets 23-25): scaled dot-product attention over 3-D or 4-D Q/K/V with MHA, GQA and
- * MQA head layouts, past/present key and value, boolean or additive masks (shorter masks are
- * padded with -inf), offset-aware causal masking, sliding windows, nonpad_kv_seqlen, softcap,
- * softmax_precision and the four qk_matmul_output modes. Computed in float32 (double for a double
- * softmax_precision softmax); each (batch, head) is two GEMMs around a row softmax. A row whose
- * bias disallows every key gives zeros. */
+/* Attention (opsets 23-25: 3-D/4-D, GQA, past/present KV, masks, offset-aware causal, windows,
+ * nonpad_kv_seqlen, softcap, softmax_precision, qk_matmul_output modes) and FlexAttention; two
+ * GEMMs per (batch, head) around a row softmax; 16-bit inputs round every step to their type. */
 #include <math.h>
 #include <string.h>
 

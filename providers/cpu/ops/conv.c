@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* Conv (float32; float16, bfloat16 and double computed in float32): any number of spatial axes,
- * groups, dilations, strides, pads, auto_pad. im2col + GEMM per image and group; a 1x1, stride-1,
- * unpadded conv skips im2col, and depthwise 2-D convs (one input and one output channel per
- * group) run a direct loop. */
+/* Conv (float32; float16, bfloat16 and double through float32), any rank, groups, dilations,
+ * strides, pads, auto_pad: im2col + GEMM per image and group, 1x1 stride-1 convs without im2col,
+ * depthwise 2-D convs by a direct loop (3x3 with nine taps per output). */
 #include <string.h>
 
 #include "kernels/gemm/gemm.h"

@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* ConvTranspose (float32; float16, bfloat16 and double in float32): per image and group, a GEMM
- * W^T · X gives every (output channel, kernel offset) contribution of every input pixel, which
- * col2im adds into the output. Pads come from the attributes, or from output_shape / auto_pad
- * (before opset 11 SAME_UPPER put the odd pad at the start). */
+/* ConvTranspose: per image and group, W^T · X (a GEMM) gives every (channel, tap) contribution of
+ * every input pixel and col2im adds them into the output; pads from the attributes, output_shape
+ * or auto_pad (before opset 11 SAME_UPPER put the odd pad first). float16/bfloat16/double via f32. */
 #include <string.h>
 
 #include "kernels/gemm/gemm.h"

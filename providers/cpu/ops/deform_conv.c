@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* DeformConv (N-D): a deformable im2col — each kernel tap of each output position samples the
- * input at its regular place plus a learned offset (multilinear interpolation, zero outside),
- * scaled by the optional mask — followed by the same per-group GEMM as Conv. float32; float16,
- * bfloat16 and double through float32. */
+/* DeformConv (N-D, offset groups, mask): a deformable im2col sampling each tap at its place plus
+ * a learned offset (multilinear, zero outside), scaled by the mask, then Conv's per-group GEMM;
+ * float32, with float16, bfloat16 and double through float32. */
 #include <math.h>
 #include <string.h>
 

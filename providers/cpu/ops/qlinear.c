@@ -1,9 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* The integer and quantized products: MatMulInteger, QLinearMatMul, ConvInteger, QLinearConv.
- * 8-bit operands are widened to int16 with their zero points subtracted and multiplied by the
- * int16 GEMM (kernels/gemm/igemm.h) into exact int32 sums; the QLinear forms then requantize
- * with the combined scale (x_scale * w_scale / y_scale, rounded like the scales' type), rounding
- * to nearest even and saturating. Constant weights are widened or packed once. */
+/* MatMulInteger, QLinearMatMul, ConvInteger, QLinearConv: 8-bit operands minus their zero points
+ * go through the int16 GEMM (kernels/gemm/igemm.h) into exact int32 sums, then the QLinear forms
+ * requantize (x_scale * w_scale / y_scale, round half to even, saturate). */
 #include <math.h>
 #include <string.h>
 

@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* QuantizeLinear, DequantizeLinear (per-tensor, per-axis and blocked scales; 8-, 16-, 4- and
- * 2-bit integers, int32 for dequantization; float8 e4m3fn/e4m3fnuz/e5m2/e5m2fnuz and float4e2m1
- * with saturate; output_dtype, precision) and DynamicQuantizeLinear. Quotients round to nearest
- * even and saturate (float8 without `saturate` overflows to infinity or NaN as Cast does). */
+/* QuantizeLinear and DequantizeLinear (per-tensor, per-axis, blocked; 16/8/4/2-bit integers,
+ * float8 and float4 types; output_dtype, precision, saturate) and DynamicQuantizeLinear; quotients
+ * round half to even and saturate. */
 #include <math.h>
 #include <string.h>
 

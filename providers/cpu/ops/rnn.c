@@ -1,10 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* RNN, GRU (linear_before_reset) and LSTM (peepholes, input_forget): every direction, both
- * layouts, sequence_lens, initial states, clip, and the activation functions of the spec with
- * their alpha/beta. float32 (float16, bfloat16, double computed in float32). The input
- * projection of all steps is one GEMM per direction; each step adds H_prev · R^T (one more
- * GEMM) and applies the gates. Steps past a sequence's length leave its state alone and write
- * zeros to Y. */
+/* RNN, GRU and LSTM (every direction and layout, sequence_lens, initial states, peepholes,
+ * input_forget, clip, the spec's activations), in float32: one GEMM per direction for the input
+ * projections, one per step for H·R^T; steps past a sequence's length write zeros to Y. */
 #include <ctype.h>
 #include <math.h>
 #include <string.h>
