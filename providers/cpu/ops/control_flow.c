@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* Control flow: If, Loop and Scan (Scan-8 with its batch axis, Scan-9+ with per-input axes and
- * directions). Subgraphs run through host->run_subgraph, whose outputs live only until the next
- * run: values carried from one iteration to the next are copied into kernel-owned "held" values,
- * scan outputs are written or gathered as each iteration ends. */
+/* Control flow: If, Loop, Scan (8 and 9+) over host->run_subgraph. Subgraph outputs live until the
+ * next run, so carried values are copied into kernel-owned "held" values and scan outputs written
+ * or gathered as each iteration ends (docs/control-flow.md). */
 #include <string.h>
 
 #include "providers/cpu/cpu_op.h"
