@@ -27,6 +27,7 @@ typedef struct kiln_session_options kiln_session_options;   /**< settings read b
 typedef struct kiln_session kiln_session;                   /**< one loaded, prepared model */
 typedef struct kiln_tensor kiln_tensor;                     /**< a value given to or returned by a run */
 typedef struct kiln_io_info kiln_io_info;                   /**< name, kind, dtype and shape of a model input or output */
+typedef struct kiln_binding kiln_binding;                   /**< inputs and outputs bound once for many runs */
 
 /* ---------------------------------------------------------------------------------------------- */
 /** @name Version and status text */
@@ -87,6 +88,32 @@ KILN_API void kiln_session_options_destroy(kiln_session_options *opts);
  * this is set. Statuses: KILN_OK, KILN_ERR_INVALID_ARGUMENT, KILN_ERR_OUT_OF_MEMORY. */
 KILN_API kiln_status kiln_session_options_set_external_data_dir(kiln_session_options *opts,
                                                                 const char *dir, kiln_error *err);
+
+/** Threads one kernel may use: the session's intra-op pool, handed to kernels through the
+ * provider ABI's parallel_for and shared by the session's runs (a run finding it busy runs its
+ * kernel on its own thread). 0 (the default): the KILN_NUM_THREADS environment variable when it
+ * holds 1..1024, else the physical cores of the CPUs the process may run on. 1: the session
+ * starts no thread. See docs/threads.md. Statuses: KILN_OK, KILN_ERR_INVALID_ARGUMENT (n outside
+ * [0, 1024]). */
+KILN_API kiln_status kiln_session_options_set_intra_op_threads(kiln_session_options *opts, int32_t n,
+                                                               kiln_error *err);
+
+/** Nodes one run may execute at once. 0 or 1 (the default): one after the other. n > 1:
+ * parallel mode, where nodes no path orders (independent branches) run at once on n threads
+ * (n - 1 started by the session), each kernel still using the intra-op pool when it is free.
+ * Statuses: KILN_OK, KILN_ERR_INVALID_ARGUMENT (n outside [0, 1024]). */
+KILN_API kiln_status kiln_session_options_set_inter_op_threads(kiln_session_options *opts, int32_t n,
+                                                               kiln_error *err);
+
+/** Profiles sessions created with these options. With a `path` (copied), writes a Chrome trace
+ * (JSON, opened by Perfetto and chrome://tracing) holding the session's phases ("load",
+ * "infer", "partition", "plan", "first_run"), every run, and every node that ran (name, op,
+ * provider, input shapes, start, duration); the file is complete once the session is destroyed.
+ * With `path` NULL, only per-op totals are kept (kiln_session_profile_ops). Session creation
+ * fails with KILN_ERR_IO when the file cannot be created.
+ * Statuses: KILN_OK, KILN_ERR_INVALID_ARGUMENT, KILN_ERR_OUT_OF_MEMORY. */
+KILN_API kiln_status kiln_session_options_enable_profiling(kiln_session_options *opts, const char *path,
+                                                           kiln_error *err);
 
 /** Asks the execution provider `path_or_name` to run the nodes it can. A path (it contains '/'
  * or ends in ".so") is used as given; a name NAME is looked up as kiln-provider-NAME.so in each
@@ -175,6 +202,73 @@ KILN_API kiln_status kiln_session_run(kiln_session *session,
                                       const kiln_tensor *const *inputs, size_t n_inputs,
                                       const char *const *output_names,
                                       kiln_tensor **outputs, size_t n_outputs, kiln_error *err);
+
+/** Threads of the session's intra-op pool counting the calling thread (1 when it started none). */
+KILN_API uint32_t kiln_session_intra_op_threads(const kiln_session *session);
+/** Threads a run executes nodes on (1: sequential). */
+KILN_API uint32_t kiln_session_inter_op_threads(const kiln_session *session);
+
+/** Memory figures of a session (see kiln_session_memory). */
+typedef enum kiln_memory_stat {
+    KILN_MEMORY_ARENA_BYTES = 0,       /**< planned arena of the newest plan, all memory kinds: intermediates and scratch */
+    KILN_MEMORY_LOWER_BOUND_BYTES = 1, /**< largest total of bytes live at one moment in that plan (no arena is smaller) */
+    KILN_MEMORY_NAIVE_BYTES = 2,       /**< every intermediate and scratch block of that plan summed (no reuse) */
+    KILN_MEMORY_WEIGHTS_BYTES = 3,     /**< constants of the main graph, kept apart from the arenas */
+    KILN_MEMORY_PLANS = 4              /**< plans cached, one per input-shape signature (at most 8) */
+} kiln_memory_stat;
+
+/** A memory figure of the session; plan figures are 0 until a run has completed (the first run
+ * of each input-shape signature records what it needs, and the plan serves the next ones).
+ * 0 for a NULL session or an unknown stat. Thread-safe. */
+KILN_API uint64_t kiln_session_memory(kiln_session *session, kiln_memory_stat stat);
+
+/** Time spent in nodes of one op type, over every run profiled so far. */
+typedef struct kiln_op_profile {
+    const char *op_type;   /**< borrowed from the session */
+    uint64_t count;        /**< node executions */
+    uint64_t total_ns;     /**< summed durations, nanoseconds */
+} kiln_op_profile;
+
+/** Per-op totals of a profiled session (kiln_session_options_enable_profiling), most time first:
+ * writes up to `cap` entries to `out` (may be NULL when cap is 0) and returns how many op types
+ * there are. 0 when the session is not profiled. Thread-safe. */
+KILN_API size_t kiln_session_profile_ops(kiln_session *session, kiln_op_profile *out, size_t cap);
+
+/* ---------------------------------------------------------------------------------------------- */
+/** @name I/O binding
+ * Bind inputs and outputs once, then run again and again: bound inputs are read where they are,
+ * bound outputs are computed in place, and once the session has run a signature (the shapes of
+ * the inputs) once, a run allocates nothing. A binding is used by one thread at a time; several
+ * bindings of one session may run at once. */
+
+/** Creates an empty binding for `session`, which must outlive it.
+ * Statuses: KILN_OK, KILN_ERR_INVALID_ARGUMENT, KILN_ERR_OUT_OF_MEMORY. */
+KILN_API kiln_status kiln_binding_create(kiln_session *session, kiln_binding **out, kiln_error *err);
+/** Destroys a binding and the outputs Kiln allocated for it. */
+KILN_API void kiln_binding_destroy(kiln_binding *binding);
+
+/** Binds input `name` to `tensor` (borrowed: it must live until it is rebound or the binding is
+ * destroyed; its elements may change between runs). Its dtype, shape and memory kind are checked
+ * as kiln_session_run checks inputs. Statuses: KILN_OK, KILN_ERR_INVALID_ARGUMENT (no such input,
+ * NULL tensor, memory kind), KILN_ERR_SHAPE (dtype or shape). */
+KILN_API kiln_status kiln_binding_bind_input(kiln_binding *binding, const char *name, const kiln_tensor *tensor,
+                                             kiln_error *err);
+
+/** Binds output `name` to `tensor` (borrowed, as for inputs), which every run writes; its dtype
+ * and shape must be the result's (KILN_ERR_SHAPE at run otherwise). With `tensor` NULL, Kiln
+ * allocates the output at the first run and keeps it in the binding, allocating again only
+ * when the result's shape changes: read it with kiln_binding_output. Outputs not bound are
+ * computed and dropped. Statuses: KILN_OK, KILN_ERR_INVALID_ARGUMENT (no such output). */
+KILN_API kiln_status kiln_binding_bind_output(kiln_binding *binding, const char *name, kiln_tensor *tensor,
+                                              kiln_error *err);
+
+/** The tensor bound to output `name`, or the one Kiln keeps for it (borrowed from the binding,
+ * valid until the next run); NULL before the first run or when `name` is not bound. */
+KILN_API kiln_tensor *kiln_binding_output(const kiln_binding *binding, const char *name);
+
+/** Runs the binding's session with its inputs (every input must be bound) and outputs.
+ * Statuses: as kiln_session_run. */
+KILN_API kiln_status kiln_session_run_binding(kiln_session *session, kiln_binding *binding, kiln_error *err);
 
 /* ---------------------------------------------------------------------------------------------- */
 /** @name Tensors and other values */

@@ -595,14 +595,41 @@ static kiln_status load_model(loader *l) {
     return kiln_graph_sort(m->graph, l->err);
 }
 
-kiln_status kiln_model_load_buffer(const kiln_allocator *a, const void *data, size_t size,
-                                   const char *dir, kiln_model **out, kiln_error *err) {
+/* While a mapped model file is unpacked, protobuf-c copies every weight out of it: a large
+ * allocation means the weights before it are copied, so the mapping's pages are dropped from
+ * the process (read-only file pages come back from the file if touched again). Peak memory is
+ * then about the weights once, not twice. */
+#define RELEASE_MIN ((size_t)1 << 20)
+
+typedef struct release_alloc {
+    ProtobufCAllocator pc;
+    kiln_pb_alloc *inner;
+    void *map;       /* the model file's mapping, or NULL for a caller's buffer */
+    size_t size;
+} release_alloc;
+
+static void *release_then_alloc(void *ctx, size_t size) {
+    release_alloc *r = ctx;
+    if (size >= RELEASE_MIN) madvise(r->map, r->size, MADV_DONTNEED);
+    return r->inner->pc.alloc(r->inner->pc.allocator_data, size);
+}
+
+static void release_free(void *ctx, void *p) {
+    release_alloc *r = ctx;
+    r->inner->pc.free(r->inner->pc.allocator_data, p);
+}
+
+static kiln_status load_buffer(const kiln_allocator *a, const void *data, size_t size, const char *dir, void *map,
+                               kiln_model **out, kiln_error *err) {
     *out = NULL;
     if (size == 0) return kiln_fail(err, KILN_ERR_INVALID_MODEL, "the model is empty (0 bytes)");
     KILN_TRY(kiln_protobuf_check(&kiln_onnx__model_proto__descriptor, data, size, err));
     kiln_pb_alloc pa;
     kiln_pb_alloc_init(&pa, a);
-    KilnOnnx__ModelProto *mp = kiln_onnx__model_proto__unpack(&pa.pc, size, data);
+    release_alloc ra = {{release_then_alloc, release_free, NULL}, &pa, map, size};
+    ra.pc.allocator_data = &ra;
+    KilnOnnx__ModelProto *mp = kiln_onnx__model_proto__unpack(map ? &ra.pc : &pa.pc, size, data);
+    if (map) madvise(map, size, MADV_DONTNEED);
     if (!mp && pa.failed) return kiln_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory parsing the model");
     if (!mp)
         return kiln_fail(err, KILN_ERR_INVALID_MODEL,
@@ -617,6 +644,11 @@ kiln_status kiln_model_load_buffer(const kiln_allocator *a, const void *data, si
     }
     kiln_onnx__model_proto__free_unpacked(mp, &pa.pc);
     return s;
+}
+
+kiln_status kiln_model_load_buffer(const kiln_allocator *a, const void *data, size_t size,
+                                   const char *dir, kiln_model **out, kiln_error *err) {
+    return load_buffer(a, data, size, dir, NULL, out, err);
 }
 
 kiln_status kiln_model_load_file(const kiln_allocator *a, const char *path, const char *dir,
@@ -645,7 +677,7 @@ kiln_status kiln_model_load_file(const kiln_allocator *a, const char *path, cons
         if (slash == path) snprintf(folder, sizeof(folder), "/");
         dir = folder;
     }
-    kiln_status s = kiln_model_load_buffer(a, map, size, dir, out, err);
+    kiln_status s = load_buffer(a, map, size, dir, map, out, err);
     munmap(map, size);
     if (s != KILN_OK && err) kiln_error_prefix(err, "%s: ", path);
     return s;

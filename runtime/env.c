@@ -85,6 +85,8 @@ kiln_status kiln_session_options_create(kiln_session_options **out, kiln_error *
 void kiln_session_options_destroy(kiln_session_options *opts) {
     if (!opts) return;
     free(opts->external_data_dir);
+    free(opts->profile_path);
+
     kiln_provider_requests_free(opts);
     free(opts);
 }

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* The sequential executor: compiles a graph into kernels (asking the providers), runs it in a
- * frame that holds each value while it is alive, computes output shapes with the op's shape
- * function before each kernel, serves kernels' requests (outputs with data-dependent shapes,
- * sequences, strings, scratch, subgraphs), and frees each value after its last reader. */
+/* The executor: compiles a graph into kernels (asking the providers), runs it in a frame that
+ * holds each value while it is alive, node after node or (parallel mode) independent nodes at
+ * once; computes output shapes with the op's shape function before each kernel unless the
+ * plan knows them; places outputs in the plan's arena, the caller's tensors or the heap; serves
+ * kernels' requests (data-dependent shapes, sequences, strings, scratch, parallel_for,
+ * subgraphs); records what a first run sees so the planner can plan the next ones. */
 #include <stdio.h>
 #include <string.h>
 
@@ -30,6 +32,10 @@ void kiln_exec_free(kiln_session *s, kiln_exec_graph *xg) {
     kiln_mem_free(a, xg->children);
     kiln_mem_free(a, xg->nodes);
     kiln_mem_free(a, xg->free_start);
+    kiln_mem_free(a, xg->last_read);
+    kiln_mem_free(a, xg->n_preds);
+    kiln_mem_free(a, xg->succ_start);
+    kiln_mem_free(a, xg->succ);
     kiln_mem_free(a, xg);
 }
 
@@ -67,6 +73,67 @@ static kiln_status compile_subgraphs(kiln_session *s, kiln_exec_graph *xg, kiln_
 /* The kernel the partitioner made for the node (runtime/partition.c). */
 static kiln_status create_kernel(kiln_session *s, kiln_exec_node *xn, kiln_error *err) {
     return kiln_partition_take_kernel(s, xn->node, &xn->kernel, &xn->provider, err);
+}
+
+/* What the planner and the parallel executor need: when each value is last read, the widest
+ * node, and the DAG of nodes that run (a node waits for the producers of its inputs). */
+static kiln_status analyse(kiln_session *s, kiln_exec_graph *xg, kiln_error *err) {
+    const kiln_allocator *a = &s->env->alloc;
+    const kiln_graph *g = xg->g;
+    uint32_t nn = xg->n_nodes;
+    xg->last_read = kiln_mem_calloc(a, g->n_values + 1, sizeof(uint32_t));
+    xg->n_preds = kiln_mem_calloc(a, nn + 1, sizeof(uint32_t));
+    xg->succ_start = kiln_mem_calloc(a, nn + 2, sizeof(uint32_t));
+    uint32_t *mark = kiln_mem_calloc(a, nn + 1, sizeof(uint32_t));
+    kiln_status st = KILN_OK;
+    if (!xg->last_read || !xg->n_preds || !xg->succ_start || !mark) {
+        st = kiln_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory");
+        goto done;
+    }
+    for (uint32_t v = 0; v < g->n_values; v++) xg->last_read[v] = UINT32_MAX;
+    for (int pass = 0; pass < 2; pass++) {
+        uint32_t *fill = xg->succ_start; /* pass 1 advances a copy below */
+        uint32_t *cursor = NULL;
+        if (pass) {
+            for (uint32_t i = 0; i < nn; i++) xg->succ_start[i + 1] += xg->succ_start[i];
+            xg->succ = kiln_mem_calloc(a, xg->succ_start[nn] + 1, sizeof(uint32_t));
+            cursor = kiln_mem_calloc(a, nn + 1, sizeof(uint32_t));
+            if (!xg->succ || !cursor) {
+                kiln_mem_free(a, cursor);
+                st = kiln_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory");
+                goto done;
+            }
+            memset(mark, 0, (nn + 1) * sizeof(uint32_t));
+        }
+        for (uint32_t i = 0; i < nn; i++) {
+            const kiln_exec_node *xn = &xg->nodes[i];
+            const kiln_node *n = xn->node;
+            if (xn->skip) continue;
+            if (!pass) {
+                xg->n_run++;
+                if (n->n_inputs > xg->max_io) xg->max_io = n->n_inputs;
+                if (n->n_outputs > xg->max_io) xg->max_io = n->n_outputs;
+            }
+            for (uint32_t j = 0; j < n->n_inputs + n->n_implicit; j++) {
+                const kiln_value *v = j < n->n_inputs ? n->inputs[j] : n->implicit[j - n->n_inputs];
+                if (!v || v->id >= g->n_values || g->values[v->id] != v) continue;
+                if (!pass) xg->last_read[v->id] = i;
+                const kiln_node *p = v->producer;
+                if (!p || p->graph != g || xg->nodes[p->id].skip || mark[p->id] == i + 1) continue;
+                mark[p->id] = i + 1;
+                if (!pass) {
+                    xg->n_preds[i]++;
+                    fill[p->id + 1]++;
+                } else {
+                    xg->succ[xg->succ_start[p->id] + cursor[p->id]++] = i;
+                }
+            }
+        }
+        kiln_mem_free(a, cursor);
+    }
+done:
+    kiln_mem_free(a, mark);
+    return st;
 }
 
 kiln_status kiln_exec_compile(kiln_session *s, kiln_graph *g, kiln_exec_graph **out, kiln_error *err) {
@@ -128,6 +195,7 @@ kiln_status kiln_exec_compile(kiln_session *s, kiln_graph *g, kiln_exec_graph **
     for (uint32_t v = 0; v < g->n_values && st == KILN_OK; v++)
         if (last[v] != NONE) xg->nodes[last[v]].free_after[xg->nodes[last[v]].n_free++] = v;
     kiln_mem_free(a, counts);
+    if (st == KILN_OK) st = analyse(s, xg, err);
     if (st != KILN_OK) goto fail;
     kiln_mem_free(a, last);
     *out = xg;
@@ -181,6 +249,93 @@ static void set_value(kiln_frame *f, uint32_t id, kiln_tensor *t) {
     f->desc[id] = t ? &t->desc : NULL;
 }
 
+/* ---- placing outputs ---- */
+
+static void dims_text(char *buf, size_t size, int32_t dtype, int32_t rank, const int64_t *dims) {
+    size_t w = (size_t)snprintf(buf, size, "%s [", kiln_dtype_name((kiln_dtype)dtype));
+    for (int32_t i = 0; i < rank && w < size; i++) w += (size_t)snprintf(buf + w, size - w, "%s%lld", i ? "," : "", (long long)dims[i]);
+    if (w < size) snprintf(buf + w, size - w, "]");
+}
+
+/* Storage for value `v` of the frame with the given type and shape, in order of preference: the
+ * caller's tensor it must be computed into, a new tensor for the caller, the plan's arena, the
+ * heap. `inputs` are the node's: the arena block is not used when an input of another size
+ * occupies it (the plan reused it in place for a shape this run does not have). */
+static kiln_status place(kiln_frame *f, const kiln_value *v, int32_t dtype, int32_t rank, const int64_t *dims,
+                         const kiln_value_desc *const *inputs, uint32_t n_in, kiln_value_desc **out, kiln_error *err) {
+    kiln_runctx *c = f->run;
+    uint32_t id = v->id;
+    if (c) {
+        kiln_tensor *t = c->target[id];
+        if (t) {
+            if (t->desc.dtype == dtype && t->desc.rank == rank &&
+                (rank == 0 || memcmp(t->desc.dims, dims, (size_t)rank * sizeof(int64_t)) == 0)) {
+                set_value(f, id, NULL);
+                f->desc[id] = &t->desc;
+                *out = &t->desc;
+                return KILN_OK;
+            }
+            if (!c->move_out[id]) {
+                char want[200], got[200];
+                dims_text(want, sizeof(want), t->desc.dtype, t->desc.rank, t->desc.dims);
+                dims_text(got, sizeof(got), dtype, rank, dims);
+                return kiln_fail(err, KILN_ERR_SHAPE, "output '%s': the tensor given is %s, the result is %s", v->name,
+                                 want, got);
+            }
+        }
+        const kiln_plan *p = c->plan;
+        if (p && !c->move_out[id] && p->off[id] != KILN_PLAN_NONE && dtype != KILN_DTYPE_STRING) {
+            int64_t count;
+            size_t bytes;
+            uint32_t kind = p->kind[id];
+            /* Host memory: a pointer into the arena. Device kinds: the arena block and an offset. */
+            void *data = kind ? c->dev_arena[kind] : c->arena + p->off[id];
+            uint64_t offset = kind ? p->off[id] : 0;
+            if (data && kiln_dims_count(dims, rank, &count) && kiln_dtype_storage(dtype, count, &bytes) &&
+                bytes <= p->size[id]) {
+                int shared = 0, fits = 1;
+                for (uint32_t j = 0; j < n_in; j++) {
+                    const kiln_value_desc *in = inputs[j];
+                    if (!in || in->kind != KILN_VALUE_TENSOR || in->data != data || in->offset != offset) continue;
+                    size_t in_bytes;
+                    shared = 1;
+                    if (in->dtype != dtype || !kiln_dtype_storage(in->dtype, (int64_t)in->count, &in_bytes) || in_bytes != bytes)
+                        fits = 0;
+                }
+                if (fits) {
+                    kiln_value_desc *d = &c->vdesc[id];
+                    int64_t *dd = c->vdims + (size_t)id * KILN_MAX_RANK;
+                    if (rank) memcpy(dd, dims, (size_t)rank * sizeof(int64_t));
+                    d->kind = KILN_VALUE_TENSOR;
+                    d->dtype = dtype;
+                    d->rank = rank;
+                    d->mem_kind = (int32_t)kind;
+                    d->dims = dd;
+                    d->data = data;
+                    d->offset = offset;
+                    d->count = (uint64_t)count;
+                    d->items = NULL;
+#ifndef NDEBUG
+                    /* Debug builds fill reused host memory with NaN-like bytes so a kernel that does
+                     * not write every element of its output shows up in tests. */
+                    if (!shared && !kind) memset(data, 0xff, bytes);
+#endif
+                    (void)shared;
+                    set_value(f, id, NULL);
+                    f->desc[id] = d;
+                    *out = d;
+                    return KILN_OK;
+                }
+            }
+        }
+    }
+    kiln_tensor *t;
+    KILN_TRY(kiln_value_alloc(f->session, v, dtype, rank, dims, &t, err));
+    set_value(f, id, t);
+    *out = &t->desc;
+    return KILN_OK;
+}
+
 /* ---- kernel-time services ---- */
 
 static kiln_call *CALL(kiln_kernel_ctx *ctx) { return (kiln_call *)ctx; }
@@ -200,21 +355,20 @@ int32_t kiln_call_alloc_output(kiln_kernel_ctx *ctx, uint32_t i, int32_t rank, c
     kiln_call *c = CALL(ctx);
     kiln_value *v = NULL;
     KILN_TRY(out_slot(c, i, &v, err));
+    if (rank < 0 || rank > KILN_MAX_RANK || (rank && !dims))
+        return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "output %u: rank %d is out of range", i, (int)rank);
     kiln_value_desc *cur = ctx->outputs[i];
     if (cur && cur->kind == KILN_VALUE_TENSOR && cur->rank == rank &&
         (rank == 0 || memcmp(cur->dims, dims, (size_t)rank * sizeof(int64_t)) == 0)) {
         *out = cur;
         return KILN_OK;
     }
-    int32_t dtype = v->type.dtype;
-    kiln_tensor *t;
-    KILN_TRY(kiln_value_alloc(c->frame->session, v, dtype, rank, dims, &t, err));
-    set_value(c->frame, v->id, t);
-    ctx->outputs[i] = &t->desc;
-    *out = &t->desc;
+    kiln_value_desc *d;
+    KILN_TRY(place(c->frame, v, v->type.dtype, rank, dims, ctx->inputs, ctx->n_inputs, &d, err));
+    ctx->outputs[i] = d;
+    *out = d;
     return KILN_OK;
 }
-
 int32_t kiln_call_alloc_sequence(kiln_kernel_ctx *ctx, uint32_t i, int32_t dtype, uint64_t n,
                                  kiln_value_desc **out, kiln_error *err) {
     kiln_call *c = CALL(ctx);
@@ -276,6 +430,14 @@ int32_t kiln_call_set_string(kiln_kernel_ctx *ctx, kiln_value_desc *t, uint64_t 
 void *kiln_call_scratch(kiln_kernel_ctx *ctx, size_t bytes) {
     kiln_call *c = CALL(ctx);
     const kiln_allocator *a = call_alloc(c);
+    uint64_t need = ((uint64_t)(bytes ? bytes : 1) + KILN_PLAN_ALIGN - 1) / KILN_PLAN_ALIGN * KILN_PLAN_ALIGN;
+    c->scratch_bytes += need;
+    kiln_runctx *r = c->frame->run;
+    if (r && r->plan && c->scratch_used + need <= r->plan->scratch_size[c->idx]) {
+        void *p = r->arena + r->plan->scratch_off[c->idx] + c->scratch_used;
+        c->scratch_used += need;
+        return p;
+    }
     if (c->n_scratch == c->cap_scratch) {
         uint32_t nc = c->cap_scratch ? c->cap_scratch * 2 : 4;
         void **ns = kiln_mem_grow(a, c->scratch, c->cap_scratch * sizeof(void *), nc * sizeof(void *));
@@ -289,11 +451,8 @@ void *kiln_call_scratch(kiln_kernel_ctx *ctx, size_t bytes) {
 }
 
 void kiln_call_parallel_for(kiln_kernel_ctx *ctx, size_t n, size_t grain, kiln_range_fn fn, void *arg) {
-    (void)ctx;
-    (void)grain;
-    if (n) fn(arg, 0, n);
+    kiln_threadpool_run(CALL(ctx)->frame->session->pool, n, grain, fn, arg);
 }
-
 int32_t kiln_call_run_subgraph(kiln_kernel_ctx *ctx, const char *attr, uint32_t index,
                                const kiln_value_desc *const *inputs, uint32_t n_in,
                                const kiln_value_desc *const **outputs, uint32_t *n_out, kiln_error *err) {
@@ -340,6 +499,7 @@ int32_t kiln_call_run_subgraph(kiln_kernel_ctx *ctx, const char *attr, uint32_t 
     return KILN_OK;
 }
 
+
 /* ---- running ---- */
 
 /* What shape inference sees of a runtime value. */
@@ -365,24 +525,83 @@ static int dims_known(const kiln_type *t) {
     return 1;
 }
 
-static kiln_status run_node(kiln_frame *f, const kiln_exec_node *xn, kiln_error *err) {
+/* Output 0 of an alias node (Reshape, Flatten, ...) as input 0's bytes under its new dims. */
+static int alias_output(kiln_frame *f, const kiln_value *v, const kiln_value_desc *src, int32_t rank,
+                        const int64_t *dims, kiln_value_desc **out) {
+    kiln_runctx *c = f->run;
+    int64_t count;
+    if (!src || src->kind != KILN_VALUE_TENSOR || c->target[v->id] || c->move_out[v->id] ||
+        !kiln_dims_count(dims, rank, &count) || (uint64_t)count != src->count)
+        return 0;
+    kiln_value_desc *d = &c->vdesc[v->id];
+    int64_t *dd = c->vdims + (size_t)v->id * KILN_MAX_RANK;
+    if (rank) memcpy(dd, dims, (size_t)rank * sizeof(int64_t));
+    d->kind = KILN_VALUE_TENSOR;
+    d->dtype = src->dtype;
+    d->rank = rank;
+    d->mem_kind = src->mem_kind;
+    d->dims = dd;
+    d->data = src->data;
+    d->offset = src->offset;
+    d->count = src->count;
+    d->items = NULL;
+    set_value(f, v->id, NULL);
+    f->desc[v->id] = d;
+    *out = d;
+    return 1;
+}
+
+/* "[1,3,224,224] [64,3,7,7]" for a trace. */
+static void shapes_text(char *buf, const kiln_value_desc *const *in, uint32_t n) {
+    size_t w = 0, size = KILN_PROF_SHAPES;
+    buf[0] = '\0';
+    for (uint32_t i = 0; i < n && w + 1 < size; i++) {
+        const kiln_value_desc *d = in[i];
+        if (!d) w += (size_t)snprintf(buf + w, size - w, "%s-", i ? " " : "");
+        else if (d->kind != KILN_VALUE_TENSOR) w += (size_t)snprintf(buf + w, size - w, "%s%s", i ? " " : "", d->kind == KILN_VALUE_SEQUENCE ? "seq" : "none");
+        else {
+            w += (size_t)snprintf(buf + w, size - w, "%s[", i ? " " : "");
+            for (int32_t k = 0; k < d->rank && w < size; k++)
+                w += (size_t)snprintf(buf + w, size - w, "%s%lld", k ? "," : "", (long long)d->dims[k]);
+            if (w < size) w += (size_t)snprintf(buf + w, size - w, "]");
+        }
+    }
+}
+
+/* Notes what a recording run saw of node idx's outputs and scratch. */
+static void record_node(kiln_frame *f, uint32_t idx, const kiln_node *n, int known_all, uint64_t scratch) {
+    kiln_record *r = &f->run->rec;
+    r->node_static[idx] = (uint8_t)known_all;
+    if (scratch > r->scratch[idx]) r->scratch[idx] = scratch;
+    for (uint32_t o = 0; o < n->n_outputs; o++) {
+        const kiln_value *v = n->outputs[o];
+        const kiln_value_desc *d = v ? f->desc[v->id] : NULL;
+        size_t bytes;
+        if (!d || d->kind != KILN_VALUE_TENSOR || !kiln_dtype_storage(d->dtype, (int64_t)d->count, &bytes)) continue;
+        r->seen[v->id] = 1;
+        r->bytes[v->id] = bytes;
+        r->dtype[v->id] = d->dtype;
+        r->rank[v->id] = d->rank;
+        r->kind[v->id] = (uint32_t)d->mem_kind;
+        if (d->rank) memcpy(r->dims + (size_t)v->id * KILN_MAX_RANK, d->dims, (size_t)d->rank * sizeof(int64_t));
+    }
+}
+
+/* Runs node idx of the frame's graph with the call arrays of `slot`. */
+static kiln_status run_node(kiln_frame *f, uint32_t idx, const kiln_slot *slot, kiln_error *err) {
+    const kiln_exec_node *xn = &f->xg->nodes[idx];
     const kiln_node *n = xn->node;
+    kiln_runctx *rc = f->run;
+    const kiln_plan *p = rc ? rc->plan : NULL;
     const kiln_allocator *a = &f->session->env->alloc;
-    const kiln_value_desc *in_stack[STACK_IO];
-    kiln_value_desc *out_stack[STACK_IO];
-    kiln_shape_val sin_stack[STACK_IO], sout_stack[STACK_IO];
-    int heap_in = n->n_inputs > STACK_IO, heap_out = n->n_outputs > STACK_IO;
-    const kiln_value_desc **in = heap_in ? kiln_mem_calloc(a, n->n_inputs, sizeof(*in)) : in_stack;
-    kiln_shape_val *sin = heap_in ? kiln_mem_calloc(a, n->n_inputs, sizeof(*sin)) : sin_stack;
-    kiln_value_desc **out = heap_out ? kiln_mem_calloc(a, n->n_outputs, sizeof(*out)) : out_stack;
-    kiln_shape_val *sout = heap_out ? kiln_mem_calloc(a, n->n_outputs, sizeof(*sout)) : sout_stack;
+    const kiln_value_desc **in = slot->in;
+    kiln_value_desc **out = slot->out;
+    kiln_shape_val *sin = slot->sin, *sout = slot->sout;
+    uint64_t t0 = rc && rc->prof ? kiln_prof_now() : 0;
     kiln_call call;
     memset(&call, 0, sizeof(call));
     kiln_status st = KILN_OK;
-    if (!in || !sin || !out || !sout) {
-        st = kiln_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory");
-        goto done;
-    }
+    int known_all = 1, aliased = 0;
     for (uint32_t i = 0; i < n->n_inputs; i++) {
         const kiln_value *v = n->inputs[i];
         in[i] = v ? f->desc[v->id] : NULL;
@@ -391,237 +610,193 @@ static kiln_status run_node(kiln_frame *f, const kiln_exec_node *xn, kiln_error 
                            v->name);
             goto done;
         }
-        shape_val_of(in[i], &sin[i]);
     }
-    for (uint32_t o = 0; o < n->n_outputs; o++) {
-        out[o] = NULL;
-        memset(&sout[o], 0, sizeof(sout[o]));
-        sout[o].t.kind = KILN_VALUE_UNKNOWN;
-        sout[o].t.rank = -1;
-        sout[o].present = n->outputs[o] != NULL;
+    if (p && p->node_det[idx]) {
+        /* Same signature, no value-dependent shapes: the dims are the plan's. */
+        for (uint32_t o = 0; o < n->n_outputs; o++) {
+            const kiln_value *v = n->outputs[o];
+            out[o] = NULL;
+            if (!v) continue;
+            const int64_t *dims = p->dims + (size_t)v->id * KILN_MAX_RANK;
+            if (o == 0 && p->alias[idx] && alias_output(f, v, in[0], p->rank[v->id], dims, &out[0])) {
+                aliased = 1;
+                continue;
+            }
+            if ((st = place(f, v, p->dtype[v->id], p->rank[v->id], dims, in, n->n_inputs, &out[o], err)) != KILN_OK)
+                goto output_failed;
+        }
+    } else {
+        for (uint32_t i = 0; i < n->n_inputs; i++) shape_val_of(in[i], &sin[i]);
+        for (uint32_t o = 0; o < n->n_outputs; o++) {
+            out[o] = NULL;
+            memset(&sout[o], 0, sizeof(sout[o]));
+            sout[o].t.kind = KILN_VALUE_UNKNOWN;
+            sout[o].t.rank = -1;
+            sout[o].present = n->outputs[o] != NULL;
+        }
+        kiln_shape_ctx sc = {n, n->opset, n->n_inputs, n->n_outputs, sin, sout, err, 1};
+        if ((st = n->op->infer(&sc)) != KILN_OK) goto done;
+        for (uint32_t o = 0; o < n->n_outputs; o++) {
+            const kiln_value *v = n->outputs[o];
+            if (!v) continue;
+            if (sout[o].t.kind != KILN_VALUE_TENSOR || !dims_known(&sout[o].t)) {
+                known_all = 0;
+                continue;
+            }
+            if (o == 0 && p && p->alias[idx] &&
+                alias_output(f, v, in[0], sout[0].t.rank, sout[0].t.dims, &out[0])) {
+                aliased = 1;
+                continue;
+            }
+            if ((st = place(f, v, sout[o].t.dtype, sout[o].t.rank, sout[o].t.dims, in, n->n_inputs, &out[o], err)) !=
+                KILN_OK)
+                goto output_failed;
+        }
     }
-    kiln_shape_ctx sc = {n, n->opset, n->n_inputs, n->n_outputs, sin, sout, err, 1};
-    if ((st = n->op->infer(&sc)) != KILN_OK) goto done;
-    for (uint32_t o = 0; o < n->n_outputs; o++) {
-        const kiln_value *v = n->outputs[o];
-        if (!v || sout[o].t.kind != KILN_VALUE_TENSOR || !dims_known(&sout[o].t)) continue;
-        kiln_tensor *t;
-        if ((st = kiln_value_alloc(f->session, v, sout[o].t.dtype, sout[o].t.rank, sout[o].t.dims, &t, err)) != KILN_OK) {
-            kiln_error_prefix(err, KILN_NODE_FMT ": output '%s': ", KILN_NODE_ARGS(n), v->name);
+    if (st != KILN_OK) goto done;
+    if (!aliased) {
+        call.pub.hdr.struct_size = sizeof(call.pub);
+        call.pub.hdr.abi_version = KILN_ABI_VERSION;
+        call.pub.n_inputs = n->n_inputs;
+        call.pub.n_outputs = n->n_outputs;
+        call.pub.inputs = in;
+        call.pub.outputs = out;
+        call.pub.host = &kiln_host;
+        call.frame = f;
+        call.xn = xn;
+        call.idx = idx;
+        st = (kiln_status)xn->kernel->compute(xn->kernel, &call.pub, err);
+        if (st != KILN_OK) {
+            if (err && strncmp(err->msg, "node '", 6) != 0) kiln_error_prefix(err, KILN_NODE_FMT ": ", KILN_NODE_ARGS(n));
             goto done;
         }
-        set_value(f, v->id, t);
-        out[o] = &t->desc;
-    }
-    call.pub.hdr.struct_size = sizeof(call.pub);
-    call.pub.hdr.abi_version = KILN_ABI_VERSION;
-    call.pub.n_inputs = n->n_inputs;
-    call.pub.n_outputs = n->n_outputs;
-    call.pub.inputs = in;
-    call.pub.outputs = out;
-    call.pub.host = &kiln_host;
-    call.frame = f;
-    call.xn = xn;
-    st = (kiln_status)xn->kernel->compute(xn->kernel, &call.pub, err);
-    if (st != KILN_OK) {
-        if (err && strncmp(err->msg, "node '", 6) != 0) kiln_error_prefix(err, KILN_NODE_FMT ": ", KILN_NODE_ARGS(n));
-        goto done;
-    }
-    for (uint32_t o = 0; o < n->n_outputs; o++) {
-        if (n->outputs[o] && !out[o]) {
-            st = kiln_fail(err, KILN_ERR_PROVIDER, KILN_NODE_FMT ": the %s provider produced no output %u", KILN_NODE_ARGS(n),
-                           xn->provider->name, o);
-            goto done;
+        for (uint32_t o = 0; o < n->n_outputs; o++) {
+            if (n->outputs[o] && !out[o]) {
+                st = kiln_fail(err, KILN_ERR_PROVIDER, KILN_NODE_FMT ": the %s provider produced no output %u",
+                               KILN_NODE_ARGS(n), xn->provider->name, o);
+                goto done;
+            }
         }
     }
+    if (rc && !p) record_node(f, idx, n, known_all, call.scratch_bytes);
+    if (rc && rc->prof) {
+        rc->prof[idx] = (kiln_prof_node){t0, kiln_prof_now(), kiln_prof_tid()};
+        shapes_text(rc->prof_shapes + (size_t)idx * KILN_PROF_SHAPES, in, n->n_inputs);
+    }
+    goto done;
+output_failed:
+    if (err && strncmp(err->msg, "node '", 6) != 0) kiln_error_prefix(err, KILN_NODE_FMT ": ", KILN_NODE_ARGS(n));
 done:
     kiln_frame_destroy(call.child);
     for (uint32_t i = 0; i < call.n_scratch; i++) kiln_mem_free(a, call.scratch[i]);
     kiln_mem_free(a, call.scratch);
     kiln_mem_free(a, call.child_outputs);
-    if (heap_in) {
-        kiln_mem_free(a, in);
-        kiln_mem_free(a, sin);
-    }
-    if (heap_out) {
-        kiln_mem_free(a, out);
-        kiln_mem_free(a, sout);
-    }
     return st;
 }
 
-kiln_status kiln_frame_run(kiln_frame *f, kiln_error *err) {
+/* Frees what died after node idx: the plan's list when planned, the graph's liveness otherwise. */
+static void release_after(kiln_frame *f, uint32_t idx) {
+    const kiln_plan *p = f->run ? f->run->plan : NULL;
+    if (p) {
+        for (uint32_t k = p->release_start[idx]; k < p->release_start[idx + 1]; k++)
+            if (f->owned[p->release[k]]) set_value(f, p->release[k], NULL);
+        return;
+    }
+    const kiln_exec_node *xn = &f->xg->nodes[idx];
+    for (uint32_t k = 0; k < xn->n_free; k++) set_value(f, xn->free_after[k], NULL);
+}
+
+static kiln_status run_sequential(kiln_frame *f, const kiln_slot *slot, kiln_error *err) {
     const kiln_exec_graph *xg = f->xg;
     for (uint32_t i = 0; i < xg->n_nodes; i++) {
-        const kiln_exec_node *xn = &xg->nodes[i];
-        if (xn->skip) continue;
-        KILN_TRY(run_node(f, xn, err));
-        for (uint32_t k = 0; k < xn->n_free; k++) set_value(f, xn->free_after[k], NULL);
+        if (xg->nodes[i].skip) continue;
+        KILN_TRY(run_node(f, i, slot, err));
+        release_after(f, i);
     }
     return KILN_OK;
 }
 
-/* ---- kiln_session_run ---- */
-
-static const kiln_io_info *find_io(const kiln_io_info *ios, size_t n, const char *name) {
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(ios[i].name, name) == 0) return &ios[i];
-    return NULL;
-}
-
-static kiln_status check_input(const kiln_session *s, const kiln_io_info *io, const kiln_tensor *t,
-                               const kiln_value_desc **bind, kiln_error *err) {
-    const kiln_value_desc *d = &t->desc;
-    if (io->kind == KILN_VALUE_OPTIONAL) {
-        if (t->desc.kind == KILN_VALUE_OPTIONAL) {
-            *bind = t->content ? &t->content->desc : &t->desc;
-            return KILN_OK;
-        }
-        *bind = d;
-        return KILN_OK;
-    }
-    if (d->kind != (int32_t)io->kind)
-        return kiln_fail(err, KILN_ERR_SHAPE, "input '%s': expected a %s, got a %s", io->name,
-                         io->kind == KILN_VALUE_SEQUENCE ? "sequence" : "tensor",
-                         d->kind == KILN_VALUE_SEQUENCE ? "sequence" : d->kind == KILN_VALUE_OPTIONAL ? "optional" : "tensor");
-    if (io->dtype && d->dtype != (int32_t)io->dtype && !(d->kind == KILN_VALUE_SEQUENCE && d->count == 0))
-        return kiln_fail(err, KILN_ERR_SHAPE, "input '%s': expected dtype %s, got %s", io->name, kiln_dtype_name(io->dtype),
-                         kiln_dtype_name((kiln_dtype)d->dtype));
-    if (d->kind == KILN_VALUE_TENSOR && io->rank >= 0) {
-        int bad = d->rank != io->rank;
-        for (int32_t i = 0; !bad && i < io->rank; i++)
-            if (io->dims[i] >= 0 && io->dims[i] != d->dims[i]) bad = 1;
-        if (bad) {
-            char want[256], got[256];
-            size_t w = 0, g = 0;
-            want[0] = got[0] = '\0';
-            for (int32_t i = 0; i < io->rank && w < sizeof(want); i++) {
-                if (io->dims[i] >= 0) w += (size_t)snprintf(want + w, sizeof(want) - w, "%s%lld", i ? "," : "", (long long)io->dims[i]);
-                else w += (size_t)snprintf(want + w, sizeof(want) - w, "%s%s", i ? "," : "", io->dim_names[i] ? io->dim_names[i] : "?");
-            }
-            for (int32_t i = 0; i < d->rank && g < sizeof(got); i++)
-                g += (size_t)snprintf(got + g, sizeof(got) - g, "%s%lld", i ? "," : "", (long long)d->dims[i]);
-            return kiln_fail(err, KILN_ERR_SHAPE, "input '%s': expected shape [%s], got [%s]", io->name, want, got);
-        }
-    }
-    (void)s;
-    *bind = d;
-    return KILN_OK;
-}
-
-/* Hands output value `id` of the frame to the caller as a new tensor (moving it when the frame
- * owns it, copying otherwise), or writes it into the caller's tensor. */
-static kiln_status deliver(kiln_session *s, kiln_frame *f, const kiln_io_info *io, kiln_tensor **slot,
-                           kiln_error *err) {
-    const kiln_allocator *a = &s->env->alloc;
-    uint32_t id = io->value->id;
-    const kiln_value_desc *d = f->desc[id];
-    if (!d) return kiln_fail(err, KILN_ERR_INTERNAL, "output '%s' was not computed", io->name);
-    if (*slot) {
-        kiln_value_desc *dst = &(*slot)->desc;
-        if (d->kind != KILN_VALUE_TENSOR || dst->kind != KILN_VALUE_TENSOR || dst->dtype != d->dtype ||
-            dst->rank != d->rank || (d->rank && memcmp(dst->dims, d->dims, (size_t)d->rank * sizeof(int64_t)) != 0))
-            return kiln_fail(err, KILN_ERR_SHAPE, "output '%s': the tensor given does not match the result's dtype and shape",
-                             io->name);
-        if (d->dtype != KILN_DTYPE_STRING) return kiln_tensor_copy_data(d, dst, err);
-        for (uint64_t i = 0; i < d->count; i++) {
-            const char *str = ((char *const *)d->data)[i];
-            KILN_TRY(kiln_tensor_set_string(*slot, (size_t)i, str, strlen(str), err));
-        }
-        return KILN_OK;
-    }
-    kiln_tensor *t;
-    if (f->owned[id] && &f->owned[id]->desc == d) {
-        t = f->owned[id];
-        f->owned[id] = NULL;
-        f->desc[id] = &t->desc; /* still readable by a later output naming the same value */
-    } else {
-        KILN_TRY(kiln_tensor_clone_desc(a, d, &t, err));
-    }
-    if (io->kind == KILN_VALUE_OPTIONAL && t->desc.kind != KILN_VALUE_OPTIONAL) {
-        kiln_tensor *opt;
-        kiln_status st = kiln_optional_none(a, t->desc.dtype, t->desc.kind, &opt, err);
-        if (st != KILN_OK) {
-            kiln_tensor_destroy(t);
-            return st;
-        }
-        opt->content = t;
-        t = opt;
-    }
-    *slot = t;
-    return KILN_OK;
-}
-
-kiln_status kiln_session_run(kiln_session *s, const char *const *input_names, const kiln_tensor *const *inputs,
-                             size_t n_inputs, const char *const *output_names, kiln_tensor **outputs, size_t n_outputs,
-                             kiln_error *err) {
-    kiln_error local;
-    if (!err) err = &local;
-    if (!s || (n_inputs && !inputs) || (n_outputs && !outputs))
-        return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "kiln_session_run: NULL session, inputs or outputs");
-    if (!input_names && n_inputs != s->n_inputs)
-        return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "kiln_session_run: the model takes %zu inputs, %zu given",
-                         s->n_inputs, n_inputs);
-    if (!output_names && n_outputs != s->n_outputs)
-        return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "kiln_session_run: the model has %zu outputs, %zu requested",
-                         s->n_outputs, n_outputs);
-    kiln_frame *f;
-    KILN_TRY(kiln_frame_create(s, s->main, NULL, &f, err));
-    kiln_status st = KILN_OK;
-    uint8_t *created = NULL;
-    const kiln_io_info **outs = NULL;
-    for (size_t i = 0; i < n_inputs; i++) {
-        const kiln_io_info *io = input_names ? find_io(s->inputs, s->n_inputs, input_names[i] ? input_names[i] : "")
-                                             : &s->inputs[i];
-        if (!io) {
-            st = kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "kiln_session_run: the model has no input '%s'", input_names[i]);
-            goto done;
-        }
-        if (!inputs[i]) {
-            st = kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "kiln_session_run: input '%s' is NULL", io->name);
-            goto done;
-        }
-        if (f->desc[io->value->id]) {
-            st = kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "kiln_session_run: input '%s' is given twice", io->name);
-            goto done;
-        }
-        if ((st = check_input(s, io, inputs[i], &f->desc[io->value->id], err)) != KILN_OK) goto done;
-    }
-    for (size_t i = 0; i < s->n_inputs; i++) {
-        if (!f->desc[s->inputs[i].value->id]) {
-            st = kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "kiln_session_run: input '%s' is missing", s->inputs[i].name);
-            goto done;
-        }
-    }
-    created = kiln_mem_calloc(&s->env->alloc, n_outputs + 1, 1);
-    outs = kiln_mem_calloc(&s->env->alloc, n_outputs + 1, sizeof(*outs));
-    if (!created || !outs) {
-        st = kiln_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory");
-        goto done;
-    }
-    for (size_t i = 0; i < n_outputs; i++) {
-        outs[i] = output_names ? find_io(s->outputs, s->n_outputs, output_names[i] ? output_names[i] : "") : &s->outputs[i];
-        if (!outs[i]) {
-            st = kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "kiln_session_run: the model has no output '%s'", output_names[i]);
-            goto done;
-        }
-    }
-    if ((st = kiln_frame_run(f, err)) != KILN_OK) goto done;
-    for (size_t i = 0; i < n_outputs; i++) {
-        created[i] = outputs[i] == NULL;
-        if ((st = deliver(s, f, outs[i], &outputs[i], err)) != KILN_OK) goto done;
-    }
-done:
-    if (st != KILN_OK && created) {
-        for (size_t i = 0; i < n_outputs; i++) {
-            if (created[i]) {
-                kiln_tensor_destroy(outputs[i]);
-                outputs[i] = NULL;
-            }
-        }
-    }
-    kiln_mem_free(&s->env->alloc, created);
-    kiln_mem_free(&s->env->alloc, outs);
-    kiln_frame_destroy(f);
+/* Subgraph frames: sequential, on the heap, with call arrays for this run. */
+kiln_status kiln_frame_run(kiln_frame *f, kiln_error *err) {
+    const kiln_allocator *a = &f->session->env->alloc;
+    size_t n = (size_t)f->xg->max_io + 1;
+    kiln_slot slot = {kiln_mem_calloc(a, n, sizeof(*slot.in)), kiln_mem_calloc(a, n, sizeof(*slot.out)),
+                      kiln_mem_calloc(a, n, sizeof(*slot.sin)), kiln_mem_calloc(a, n, sizeof(*slot.sout))};
+    kiln_status st = slot.in && slot.out && slot.sin && slot.sout ? run_sequential(f, &slot, err)
+                                                                   : kiln_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory");
+    kiln_mem_free(a, (void *)slot.in);
+    kiln_mem_free(a, slot.out);
+    kiln_mem_free(a, slot.sin);
+    kiln_mem_free(a, slot.sout);
     return st;
+}
+
+/* ---- parallel mode ---- */
+
+/* One inter-op thread: takes ready nodes until every node ran or one failed. */
+static void par_loop(kiln_runctx *c, uint32_t slot) {
+    const kiln_exec_graph *xg = c->frame.xg;
+    for (;;) {
+        pthread_mutex_lock(&c->qlock);
+        while (c->ready_head == c->ready_tail && c->done < xg->n_run && c->par_status == KILN_OK)
+            pthread_cond_wait(&c->qcond, &c->qlock);
+        if (c->par_status != KILN_OK || c->ready_head == c->ready_tail) {
+            pthread_mutex_unlock(&c->qlock);
+            return;
+        }
+        uint32_t i = c->ready[c->ready_head++];
+        pthread_mutex_unlock(&c->qlock);
+        kiln_error e;
+        kiln_error_clear(&e);
+        kiln_status st = run_node(&c->frame, i, &c->slots[slot], &e);
+        pthread_mutex_lock(&c->qlock);
+        if (st != KILN_OK) {
+            if (c->par_status == KILN_OK) {
+                c->par_status = st;
+                c->par_err = e;
+            }
+            pthread_cond_broadcast(&c->qcond);
+            pthread_mutex_unlock(&c->qlock);
+            return;
+        }
+        c->done++;
+        uint32_t added = 0;
+        for (uint32_t k = xg->succ_start[i]; k < xg->succ_start[i + 1]; k++)
+            if (--c->pending[xg->succ[k]] == 0) {
+                c->ready[c->ready_tail++] = xg->succ[k];
+                added++;
+            }
+        if (added > 1 || c->done == xg->n_run) pthread_cond_broadcast(&c->qcond);
+        else if (added == 1) pthread_cond_signal(&c->qcond);
+        pthread_mutex_unlock(&c->qlock);
+    }
+}
+
+static void par_range(void *arg, size_t begin, size_t end) {
+    for (size_t t = begin; t < end; t++) par_loop(arg, (uint32_t)t);
+}
+
+static kiln_status run_parallel(kiln_runctx *c, kiln_error *err) {
+    const kiln_exec_graph *xg = c->frame.xg;
+    c->ready_head = c->ready_tail = c->done = 0;
+    c->par_status = KILN_OK;
+    for (uint32_t i = 0; i < xg->n_nodes; i++) {
+        if (xg->nodes[i].skip) continue;
+        c->pending[i] = xg->n_preds[i];
+        if (!xg->n_preds[i]) c->ready[c->ready_tail++] = i;
+    }
+    kiln_threadpool_run(c->s->inter, c->n_slots, 1, par_range, c);
+    if (c->par_status != KILN_OK) {
+        if (err) *err = c->par_err;
+        return c->par_status;
+    }
+    if (c->done != xg->n_run) return kiln_fail(err, KILN_ERR_INTERNAL, "parallel run stopped after %u of %u nodes", c->done, xg->n_run);
+    return KILN_OK;
+}
+
+/* Runs the main graph of a run context: planned (sequential or parallel) when the signature has
+ * a plan, else sequentially while recording. */
+kiln_status kiln_exec_run_main(kiln_runctx *c, kiln_error *err) {
+    if (c->plan && c->s->inter) return run_parallel(c, err);
+    return run_sequential(&c->frame, &c->slots[0], err);
 }

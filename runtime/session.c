@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Session creation (load, bind ops, infer types and shapes, load the providers, partition and
- * create kernels),
- * input/output metadata, destruction. Running is in executor.c. */
+ * create kernels, start the thread pools), input/output metadata, threads/profiling/memory
+ * options and figures, destruction. Running is in run.c and executor.c. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "graph/load.h"
@@ -12,12 +13,22 @@
 void kiln_session_destroy(kiln_session *s) {
     if (!s) return;
     const kiln_allocator *a = &s->env->alloc;
+    while (s->free_ctx) {
+        kiln_runctx *c = s->free_ctx;
+        s->free_ctx = c->next;
+        kiln_runctx_destroy(c);
+    }
+    for (uint32_t i = 0; i < s->n_plans; i++) kiln_plan_free(a, s->plans[i]);
+    kiln_threadpool_destroy(s->pool);
+    kiln_threadpool_destroy(s->inter);
+    if (s->lock_ready) pthread_mutex_destroy(&s->lock);
     kiln_exec_free(s, s->main);
     kiln_partition_destroy(s);
     kiln_providers_destroy(s);
     kiln_mem_free(a, s->inputs);
     kiln_mem_free(a, s->outputs);
     kiln_model_destroy(s->model);
+    kiln_profiler_destroy(s->prof);
     kiln_mem_free(a, s);
 }
 
@@ -34,14 +45,30 @@ static void fill_io(const kiln_model *m, kiln_io_info *io, kiln_value *v, const 
     }
 }
 
-static kiln_status prepare(kiln_session *s, const kiln_session_options *opts, kiln_error *err) {
+/* A profiled phase of session creation ends now. */
+static void phase(kiln_session *s, const char *name, uint64_t *t0) {
+    if (!s->prof) return;
+    uint64_t t1 = kiln_prof_now();
+    kiln_profiler_phase(s->prof, name, *t0, t1);
+    *t0 = t1;
+}
+
+static kiln_status prepare(kiln_session *s, const kiln_session_options *opts, uint64_t t0, kiln_error *err) {
     const kiln_allocator *a = &s->env->alloc;
     kiln_graph *g = s->model->graph;
     KILN_TRY(kiln_graph_bind_ops(g, err));
     KILN_TRY(kiln_graph_infer(g, err));
+    phase(s, "infer", &t0);
     KILN_TRY(kiln_providers_create(s, opts, err));
     KILN_TRY(kiln_partition_run(s, g, err));
     KILN_TRY(kiln_exec_compile(s, g, &s->main, err));
+    phase(s, "partition", &t0);
+    for (uint32_t v = 0; v < g->n_values; v++) {
+        const kiln_value *val = g->values[v];
+        if (val->constant) s->weights_bytes += val->constant->nbytes;
+    }
+    if (s->intra_threads > 1) KILN_TRY(kiln_threadpool_create(a, s->intra_threads, &s->pool, err));
+    if (s->inter_threads > 1) KILN_TRY(kiln_threadpool_create(a, s->inter_threads, &s->inter, err));
     s->n_inputs = g->n_inputs;
     s->n_outputs = g->n_outputs;
     s->inputs = kiln_mem_calloc(a, g->n_inputs + 1, sizeof(kiln_io_info));
@@ -74,10 +101,19 @@ static kiln_status create(kiln_env *env, const char *path, const void *data, siz
     kiln_session *s = kiln_mem_calloc(&env->alloc, 1, sizeof(*s));
     if (!s) return kiln_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory creating a session");
     s->env = env;
+    pthread_mutex_init(&s->lock, NULL);
+    s->lock_ready = 1;
+    s->intra_threads = kiln_threads_resolve(opts ? opts->intra_op_threads : 0);
+    s->inter_threads = opts && opts->inter_op_threads > 1 ? (uint32_t)opts->inter_op_threads : 1;
+    uint64_t t0 = kiln_prof_now();
+    kiln_status st = KILN_OK;
+    if (opts && opts->profiling) st = kiln_profiler_create(&env->alloc, opts->profile_path, &s->prof, err);
     const char *dir = opts ? opts->external_data_dir : NULL;
-    kiln_status st = path ? kiln_model_load_file(&env->alloc, path, dir, &s->model, err)
-                          : kiln_model_load_buffer(&env->alloc, data, size, dir, &s->model, err);
-    if (st == KILN_OK) st = prepare(s, opts, err);
+    if (st == KILN_OK)
+        st = path ? kiln_model_load_file(&env->alloc, path, dir, &s->model, err)
+                  : kiln_model_load_buffer(&env->alloc, data, size, dir, &s->model, err);
+    if (st == KILN_OK) phase(s, "load", &t0);
+    if (st == KILN_OK) st = prepare(s, opts, t0, err);
     if (st != KILN_OK) {
         kiln_session_destroy(s);
         return st;
@@ -133,4 +169,54 @@ int64_t kiln_io_dim(const kiln_io_info *io, int32_t axis) {
 
 const char *kiln_io_dim_name(const kiln_io_info *io, int32_t axis) {
     return io && axis >= 0 && axis < io->rank ? io->dim_names[axis] : NULL;
+}
+
+/* ---- threads, profiling and memory ---- */
+
+kiln_status kiln_session_options_set_intra_op_threads(kiln_session_options *opts, int32_t n, kiln_error *err) {
+    if (!opts || n < 0 || n > 1024)
+        return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "kiln_session_options_set_intra_op_threads: %d is not in [0, 1024]",
+                         (int)n);
+    opts->intra_op_threads = n;
+    return KILN_OK;
+}
+
+kiln_status kiln_session_options_set_inter_op_threads(kiln_session_options *opts, int32_t n, kiln_error *err) {
+    if (!opts || n < 0 || n > 1024)
+        return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "kiln_session_options_set_inter_op_threads: %d is not in [0, 1024]",
+                         (int)n);
+    opts->inter_op_threads = n;
+    return KILN_OK;
+}
+
+kiln_status kiln_session_options_enable_profiling(kiln_session_options *opts, const char *path, kiln_error *err) {
+    if (!opts) return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "kiln_session_options_enable_profiling: opts is NULL");
+    char *copy = NULL;
+    if (path && !(copy = strdup(path))) return kiln_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory");
+    free(opts->profile_path);
+    opts->profile_path = copy;
+    opts->profiling = 1;
+    return KILN_OK;
+}
+
+uint32_t kiln_session_intra_op_threads(const kiln_session *s) { return s ? kiln_threadpool_size(s->pool) : 0; }
+uint32_t kiln_session_inter_op_threads(const kiln_session *s) { return s ? kiln_threadpool_size(s->inter) : 0; }
+
+uint64_t kiln_session_memory(kiln_session *s, kiln_memory_stat stat) {
+    if (!s) return 0;
+    uint64_t v = 0;
+    pthread_mutex_lock(&s->lock);
+    switch (stat) {
+    case KILN_MEMORY_ARENA_BYTES: v = s->last_arena; break;
+    case KILN_MEMORY_LOWER_BOUND_BYTES: v = s->last_lower; break;
+    case KILN_MEMORY_NAIVE_BYTES: v = s->last_naive; break;
+    case KILN_MEMORY_WEIGHTS_BYTES: v = s->weights_bytes; break;
+    case KILN_MEMORY_PLANS: v = s->n_plans; break;
+    }
+    pthread_mutex_unlock(&s->lock);
+    return v;
+}
+
+size_t kiln_session_profile_ops(kiln_session *s, kiln_op_profile *out, size_t cap) {
+    return s && s->prof ? kiln_profiler_ops(s->prof, out, cap) : 0;
 }

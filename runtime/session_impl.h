@@ -4,11 +4,17 @@
 #ifndef KILN_RUNTIME_SESSION_IMPL_H
 #define KILN_RUNTIME_SESSION_IMPL_H
 
+#include <pthread.h>
+
 #include "graph/ir.h"
+#include "graph/shape.h"
 #include "kiln.h"
 #include "kiln_provider.h"
 #include "runtime/base/error.h"
 #include "runtime/base/mem.h"
+#include "runtime/planner.h"
+#include "runtime/profile.h"
+#include "runtime/threads.h"
 
 struct kiln_env {
     kiln_allocator alloc;
@@ -19,6 +25,11 @@ struct kiln_env {
 
 struct kiln_session_options {
     char *external_data_dir; /* heap (malloc) copy, or NULL */
+    int32_t intra_op_threads;  /* 0: KILN_NUM_THREADS or the physical cores */
+    int32_t inter_op_threads;  /* 0, 1: sequential; more: parallel mode */
+    int profiling;             /* kiln_session_options_enable_profiling was called */
+    char *profile_path;        /* heap (malloc) copy, or NULL: per-op totals only */
+
     struct kiln_provider_request *providers; /* asked in this order, before the CPU (runtime/providers.h) */
     uint32_t n_providers;
 };
@@ -79,6 +90,12 @@ struct kiln_exec_graph {
     uint32_t *free_start;        /* values never read: freed right after they are produced */
     kiln_exec_graph **children;  /* all subgraph exec graphs (for cleanup) */
     uint32_t n_children;
+    uint32_t *last_read;         /* per value: index of the last node reading it, UINT32_MAX when none */
+    uint32_t max_io;             /* most inputs or outputs of one node (sizes a call's arrays) */
+    uint32_t n_run;              /* nodes that run (not skipped) */
+    /* The node DAG, for the parallel executor: predecessors to wait for, successors to release. */
+    uint32_t *n_preds;
+    uint32_t *succ_start, *succ; /* successors of node i: succ[succ_start[i] .. succ_start[i + 1]) */
 };
 
 struct kiln_io_info {
@@ -90,7 +107,13 @@ struct kiln_io_info {
     const char *dim_names[KILN_MAX_RANK];
     kiln_value *value;
     uint32_t index;
+    uint32_t mem_kind;                 /* memory kind a run reads (input) or writes (output) it in */
 };
+
+/* Plans kept per session, one per input-shape signature; the least recently used goes first. */
+#define KILN_PLAN_CACHE 8
+
+typedef struct kiln_runctx kiln_runctx;
 
 struct kiln_session {
     kiln_env *env;
@@ -100,6 +123,20 @@ struct kiln_session {
     kiln_exec_graph *main;
     size_t n_inputs, n_outputs;
     kiln_io_info *inputs, *outputs;
+    uint32_t intra_threads, inter_threads;
+    kiln_threadpool *pool;       /* intra-op (parallel_for); NULL with one thread */
+    kiln_threadpool *inter;      /* inter-op (parallel mode); NULL when sequential */
+    kiln_profiler *prof;         /* NULL unless profiling */
+    uint64_t weights_bytes;
+    /* Guarded by `lock`: */
+    pthread_mutex_t lock;
+    int lock_ready;
+    kiln_plan *plans[KILN_PLAN_CACHE];
+    uint32_t n_plans;
+    uint64_t plan_clock;
+    uint64_t last_arena, last_lower, last_naive; /* figures of the newest plan */
+    kiln_runctx *free_ctx;       /* run contexts not in use */
+    int first_run_done;
 };
 
 /* ---- run frames ---- */
@@ -110,7 +147,81 @@ typedef struct kiln_frame {
     kiln_session *session;
     const kiln_value_desc **desc;  /* per value id */
     kiln_tensor **owned;           /* per value id: owned tensor to destroy when the value dies */
+    kiln_runctx *run;              /* the main graph's frame: its run context; NULL in subgraphs */
 } kiln_frame;
+
+/* The arrays one kernel call needs, sized for the graph's widest node. */
+typedef struct kiln_slot {
+    const kiln_value_desc **in;
+    kiln_value_desc **out;
+    kiln_shape_val *sin, *sout;
+} kiln_slot;
+
+/* Everything one run of the main graph needs, reused run after run so a warm run allocates
+ * nothing: the frame, storage descriptors, the arena of the current plan, bookkeeping. A
+ * session keeps a list of them; each run takes one. */
+struct kiln_runctx {
+    kiln_session *s;
+    kiln_frame frame;
+    const kiln_value_desc **rest;  /* per value: desc between runs (constants), copied in at each start */
+    kiln_value_desc *vdesc;        /* per value: descriptor of arena-placed and aliased values */
+    int64_t *vdims;                /* per value: KILN_MAX_RANK dims behind vdesc */
+    kiln_tensor **target;          /* per value: caller tensor a graph output is computed into */
+    uint8_t *move_out;             /* per value: graph output handed to the caller as a new tensor */
+    kiln_plan *plan;               /* plan of this run (a reference), NULL when recording */
+    kiln_record rec;               /* what a recording run saw */
+    uint8_t *arena;                /* host arena (memory kind 0) of `plan` */
+    uint64_t arena_cap;
+    void *dev_arena[KILN_PLAN_KINDS]; /* arenas of device memory kinds: provider blocks */
+    uint64_t dev_cap[KILN_PLAN_KINDS];
+    int64_t *sig;                  /* input-shape signature of this run */
+    uint32_t sig_len, sig_cap;
+    kiln_slot *slots;              /* one per thread that runs nodes */
+    uint32_t n_slots;
+    const kiln_io_info **outs;     /* kiln_session_run: io of each requested output */
+    uint8_t *created;              /* kiln_session_run: outputs[i] was NULL on entry */
+    size_t cap_outs;
+    /* Parallel mode. */
+    uint32_t *pending;             /* per node: predecessors not finished (atomic) */
+    uint32_t *ready;               /* queue of runnable nodes */
+    uint32_t ready_head, ready_tail, done;
+    pthread_mutex_t qlock;
+    pthread_cond_t qcond;
+    int q_ready;
+    kiln_status par_status;
+    kiln_error par_err;
+    /* Profiling. */
+    kiln_prof_node *prof;
+    char *prof_shapes;             /* KILN_PROF_SHAPES bytes per node */
+    kiln_runctx *next;
+};
+
+kiln_status kiln_runctx_create(kiln_session *s, kiln_runctx **out, kiln_error *err);
+void kiln_runctx_destroy(kiln_runctx *c);
+/* Takes a free run context of the session (creating one when none is free). */
+kiln_status kiln_runctx_acquire(kiln_session *s, kiln_runctx **out, kiln_error *err);
+void kiln_runctx_release(kiln_runctx *c);
+/* Runs the main graph with inputs bound in c->frame.desc and outputs marked in c->target /
+ * c->move_out; records and plans on the first run of a signature. */
+kiln_status kiln_runctx_run(kiln_runctx *c, kiln_error *err);
+/* Executes the main graph of c (executor.c): planned, sequential or parallel, or recording. */
+kiln_status kiln_exec_run_main(kiln_runctx *c, kiln_error *err);
+/* Hands requested output `io` to the caller: moved or copied into a new tensor (*slot NULL), or
+ * copied into *slot unless it was computed there. */
+kiln_status kiln_runctx_deliver(kiln_runctx *c, const kiln_io_info *io, kiln_tensor **slot, kiln_error *err);
+/* Marks requested output `io`: computed into caller tensor t when it may be, else (t NULL)
+ * handed to the caller as a new tensor. */
+void kiln_runctx_want(kiln_runctx *c, const kiln_io_info *io, kiln_tensor *t);
+/* The session input/output named `name`, or NULL. */
+const kiln_io_info *kiln_session_find_input(const kiln_session *s, const char *name);
+const kiln_io_info *kiln_session_find_output(const kiln_session *s, const char *name);
+/* Clears what the run left (owned values, targets) so the context can be reused. */
+void kiln_runctx_reset(kiln_runctx *c);
+/* Checks a value given for input `io` and gives the descriptor to bind. */
+kiln_status kiln_check_input(const kiln_io_info *io, const kiln_tensor *t, const kiln_value_desc **bind,
+                             kiln_error *err);
+/* Plans: drop a reference (frees an evicted plan when it was the last). Caller holds s->lock. */
+void kiln_plan_unref(kiln_session *s, kiln_plan *p);
 
 kiln_status kiln_exec_compile(kiln_session *s, kiln_graph *g, kiln_exec_graph **out, kiln_error *err);
 void kiln_exec_free(kiln_session *s, kiln_exec_graph *xg);
@@ -125,6 +236,9 @@ typedef struct kiln_call {
     kiln_kernel_ctx pub;
     kiln_frame *frame;
     const kiln_exec_node *xn;
+    uint32_t idx;                /* node index in the frame's graph */
+    uint64_t scratch_used;       /* bytes taken from the node's planned scratch block */
+    uint64_t scratch_bytes;      /* bytes asked for (recorded for the plan) */
     kiln_frame *child;           /* frame of the last run_subgraph, alive until the next one */
     void **scratch;              /* blocks from host->scratch, freed after compute */
     uint32_t n_scratch, cap_scratch;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "common/values.h"
@@ -30,6 +31,9 @@ typedef struct options {
     double rtol, atol;
     int warmup, repeat;
     int json;
+    int threads, inter_op;     /* -1: not given (session defaults) */
+    const char *profile;       /* --profile FILE */
+    int profile_summary;
     const char *providers[MAX_PROVIDERS]; /* --provider PATH_OR_NAME[:key=val,...], in asking order */
     int n_providers;
 } options;
@@ -47,9 +51,14 @@ static void usage(FILE *f) {
             "  --test-dir DIR       run an ONNX backend test folder (model.onnx + test_data_set_*)\n"
             "  --warmup N           untimed runs before timing (default 0)\n"
             "  --repeat N           timed runs; prints median and p90 latency (default 1)\n"
-            "  --report json        print one JSON object instead of text (with the partition)\n"
+            "  --report json        print one JSON object instead of text (with the partition, memory\n"
+            "                       figures and peak RSS)\n"
             "  --provider P[:k=v,...]  ask provider P (a path, or NAME for kiln-provider-NAME.so in\n"
             "                       KILN_PROVIDER_PATH or the install folder) before the CPU; repeatable\n"
+            "  --threads N          intra-op threads (default: KILN_NUM_THREADS, else the physical cores)\n"
+            "  --inter-op-threads N run independent nodes on N threads at once (default 1: one after the other)\n"
+            "  --profile FILE       write a Chrome trace (Perfetto, chrome://tracing) of the session to FILE\n"
+            "  --profile-summary    print time per op type over the timed runs (count, total ms, share)\n"
             "exit codes: 0 ok, 1 mismatch, 2 usage, 3 model or load error, 4 run error\n");
 }
 
@@ -87,6 +96,7 @@ static int parse_args(int argc, char **argv, options *o) {
     o->rtol = 1e-3;
     o->atol = 1e-7;
     o->repeat = 1;
+    o->threads = o->inter_op = -1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -122,6 +132,18 @@ static int parse_args(int argc, char **argv, options *o) {
                 fprintf(stderr, "rt-run: %s takes a count, got '%s'\n", a, v);
                 return 0;
             }
+        } else if (strcmp(a, "--threads") == 0 || strcmp(a, "--inter-op-threads") == 0) {
+            NEED_VALUE();
+            int *dst = a[2] == 't' ? &o->threads : &o->inter_op;
+            if (!parse_int(v, dst) || *dst < 1 || *dst > 1024) {
+                fprintf(stderr, "rt-run: %s takes a count in [1, 1024], got '%s'\n", a, v);
+                return 0;
+            }
+        } else if (strcmp(a, "--profile") == 0) {
+            NEED_VALUE();
+            o->profile = v;
+        } else if (strcmp(a, "--profile-summary") == 0) {
+            o->profile_summary = 1;
         } else if (strcmp(a, "--output-dir") == 0) {
             NEED_VALUE();
             o->output_dir = v;
@@ -165,9 +187,14 @@ static int parse_args(int argc, char **argv, options *o) {
 static int session_options(const options *o, kiln_session_options **out) {
     kiln_error err = {0};
     *out = NULL;
-    if (!o->n_providers) return EXIT_OK;
-    if (kiln_session_options_create(out, &err) != KILN_OK) {
+    if (!o->n_providers && o->threads < 0 && o->inter_op < 0 && !o->profile && !o->profile_summary) return EXIT_OK;
+    if (kiln_session_options_create(out, &err) != KILN_OK ||
+        (o->threads > 0 && kiln_session_options_set_intra_op_threads(*out, o->threads, &err) != KILN_OK) ||
+        (o->inter_op > 0 && kiln_session_options_set_inter_op_threads(*out, o->inter_op, &err) != KILN_OK) ||
+        ((o->profile || o->profile_summary) && kiln_session_options_enable_profiling(*out, o->profile, &err) != KILN_OK)) {
         fprintf(stderr, "rt-run: %s\n", err.msg);
+        kiln_session_options_destroy(*out);
+        *out = NULL;
         return EXIT_RUN;
     }
     for (int i = 0; i < o->n_providers; i++) {
@@ -306,6 +333,56 @@ static int make_inputs(kiln_env *env, kiln_session *s, const options *o, kiln_te
     return EXIT_OK;
 }
 
+/* Per-op totals of a profiled session (kiln_session_profile_ops); *n entries in a malloc array. */
+static kiln_op_profile *op_totals(kiln_session *s, size_t *n) {
+    size_t k = kiln_session_profile_ops(s, NULL, 0);
+    kiln_op_profile *ops = calloc(k + 1, sizeof(*ops));
+    *n = ops ? kiln_session_profile_ops(s, ops, k) : 0;
+    if (*n > k) *n = k;
+    return ops;
+}
+
+/* The per-op totals over the timed runs (totals now minus totals after the warm-up): a table,
+ * or with `json` a "profile_ops" member. */
+static void print_summary(kiln_session *s, const kiln_op_profile *before, size_t n_before, int runs, int json) {
+    size_t n;
+    kiln_op_profile *now = op_totals(s, &n);
+    if (!now) return;
+    double total = 0;
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = 0; j < n_before; j++)
+            if (strcmp(before[j].op_type, now[i].op_type) == 0) {
+                now[i].count -= before[j].count;
+                now[i].total_ns -= before[j].total_ns;
+            }
+        total += (double)now[i].total_ns;
+    }
+    if (json) printf(",\"profile_ops\":[");
+    else printf("%-24s %8s %12s %10s %7s\n", "op", "count", "total ms", "ms/run", "share");
+    int first = 1;
+    for (size_t i = 0; i < n; i++) {
+        if (!now[i].count) continue;
+        double ms = (double)now[i].total_ns / 1e6, share = total > 0 ? 100.0 * (double)now[i].total_ns / total : 0.0;
+        if (json) {
+            printf("%s{\"op\":", first ? "" : ",");
+            json_string(stdout, now[i].op_type);
+            printf(",\"count\":%llu,\"total_ms\":%.4f,\"share\":%.4f}", (unsigned long long)now[i].count, ms, share / 100.0);
+        } else {
+            printf("%-24s %8llu %12.3f %10.3f %6.1f%%\n", now[i].op_type, (unsigned long long)now[i].count, ms, ms / runs, share);
+        }
+        first = 0;
+    }
+    if (json) printf("]");
+    else printf("%-24s %8s %12.3f %10.3f %6.1f%%\n", "total", "", total / 1e6, total / 1e6 / runs, 100.0);
+    free(now);
+}
+
+static unsigned long long peak_rss_bytes(void) {
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0) return 0;
+    return (unsigned long long)ru.ru_maxrss * 1024ull; /* Linux reports kilobytes */
+}
+
 static void free_values(kiln_tensor **v, size_t n) {
     for (size_t i = 0; i < n; i++) {
         kiln_tensor_destroy(v[i]);
@@ -324,12 +401,14 @@ static int run_model(const options *o) {
     kiln_session *s = NULL;
     kiln_tensor **in = NULL, **out = NULL;
     double *times = NULL;
+    kiln_op_profile *warm_ops = NULL;
+    size_t n_warm_ops = 0;
     kiln_session_options *so = NULL;
     if ((rc = session_options(o, &so)) != EXIT_OK) goto done;
     double t0 = tool_now_ms();
     if (kiln_session_create(env, o->model, so, &s, &err) != KILN_OK) {
         fprintf(stderr, "rt-run: %s\n", err.msg);
-        rc = EXIT_LOAD;
+        rc = err.status == KILN_ERR_IO && o->profile ? EXIT_USAGE : EXIT_LOAD;
         goto done;
     }
     double load_ms = tool_now_ms() - t0;
@@ -352,6 +431,7 @@ static int run_model(const options *o) {
     }
     if ((rc = make_inputs(env, s, o, in)) != EXIT_OK) goto done;
     for (int r = 0; r < o->warmup + o->repeat; r++) {
+        if (r == o->warmup && o->profile_summary) warm_ops = op_totals(s, &n_warm_ops);
         free_values(out, no);
         double a = tool_now_ms();
         if (kiln_session_run(s, NULL, (const kiln_tensor *const *)in, ni, NULL, out, no, &err) != KILN_OK) {
@@ -412,7 +492,18 @@ static int run_model(const options *o) {
         printf("],\"latency_ms\":{\"warmup\":%d,\"runs\":%d,\"median\":%.4f,\"p90\":%.4f,\"min\":%.4f}", o->warmup, o->repeat,
                median, p90, times[0]);
         printf(",\"expect\":{\"checked\":%d,\"mismatched\":%d}", o->n_expects, mismatches);
+        printf(",\"threads\":{\"intra_op\":%u,\"inter_op\":%u}", kiln_session_intra_op_threads(s),
+               kiln_session_inter_op_threads(s));
+        printf(",\"memory\":{\"arena_bytes\":%llu,\"lower_bound_bytes\":%llu,\"naive_bytes\":%llu,\"weights_bytes\":%llu,"
+               "\"plans\":%llu}",
+               (unsigned long long)kiln_session_memory(s, KILN_MEMORY_ARENA_BYTES),
+               (unsigned long long)kiln_session_memory(s, KILN_MEMORY_LOWER_BOUND_BYTES),
+               (unsigned long long)kiln_session_memory(s, KILN_MEMORY_NAIVE_BYTES),
+               (unsigned long long)kiln_session_memory(s, KILN_MEMORY_WEIGHTS_BYTES),
+               (unsigned long long)kiln_session_memory(s, KILN_MEMORY_PLANS));
+        printf(",\"peak_rss_bytes\":%llu", peak_rss_bytes());
         json_partition(stdout, s);
+        if (o->profile_summary) print_summary(s, warm_ops, n_warm_ops, o->repeat, 1);
         printf("}\n");
     } else {
         printf("model %s: %zu input(s), %zu output(s), loaded in %.1f ms\n", o->model, ni, no, load_ms);
@@ -423,6 +514,12 @@ static int run_model(const options *o) {
         }
         printf("latency: median %.3f ms, p90 %.3f ms over %d run(s) after %d warmup\n", median, p90, o->repeat, o->warmup);
         if (o->n_expects) printf("expect: %d of %d output(s) match\n", o->n_expects - mismatches, o->n_expects);
+        printf("memory: arena %.2f MB (lower bound %.2f MB, no reuse %.2f MB), weights %.2f MB, peak RSS %.1f MB\n",
+               (double)kiln_session_memory(s, KILN_MEMORY_ARENA_BYTES) / 1e6,
+               (double)kiln_session_memory(s, KILN_MEMORY_LOWER_BOUND_BYTES) / 1e6,
+               (double)kiln_session_memory(s, KILN_MEMORY_NAIVE_BYTES) / 1e6,
+               (double)kiln_session_memory(s, KILN_MEMORY_WEIGHTS_BYTES) / 1e6, (double)peak_rss_bytes() / 1e6);
+        if (o->profile_summary) print_summary(s, warm_ops, n_warm_ops, o->repeat, 0);
     }
     if (mismatches) rc = EXIT_MISMATCH;
 done:
@@ -431,6 +528,7 @@ done:
     free(in);
     free(out);
     free(times);
+    free(warm_ops);
     kiln_session_destroy(s);
     kiln_session_options_destroy(so);
     kiln_env_destroy(env);

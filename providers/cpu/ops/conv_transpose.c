@@ -7,6 +7,7 @@
 
 #include "kernels/gemm/gemm.h"
 #include "providers/cpu/cpu_op.h"
+#include "providers/cpu/gemm_parallel.h"
 #include "providers/cpu/ops/f32_io.h"
 #include "providers/cpu/ops/window.h"
 
@@ -135,7 +136,7 @@ static kiln_status convt_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, k
             }
             if (cg == 0 || w.in_size == 0) continue;
             /* col [mg*k][in] = W_g^T [mg*k][cg] · X_g [cg][in] */
-            kiln_f32_gemm(1, 0, (size_t)rows, (size_t)w.in_size, (size_t)cg, 1.0f, wd + gi * cg * rows, (size_t)rows,
+            kiln_cpu_f32_gemm(ctx, 1, 0, (size_t)rows, (size_t)w.in_size, (size_t)cg, 1.0f, wd + gi * cg * rows, (size_t)rows,
                           xd + (i * c + gi * cg) * w.in_size, (size_t)w.in_size, 0.0f, col, (size_t)w.in_size);
             col2im(col, mg, &w, head, yg);
         }

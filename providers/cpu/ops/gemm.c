@@ -7,6 +7,7 @@
 
 #include "kernels/gemm/gemm.h"
 #include "providers/cpu/cpu_op.h"
+#include "providers/cpu/gemm_parallel.h"
 #include "providers/cpu/ops/f32_io.h"
 
 /* ---- generic (double and integer) matrix product ---- */
@@ -96,7 +97,7 @@ static kiln_status gemm_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, ki
         if (have_c)
             for (size_t i = 0; i < m; i++)
                 for (size_t j = 0; j < n; j++) yd[i * n + j] = k->beta * cd[c_at(c, i, j)];
-        kiln_f32_gemm(k->trans_a, k->trans_b, m, n, kk, k->alpha, ad, lda, bd, ldb, have_c ? 1.0f : 0.0f, yd, n);
+        kiln_cpu_f32_gemm(ctx, k->trans_a, k->trans_b, m, n, kk, k->alpha, ad, lda, bd, ldb, have_c ? 1.0f : 0.0f, yd, n);
         f32_commit(y, yd);
         return KILN_OK;
     }
@@ -179,7 +180,7 @@ static kiln_status matmul_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, 
         if (!ad || !bd || !yd) return cpu_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory for MatMul");
         if (stride_b == 1) {
             /* B is one matrix for every batch: the batches of A stack into one tall GEMM. */
-            kiln_f32_gemm(0, 0, batches * m, n, kk, 1.0f, ad, kk, bd, n, 0.0f, yd, n);
+            kiln_cpu_f32_gemm(ctx, 0, 0, batches * m, n, kk, 1.0f, ad, kk, bd, n, 0.0f, yd, n);
             f32_commit(y, yd);
             return KILN_OK;
         }
@@ -201,7 +202,7 @@ static kiln_status matmul_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, 
         const char *pb = (const char *)bd + ob * kk * n * es;
         char *pc = (char *)yd + bi * m * n * es;
         if (f32) {
-            kiln_f32_gemm(0, 0, m, n, kk, 1.0f, (const float *)pa, kk, (const float *)pb, n, 0.0f, (float *)pc, n);
+            kiln_cpu_f32_gemm(ctx, 0, 0, m, n, kk, 1.0f, (const float *)pa, kk, (const float *)pb, n, 0.0f, (float *)pc, n);
             continue;
         }
         matmul_generic(k->dtype, m, n, kk, pa, kk, 1, pb, n, 1, tmp, (double *)tmp);

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+/* f32 GEMM tiled over parallel_for (see gemm_parallel.h). Tiles are whole columns of C when C is
+ * wide (convolutions: n = output pixels) and whole rows otherwise, so each tile is an
+ * independent GEMM on the same A or B and no two threads write the same element. */
+#include "providers/cpu/gemm_parallel.h"
+
+#include "kernels/gemm/gemm.h"
+#include "providers/cpu/cpu_op.h"
+
+/* Below this many multiply-adds a GEMM runs on the calling thread (waking threads costs more). */
+#define SERIAL_MACS (64u * 1024u)
+/* Tiles are multiples of this many columns or rows (a register-tile multiple for the kernels). */
+#define TILE_STEP 16
+/* Up to this many tiles: enough for the pool to balance 2-16 threads. */
+#define MAX_TILES 32
+/* A tile does at least this many multiply-adds. */
+#define TILE_MACS (256u * 1024u)
+
+typedef struct gemm_job {
+    int trans_a, trans_b, by_cols;
+    size_t m, n, k, tile;
+    float alpha, beta;
+    const float *a, *b;
+    float *c;
+    size_t lda, ldb, ldc;
+} gemm_job;
+
+static void gemm_tiles(void *arg, size_t begin, size_t end) {
+    const gemm_job *j = arg;
+    size_t dim = j->by_cols ? j->n : j->m;
+    size_t lo = begin * j->tile, hi = end * j->tile < dim ? end * j->tile : dim;
+    if (lo >= hi) return;
+    if (j->by_cols) {
+        /* Columns [lo, hi) of C need columns [lo, hi) of op(B). */
+        const float *b = j->trans_b ? j->b + lo * j->ldb : j->b + lo;
+        kiln_f32_gemm(j->trans_a, j->trans_b, j->m, hi - lo, j->k, j->alpha, j->a, j->lda, b, j->ldb, j->beta, j->c + lo,
+                      j->ldc);
+    } else {
+        /* Rows [lo, hi) of C need rows [lo, hi) of op(A). */
+        const float *a = j->trans_a ? j->a + lo : j->a + lo * j->lda;
+        kiln_f32_gemm(j->trans_a, j->trans_b, hi - lo, j->n, j->k, j->alpha, a, j->lda, j->b, j->ldb, j->beta,
+                      j->c + lo * j->ldc, j->ldc);
+    }
+}
+
+void kiln_cpu_f32_gemm(kiln_kernel_ctx *ctx, int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha,
+                       const float *a, size_t lda, const float *b, size_t ldb, float beta, float *c, size_t ldc) {
+    double macs = (double)m * (double)n * (double)(k ? k : 1);
+    if (macs < SERIAL_MACS || (m < 2 * TILE_STEP && n < 2 * TILE_STEP)) {
+        kiln_f32_gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        return;
+    }
+    gemm_job j = {trans_a, trans_b, n >= m, m, n, k, 0, alpha, beta, a, b, c, lda, ldb, ldc};
+    size_t dim = j.by_cols ? n : m;
+    size_t tiles = dim / TILE_STEP;
+    size_t by_work = (size_t)(macs / TILE_MACS);
+    if (tiles > by_work) tiles = by_work;
+    if (tiles > MAX_TILES) tiles = MAX_TILES;
+    if (tiles < 2) {
+        kiln_f32_gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        return;
+    }
+    size_t tile = (dim + tiles - 1) / tiles;
+    tile = (tile + TILE_STEP - 1) / TILE_STEP * TILE_STEP;
+    j.tile = tile;
+    cpu_parallel_for(ctx, (dim + tile - 1) / tile, 1, gemm_tiles, &j);
+}
