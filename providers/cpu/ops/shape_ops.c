@@ -106,7 +106,10 @@ static void fill_with(kiln_value_desc *y, const kiln_value_desc *v) {
     }
     int zero = 1;
     for (size_t b = 0; b < es; b++) zero &= ((const uint8_t *)v->data)[b] == 0;
-    if (zero) return; /* outputs start zeroed */
+    if (zero) {
+        memset(y->data, 0, (size_t)y->count * es); /* outputs may be reused memory, not zeroed */
+        return;
+    }
     char *d = y->data;
     for (uint64_t i = 0; i < y->count; i++) memcpy(d + i * es, v->data, es);
 }
@@ -124,6 +127,7 @@ static kiln_status fill_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, ki
     kiln_value_desc *y;
     KILN_CPU_TRY(cpu_output(ctx, 0, (int32_t)s->count, dims, &y, err));
     if (k->value) fill_with(y, k->value);
+    else memset(y->data, 0, (size_t)y->count * sizeof(float)); /* the default value is float 0 */
     return KILN_OK;
 }
 
