@@ -107,7 +107,7 @@ static void fill_with(kiln_value_desc *y, const kiln_value_desc *v) {
     int zero = 1;
     for (size_t b = 0; b < es; b++) zero &= ((const uint8_t *)v->data)[b] == 0;
     if (zero) {
-        memset(y->data, 0, (size_t)y->count * es); /* outputs may be reused memory, not zeroed */
+        cpu_zero_fill(y);
         return;
     }
     char *d = y->data;
@@ -127,7 +127,6 @@ static kiln_status fill_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, ki
     kiln_value_desc *y;
     KILN_CPU_TRY(cpu_output(ctx, 0, (int32_t)s->count, dims, &y, err));
     if (k->value) fill_with(y, k->value);
-    else memset(y->data, 0, (size_t)y->count * sizeof(float)); /* the default value is float 0 */
     return KILN_OK;
 }
 
@@ -237,6 +236,7 @@ static kiln_status eye_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, kil
     (void)err;
     kiln_value_desc *y = ctx->outputs[0];
     int64_t rows = y->dims[0], cols = y->dims[1];
+    cpu_zero_fill(y);
     for (int64_t i = 0; i < rows; i++) {
         int64_t j = i + k->k;
         if (j >= 0 && j < cols) cpu_store_f64(y->data, y->dtype, i * cols + j, 1.0);

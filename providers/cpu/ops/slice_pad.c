@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "providers/cpu/cpu_op.h"
+#include "providers/cpu/ops/copy.h"
 #include "providers/cpu/ops/elem.h"
 #include "providers/cpu/ops/strided.h"
 
@@ -207,10 +208,9 @@ static kiln_status pad_fill(const pad_kernel *k, kiln_kernel_ctx *ctx, kiln_valu
     size_t es = cpu_dtype_size(y->dtype);
     if (!es) {
         unsigned bits = cpu_sub_bits(y->dtype), e = cv ? cpu_sub_get(cv->data, 0, bits) : 0;
-        if (e)
-            for (uint64_t i = 0; i < y->count; i++) cpu_sub_set(y->data, (int64_t)i, bits, e);
+        if (!e) cpu_zero_fill(y);
         else
-            memset(y->data, 0, (size_t)((y->count * bits + 7) / 8)); /* outputs may be reused memory */
+            for (uint64_t i = 0; i < y->count; i++) cpu_sub_set(y->data, (int64_t)i, bits, e);
         return KILN_OK;
     }
     uint8_t v[16] = {0};
@@ -219,7 +219,7 @@ static kiln_status pad_fill(const pad_kernel *k, kiln_kernel_ctx *ctx, kiln_valu
     int zero = 1;
     for (size_t b = 0; b < es; b++) zero &= v[b] == 0;
     if (zero) {
-        memset(y->data, 0, (size_t)y->count * es); /* outputs may be reused memory, not zeroed */
+        cpu_zero_fill(y);
         return KILN_OK;
     }
     for (uint64_t i = 0; i < y->count; i++) memcpy((char *)y->data + i * es, v, es);
