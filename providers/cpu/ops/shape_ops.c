@@ -127,6 +127,7 @@ static kiln_status fill_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, ki
     kiln_value_desc *y;
     KILN_CPU_TRY(cpu_output(ctx, 0, (int32_t)s->count, dims, &y, err));
     if (k->value) fill_with(y, k->value);
+    else cpu_zero_fill(y); /* no value attribute: float 0 */
     return KILN_OK;
 }
 
