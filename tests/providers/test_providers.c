@@ -459,6 +459,20 @@ START_TEST(rt_run_with_a_provider) {
     ck_assert_msg(strstr(line, ",\"partition\":{\"providers\":[{\"name\":\"example\"") && strstr(line, "\"groups\":[{") &&
                       strstr(line, "\"copies\":[{"),
                   "%s", line);
+    /* The example's trace spans land in the session's profile. */
+    char prof[600];
+    snprintf(prof, sizeof(prof), "%s.trace.json", model);
+    snprintf(cmd, sizeof(cmd), "%s %s --provider %s --profile %s > /dev/null", rt_run, model, lib("example"), prof);
+    ck_assert_int_eq(system(cmd), 0);
+    f = fopen(prof, "r");
+    ck_assert_ptr_nonnull(f);
+    n = fread(line, 1, sizeof(line) - 1, f);
+    line[n] = '\0';
+    fclose(f);
+    unlink(prof);
+    ck_assert_msg(strstr(line, "\"cat\":\"provider\",\"name\":\"example fused group\"") &&
+                      strstr(line, "\"args\":{\"node\":\"example_group_0\",\"provider\":\"example\"}"),
+                  "%s", line);
     snprintf(cmd, sizeof(cmd), "%s %s --provider %s 2>&1", rt_run, model, lib("tp-initfail"));
     f = popen(cmd, "r");
     n = fread(line, 1, sizeof(line) - 1, f);
