@@ -645,6 +645,7 @@ static char claimed_ids[64][2300];
 static int n_claimed_ids;
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+static int cmp_id(const void *a, const void *b) { return strcmp((const char *)a, (const char *)b); }
 
 static void scan_tests(void) {
     static const char *const cats[] = {"node", "pytorch-converted", "pytorch-operator", "simple"};
@@ -1181,6 +1182,8 @@ int main(int argc, char **argv) {
             failed++;
         }
     }
+    /* The next sections pick the first passing tests by name, not by finishing order. */
+    qsort(claimed_ids, (size_t)n_claimed_ids, sizeof(claimed_ids[0]), cmp_id);
     section("alloc", sec_alloc, 600);
     section("threads", sec_threads, 300);
     free(tests);
