@@ -107,7 +107,7 @@ static kiln_status conv_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, ki
             float *yg = yd + (i * m + gi * mg) * w.out_size;
             const float *bmat = xg;
             if (!direct) {
-                cpu_im2col_f32(xg, cg, &w, 0.0f, col);
+                kiln_cpu_im2col_f32(ctx, xg, cg, &w, 0.0f, col);
                 bmat = col;
             }
             kiln_cpu_f32_gemm(ctx, 0, 0, (size_t)mg, (size_t)w.out_size, (size_t)rows, 1.0f, wd + gi * mg * rows, (size_t)rows,
