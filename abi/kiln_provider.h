@@ -361,18 +361,19 @@ typedef struct kiln_stream {
     void (*release)(struct kiln_stream *s);
 } kiln_stream;
 
-/** A provider instance, created for one session on one device. Required slots are those not
- * marked (optional) or (device kinds); create_provider must fill every one. */
+/** A provider instance, created for one session on one device. name and release are required;
+ * claim_node with create_kernel, or claim_groups with compile_group, or both; the (device kinds)
+ * slots when the device declares memory kinds. The host checks this when it loads the provider. */
 typedef struct kiln_provider {
     kiln_abi_header hdr;
     const char *name;        /**< short name, e.g. "cpu" (provider-owned, lives as long as the provider) */
     void *state;             /**< provider-owned */
-    /** Says whether the provider runs node `n` with a kernel. Sets *claim to a kiln_claim. Asked
-     * only about nodes no earlier provider took. */
+    /** (with create_kernel, unless claim_groups is set) Says whether the provider runs node `n`
+     * with a kernel. Sets *claim to a kiln_claim. Asked only about nodes no earlier provider took. */
     int32_t (*claim_node)(struct kiln_provider *p, const kiln_node_view *n, int32_t *claim,
                           kiln_error *err);
-    /** Creates the kernel for a claimed node: reads attributes and constant inputs (weights may
-     * be packed here), validates them, and returns KILN_ERR_UNSUPPORTED or
+    /** (with claim_node) Creates the kernel for a claimed node: reads attributes and constant
+     * inputs (weights may be packed here), validates them, and returns KILN_ERR_UNSUPPORTED or
      * KILN_ERR_INVALID_MODEL with a message when it cannot. After KILN_ERR_UNSUPPORTED the
      * host gives the node to the next provider. */
     int32_t (*create_kernel)(struct kiln_provider *p, const kiln_node_view *n, kiln_kernel **out,

@@ -72,14 +72,24 @@ int32_t kiln_view_claim_group(kiln_claim_sink *sink, const kiln_node_view *const
     if (!sink || (n && !nodes)) return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "claim_group: NULL sink or nodes");
     if (!n) return KILN_OK;
     kiln_graph *g = sink->g;
-    for (uint32_t i = 0; i < n; i++) {
+    /* proposed[] bit 1: in an earlier group of this call; bit 2: in this one. */
+    kiln_status st = KILN_OK;
+    uint32_t i;
+    for (i = 0; i < n && st == KILN_OK; i++) {
         const kiln_node *nd = NODE(nodes[i]);
         if (!nd || nd->graph != g || nd->id >= g->n_nodes || g->nodes[nd->id] != nd)
-            return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "claim_group: node %u is not a node of graph '%s'", i, g->name);
-        if (sink->proposed[nd->id])
-            return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "claim_group: " KILN_NODE_FMT " is proposed twice",
-                             KILN_NODE_ARGS(nd));
+            st = kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "claim_group: node %u is not a node of graph '%s'", i, g->name);
+        else if (sink->proposed[nd->id])
+            st = kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "claim_group: " KILN_NODE_FMT " is proposed twice",
+                           KILN_NODE_ARGS(nd));
+        else sink->proposed[nd->id] = 2;
     }
+    for (uint32_t k = 0; k < i; k++) {
+        const kiln_node *nd = NODE(nodes[k]);
+        if (nd && nd->graph == g && nd->id < g->n_nodes && g->nodes[nd->id] == nd && sink->proposed[nd->id] == 2)
+            sink->proposed[nd->id] = 0;
+    }
+    if (st != KILN_OK) return st;
     if (sink->n == sink->cap) {
         uint32_t nc = sink->cap ? sink->cap * 2 : 8;
         kiln_proposal *l = kiln_mem_grow(sink->a, sink->list, sink->cap * sizeof(*l), nc * sizeof(*l));

@@ -62,6 +62,12 @@ static int32_t wrapped_prepack(kiln_kernel *k, uint32_t input, const kiln_value_
 
 static int is_builtin(const kiln_prov *pv) { return pv->dl == NULL; }
 
+/* A claim slot failing is the provider's fault (KILN_ERR_PROVIDER) unless memory ran out. */
+static kiln_status claim_fault(int32_t st, kiln_error *local) {
+    kiln_status s = kiln_provider_status(st, local);
+    return s == KILN_ERR_OUT_OF_MEMORY ? s : KILN_ERR_PROVIDER;
+}
+
 /* Checks a kernel a provider returned and wraps it (plugins only). On failure the kernel is
  * released. */
 static kiln_status adopt_kernel(kiln_session *s, kiln_prov *pv, const kiln_node *n, kiln_kernel *k, kiln_error *err) {
@@ -443,8 +449,9 @@ static kiln_status compile_piece(work *w, kiln_prov *pv, const uint32_t *idx, ui
         return KILN_OK;
     }
     if (st != KILN_OK)
-        return kiln_fail(err, kiln_provider_status(st, &local), "group '%s' of %u nodes (first " KILN_NODE_FMT "): the %s provider could not compile it: %s",
-                         f->name, cnt, KILN_NODE_ARGS(w->nodes[idx[0]]), pv->name, local.msg);
+        return kiln_fail(err, kiln_provider_status(st, &local),
+                         "group '%s' of %u nodes (first " KILN_NODE_FMT "): the %s provider (%s) could not compile it: %s", f->name,
+                         cnt, KILN_NODE_ARGS(w->nodes[idx[0]]), pv->name, pv->path, local.msg);
     KILN_TRY(adopt_kernel(w->s, pv, f, k, err));
     if (w->n_groups == w->cap_groups) {
         uint32_t nc = w->cap_groups ? w->cap_groups * 2 : 8;
@@ -482,8 +489,8 @@ static kiln_status ask_groups(work *w, kiln_prov *pv, kiln_error *err) {
     kiln_error_clear(&local);
     int32_t pst = pv->p->claim_groups(pv->p, &gv, &sink, &local);
     if (pst != KILN_OK) {
-        st = kiln_fail(err, kiln_provider_status(pst, &local), "graph '%s': the %s provider's claim_groups failed: %s",
-                       w->g->name, pv->name, local.msg);
+        st = kiln_fail(err, claim_fault(pst, &local), "graph '%s': the %s provider (%s) failed in claim_groups: %s",
+                       w->g->name, pv->name, pv->path, local.msg);
         goto done;
     }
     for (uint32_t p = 0; p < sink.n && st == KILN_OK; p++) {
@@ -499,6 +506,10 @@ static kiln_status ask_groups(work *w, kiln_prov *pv, kiln_error *err) {
         while (left && st == KILN_OK) {
             uint32_t cnt;
             if ((st = piece(w, in_s, idx, &cnt, err)) != KILN_OK) break;
+            if (!cnt) {
+                st = kiln_fail(err, KILN_ERR_INTERNAL, "graph '%s': a proposed group could not be split", w->g->name);
+                break;
+            }
             for (uint32_t i = 0; i < cnt; i++) in_s[idx[i]] = 0;
             left -= cnt;
             st = compile_piece(w, pv, idx, cnt, err);
@@ -524,8 +535,8 @@ static kiln_status ask_nodes(work *w, kiln_prov *pv, kiln_error *err) {
         kiln_error_clear(&local);
         int32_t st = p->claim_node(p, VIEW(n), &claim, &local);
         if (st != KILN_OK)
-            return kiln_fail(err, kiln_provider_status(st, &local), KILN_NODE_FMT ": the %s provider's claim_node failed: %s",
-                             KILN_NODE_ARGS(n), pv->name, local.msg);
+            return kiln_fail(err, claim_fault(st, &local), KILN_NODE_FMT ": the %s provider (%s) failed in claim_node: %s",
+                             KILN_NODE_ARGS(n), pv->name, pv->path, local.msg);
         /* Answers this host does not know (from a newer provider) count as no. */
         if (claim != KILN_CLAIM_KERNEL && claim != KILN_CLAIM_KERNEL_INSIST) continue;
         if ((n->part_flags & KILN_NODE_F_SHAPE_ONLY) && claim != KILN_CLAIM_KERNEL_INSIST && !is_last(w, pv)) continue;

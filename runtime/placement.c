@@ -424,9 +424,10 @@ kiln_status kiln_partition_place(kiln_session *s, kiln_graph *g, kiln_error *err
             g->nodes = list;
             g->n_nodes += pl.n_copies;
             g->cap_nodes = g->n_nodes + 1;
-            st = kiln_graph_sort(g, err);
         }
     }
+    /* Order, implicit inputs and consumer counts follow the rewired graph. */
+    if (st == KILN_OK && pl.n_uses) st = kiln_graph_sort(g, err);
     if (st == KILN_OK) st = prepack(&pl, first_upload, err);
     kiln_mem_free(a, repl);
     kiln_mem_free(a, pl.first);

@@ -360,13 +360,16 @@ static kiln_status open_library(kiln_session *s, kiln_prov *pv, kiln_provider_en
     kiln_provider_library *lib = NULL;
     int32_t st = entry(&kiln_host, s->env, KILN_ABI_VERSION_MIN, KILN_ABI_VERSION, &lib, &local);
     if (st != KILN_OK) {
+        /* Whatever it left in `lib` is not trusted, so not released. */
         kiln_status k = kiln_provider_status(st, &local);
-        if (lib) pv->lib = lib; /* released by prov_free: whatever it returned is its own */
         return kiln_fail(err, k, "provider '%s': initialization failed: %s", pv->path, local.msg);
     }
     if (!lib) return kiln_fail(err, KILN_ERR_PROVIDER, "provider '%s': the entry point returned no library", pv->path);
-    pv->lib = lib;
     uint32_t v = lib->hdr.abi_version;
+    /* Within this major version the layout up to `release` is known, so it can be released. */
+    if (KILN_ABI_MAJOR(v) == KILN_ABI_MAJOR(KILN_ABI_VERSION) && lib->hdr.struct_size >= SIZE_1_0(kiln_provider_library, release) &&
+        lib->release)
+        pv->lib = lib;
     if (v < KILN_ABI_VERSION_MIN || v > KILN_ABI_VERSION)
         return kiln_fail(err, KILN_ERR_PROVIDER,
                          "provider '%s': answered ABI version %u.%u, outside the range %u.%u-%u.%u the host offered", pv->path,
@@ -383,8 +386,7 @@ static kiln_status open_library(kiln_session *s, kiln_prov *pv, kiln_provider_en
 }
 
 /* Checks a provider instance: header, required slots, its memory kind. */
-static kiln_status check_provider(const kiln_providers *ps, kiln_prov *pv, uint32_t n_dev_kinds, kiln_error *err) {
-    kiln_provider *p = pv->p;
+static kiln_status check_provider(kiln_prov *pv, kiln_provider *p, uint32_t n_dev_kinds, kiln_error *err) {
     KILN_TRY(check_header(pv, &p->hdr, "kiln_provider", SIZE_1_0(kiln_provider, create_stream), err));
     NEED_SLOT(p, kiln_provider, release);
     NEED_SLOT(p, kiln_provider, name);
@@ -403,7 +405,6 @@ static kiln_status check_provider(const kiln_providers *ps, kiln_prov *pv, uint3
     if (p->mem_kind != 0 && (p->mem_kind < pv->first_kind || p->mem_kind >= pv->first_kind + pv->n_kinds))
         return kiln_fail(err, KILN_ERR_PROVIDER, "provider '%s': its kernels' memory kind %u is not one of its device's kinds",
                          pv->path, p->mem_kind);
-    (void)ps;
     return KILN_OK;
 }
 
@@ -472,13 +473,12 @@ static kiln_status create_instance(kiln_session *s, kiln_prov *pv, const kiln_pr
     kiln_provider *p = NULL;
     st = lib->create_provider(lib, &prm, &p, &local);
     if (st != KILN_OK) {
-        if (p) pv->p = p;
         return kiln_fail(err, kiln_provider_status(st, &local), "provider '%s': creating an instance on device %u failed: %s",
                          pv->path, rq->device, local.msg);
     }
     if (!p) return kiln_fail(err, KILN_ERR_PROVIDER, "provider '%s': create_provider returned no instance", pv->path);
-    pv->p = p;
-    KILN_TRY(check_provider(ps, pv, di.n_mem_kinds, err));
+    if (p->hdr.struct_size >= SIZE_1_0(kiln_provider, release) && p->release) pv->p = p;
+    KILN_TRY(check_provider(pv, p, di.n_mem_kinds, err));
     pv->name = p->name;
     if ((pv->caps & KILN_DEVICE_CAP_STREAMS) && p->create_stream) {
         kiln_error_clear(&local);

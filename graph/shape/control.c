@@ -112,6 +112,73 @@ static kiln_status need_scalar_input(kiln_shape_ctx *c, uint32_t i, int32_t dtyp
 
 /* ---- If ---- */
 
+/* Whether graph g is `top` or nested in it. */
+static int within(const kiln_graph *g, const kiln_graph *top) {
+    for (; g; g = g->parent)
+        if (g == top) return 1;
+    return 0;
+}
+
+typedef struct saved_type {
+    kiln_value *v;
+    kiln_type t;
+    kiln_const *k;
+    uint32_t flags;
+} saved_type;
+
+/* Infers branch g. A branch can be ill-shaped for the shapes a model is built with and still be
+ * valid when it never runs for them (exported models branch on shapes: a 2-D and a 3-D path).
+ * So when its inference finds a contradiction, it is inferred again with the outer values' shapes
+ * unknown (kind and dtype kept); if it runs, the run-time shape functions check it. */
+static kiln_status infer_branch(kiln_shape_ctx *c, kiln_graph *g) {
+    kiln_model *m = g->model;
+    uint32_t n = 0, k = 0;
+    for (uint32_t i = 0; i < m->n_graphs; i++)
+        if (within(m->graphs[i], g)) n += m->graphs[i]->n_values;
+    saved_type *saved = kiln_mem_calloc(m->alloc, n + 1, sizeof(*saved));
+    kiln_value **outer = kiln_mem_calloc(m->alloc, g->n_values + 1, sizeof(*outer));
+    kiln_value *relaxed = kiln_mem_calloc(m->alloc, g->n_values + 1, sizeof(*relaxed));
+    kiln_status st = KILN_OK;
+    if (!saved || !outer || !relaxed) {
+        st = kiln_fail(c->err, KILN_ERR_OUT_OF_MEMORY, "out of memory");
+        goto done;
+    }
+    for (uint32_t i = 0; i < m->n_graphs; i++) {
+        if (!within(m->graphs[i], g)) continue;
+        for (uint32_t j = 0; j < m->graphs[i]->n_values; j++) {
+            kiln_value *v = m->graphs[i]->values[j];
+            saved[k++] = (saved_type){v, v->type, v->constant, v->flags};
+        }
+    }
+    st = kiln_graph_infer(g, c->err);
+    if (st != KILN_ERR_INVALID_MODEL) goto done;
+    kiln_error first;
+    if (c->err) first = *c->err;
+    for (uint32_t i = 0; i < k; i++) {
+        saved[i].v->type = saved[i].t;
+        saved[i].v->constant = saved[i].k;
+        saved[i].v->flags = saved[i].flags;
+    }
+    for (uint32_t j = 0; j < g->n_values; j++) {
+        kiln_value *v = g->values[j];
+        if (!(v->flags & KILN_VALUE_F_OUTER)) continue;
+        outer[j] = v->outer;
+        relaxed[j] = *v->outer;
+        relaxed[j].type.rank = -1;
+        relaxed[j].constant = NULL;
+        v->outer = &relaxed[j];
+    }
+    st = kiln_graph_infer(g, c->err);
+    for (uint32_t j = 0; j < g->n_values; j++)
+        if (outer[j]) g->values[j]->outer = outer[j];
+    if (st == KILN_ERR_INVALID_MODEL && c->err) *c->err = first; /* the precise message */
+done:
+    kiln_mem_free(m->alloc, saved);
+    kiln_mem_free(m->alloc, outer);
+    kiln_mem_free(m->alloc, relaxed);
+    return st;
+}
+
 kiln_status kiln_infer_if(kiln_shape_ctx *c) {
     KILN_TRY(need_scalar_input(c, 0, KILN_DTYPE_BOOL, "cond"));
     if (!kiln_shape_in(c, 0)) return kiln_shape_fail(c, "input 'cond' is required");
@@ -124,7 +191,7 @@ kiln_status kiln_infer_if(kiln_shape_ctx *c) {
             return kiln_shape_fail(c, "branch '%s' must take no inputs, it takes %u", br[b]->name, br[b]->n_inputs);
         if (br[b]->n_outputs != c->n_out)
             return kiln_shape_fail(c, "branch '%s' has %u outputs, the node has %u", br[b]->name, br[b]->n_outputs, c->n_out);
-        KILN_TRY(kiln_graph_infer(br[b], c->err));
+        KILN_TRY(infer_branch(c, br[b]));
     }
     for (uint32_t o = 0; o < c->n_out; o++) KILN_TRY(join(c, o, &br[0]->outputs[o]->type, &br[1]->outputs[o]->type));
     return KILN_OK;

@@ -123,7 +123,7 @@ kiln_status kiln_infer_tensor_scatter(kiln_shape_ctx *c) {
 kiln_status kiln_infer_non_zero(kiln_shape_ctx *c) {
     const kiln_shape_val *x;
     KILN_TRY(kiln_shape_need_tensor(c, 0, &x));
-    int64_t dims[2] = {x->t.rank < 0 ? KILN_DIM_UNKNOWN : x->t.rank == 0 ? 1 : x->t.rank, KILN_DIM_UNKNOWN};
+    int64_t dims[2] = {x->t.rank < 0 ? KILN_DIM_UNKNOWN : x->t.rank, KILN_DIM_UNKNOWN};
     kiln_shape_set(c, 0, KILN_DTYPE_INT64, 2, dims);
     return KILN_OK;
 }
@@ -212,7 +212,7 @@ kiln_status kiln_infer_top_k(kiln_shape_ctx *c) {
     return KILN_OK;
 }
 
-/* OneHot's depth as a count (ceil of a fractional value, like numpy's arange); -1 when unknown. */
+/* OneHot's depth as a count (a fractional value truncated); -1 when unknown. */
 static kiln_status one_hot_depth(kiln_shape_ctx *c, int64_t *depth) {
     const kiln_shape_val *d;
     KILN_TRY(kiln_shape_need_tensor(c, 1, &d));
@@ -235,8 +235,7 @@ static kiln_status one_hot_depth(kiln_shape_ctx *c, int64_t *depth) {
     default: return KILN_OK; /* float16: the kernel sizes the output */
     }
     if (!(v >= 0) || v > 1e15) return kiln_shape_fail(c, "depth %g is not valid", v);
-    *depth = (int64_t)v;
-    if ((double)*depth < v) (*depth)++;
+    *depth = (int64_t)v; /* the spec casts a non-integer depth to int64 */
     return KILN_OK;
 }
 

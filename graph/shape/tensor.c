@@ -449,7 +449,7 @@ kiln_status kiln_infer_range(kiln_shape_ctx *c) {
     for (uint32_t i = 0; i < 3; i++) {
         KILN_TRY(kiln_shape_need_tensor(c, i, &v[i]));
         if (v[i]->t.dtype != v[0]->t.dtype) return kiln_shape_fail(c, "start, limit and delta must have the same type");
-        if (v[i]->t.rank > 0 && !(v[i]->t.rank == 1 && v[i]->t.dims[0] == 1))
+        if (v[i]->t.rank > 0 && !(v[i]->t.rank == 1 && (v[i]->t.dims[0] == 1 || v[i]->t.dims[0] < 0)))
             return kiln_shape_fail(c, "input %u must be a scalar", i);
     }
     double f[3];

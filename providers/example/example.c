@@ -420,11 +420,11 @@ static int32_t new_kernel(ex_provider *ex, uint32_t n_in, uint32_t n_out, uint32
     ek->n_slots = n_in + n_out;
     ek->steps = ex->host->alloc(ex->host_ctx, (n_steps + 1) * sizeof(ex_step), 16);
     ek->packed = ex->host->alloc(ex->host_ctx, (n_in + 1) * sizeof(ex_block *), 16);
+    if (ek->packed) memset(ek->packed, 0, (n_in + 1) * sizeof(ex_block *));
     if (!ek->steps || !ek->packed) {
         kernel_release(&ek->abi);
         return fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory creating a kernel");
     }
-    memset(ek->packed, 0, (n_in + 1) * sizeof(ex_block *));
     *out = ek;
     return KILN_OK;
 }

@@ -314,7 +314,7 @@ void tool_summary(FILE *f, const kiln_tensor *t) {
         if (n) fprintf(f, "%s]", n > 4 ? ", ..." : "");
         return;
     }
-    if (isnan(tool_element(t, 0)) && n && kiln_dtype_bits(dt) < 8) return;
+    if (n && kiln_dtype_bits(dt) < 8 && isnan(tool_element(t, 0))) return;
     double mn = INFINITY, mx = -INFINITY, sum = 0.0;
     for (int64_t i = 0; i < n; i++) {
         double v = tool_element(t, (size_t)i);

@@ -24,13 +24,59 @@ typedef struct dw_job {
     const float *x, *wt, *b;
     float *y;
     int64_t channels;
+    const float *zeros; /* a zero row of the input's width for the 3x3 path; NULL: general path */
 } dw_job;
+
+/* 3x3, dilation 1: each output is nine taps from three input rows (a row of zeros stands in for
+ * rows in the padding); columns whose taps are all inside skip the bounds checks. */
+static void dw3x3_plane(const cpu_window *w, const float *x, const float *k, float bias, const float *zeros, float *y) {
+    int64_t ih_n = w->in[0], iw_n = w->in[1], ow_n = w->out[1], sw = w->s[1], pw = w->pb[1];
+    /* interior: 0 <= ow*sw - pw and ow*sw - pw + 2 < iw_n */
+    int64_t lo = pw <= 0 ? 0 : (pw + sw - 1) / sw, hi = iw_n - 3 + pw < 0 ? 0 : (iw_n - 3 + pw) / sw + 1;
+    if (hi > ow_n) hi = ow_n;
+    if (lo > hi) lo = hi;
+    for (int64_t oh = 0; oh < w->out[0]; oh++) {
+        const float *r[3];
+        for (int a = 0; a < 3; a++) {
+            int64_t ih = oh * w->s[0] - w->pb[0] + a;
+            r[a] = ih >= 0 && ih < ih_n ? x + ih * iw_n : zeros;
+        }
+        float *yr = y + oh * ow_n;
+        for (int64_t ow = 0; ow < ow_n; ow++) {
+            if (ow == lo && lo < hi) {
+                const float *r0 = r[0], *r1 = r[1], *r2 = r[2];
+                for (int64_t o = lo; o < hi; o++) {
+                    int64_t c = o * sw - pw;
+                    yr[o] = bias + k[0] * r0[c] + k[1] * r0[c + 1] + k[2] * r0[c + 2] + k[3] * r1[c] + k[4] * r1[c + 1] +
+                            k[5] * r1[c + 2] + k[6] * r2[c] + k[7] * r2[c + 1] + k[8] * r2[c + 2];
+                }
+                ow = hi - 1;
+                continue;
+            }
+            float acc = bias;
+            for (int a = 0; a < 3; a++)
+                for (int b = 0; b < 3; b++) {
+                    int64_t c = ow * sw - pw + b;
+                    if (c >= 0 && c < iw_n) acc += k[a * 3 + b] * r[a][c];
+                }
+            yr[ow] = acc;
+        }
+    }
+}
 
 static void dw_range(void *arg, size_t begin, size_t end) {
     const dw_job *j = arg;
     const cpu_window *w = j->w;
     int64_t ih_n = w->in[0], iw_n = w->in[1], oh_n = w->out[0], ow_n = w->out[1];
     int64_t kh_n = w->k[0], kw_n = w->k[1], sh = w->s[0], sw = w->s[1], dh = w->d[0], dw = w->d[1];
+    if (j->zeros) {
+        for (size_t plane = begin; plane < end; plane++) {
+            int64_t c = (int64_t)plane % j->channels;
+            dw3x3_plane(w, j->x + plane * (size_t)(ih_n * iw_n), j->wt + c * 9, j->b ? j->b[c] : 0.0f, j->zeros,
+                        j->y + plane * (size_t)(oh_n * ow_n));
+        }
+        return;
+    }
     for (size_t plane = begin; plane < end; plane++) {
         int64_t c = (int64_t)plane % j->channels;
         const float *x = j->x + plane * (size_t)(ih_n * iw_n);
@@ -84,7 +130,13 @@ static kiln_status conv_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, ki
     if (!xd || !wd || (b && !bd) || !yd) return cpu_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory for Conv buffers");
 
     if (w.sp == 2 && cg == 1 && mg == 1) {
-        dw_job j = {&w, xd, wd, bd, yd, c};
+        dw_job j = {&w, xd, wd, bd, yd, c, NULL};
+        if (w.k[0] == 3 && w.k[1] == 3 && w.d[0] == 1 && w.d[1] == 1) {
+            float *zeros = ctx->host->scratch(ctx, (size_t)(w.in[1] + 3) * sizeof(float));
+            if (!zeros) return cpu_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory for Conv buffers");
+            memset(zeros, 0, (size_t)(w.in[1] + 3) * sizeof(float));
+            j.zeros = zeros;
+        }
         cpu_parallel_for(ctx, (size_t)(n * c), 1, dw_range, &j);
         f32_commit(y, yd);
         return KILN_OK;

@@ -2,6 +2,7 @@
 /* Index-producing and masking ops: NonZero, Compress, Unique (sorted or in first-occurrence
  * order, per element or per slice along an axis, all four outputs), OneHot, Trilu and
  * ReverseSequence. NonZero, Compress and Unique size their outputs from the data. */
+#include <math.h>
 #include <string.h>
 
 #include "providers/cpu/cpu_op.h"
@@ -39,14 +40,14 @@ static kiln_status nonzero_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx,
     const kiln_value_desc *x = cpu_in(ctx, 0);
     int64_t n = (int64_t)x->count, nnz = 0;
     for (int64_t i = 0; i < n; i++) nnz += nonzero_at(x, i);
-    int32_t r = x->rank ? x->rank : 1; /* a scalar counts as one element of a 1-D tensor */
+    int32_t r = x->rank; /* a scalar has no coordinates: [0, nnz], as ONNX's inference says */
     int64_t dims[2] = {r, nnz};
     kiln_value_desc *y;
     KILN_CPU_TRY(cpu_output(ctx, 0, 2, dims, &y, err));
     int64_t *out = y->data, idx[KILN_MAX_RANK] = {0}, j = 0;
     for (int64_t i = 0; i < n; i++) {
         if (nonzero_at(x, i)) {
-            for (int32_t d = 0; d < r; d++) out[d * nnz + j] = x->rank ? idx[d] : 0;
+            for (int32_t d = 0; d < r; d++) out[d * nnz + j] = idx[d];
             j++;
         }
         for (int32_t d = x->rank - 1; d >= 0; d--) {
@@ -69,7 +70,7 @@ typedef struct axis_kernel {
     cpu_kernel base;
     int has_axis;
     int64_t axis;
-    int flag;         /* Unique: sorted; Trilu: upper */
+    int flag;         /* Unique: sorted; Trilu: upper; OneHot: negative indices wrap (11+) */
     uint32_t present; /* Unique: bit i for each optional output i that the node has */
 } axis_kernel;
 
@@ -235,8 +236,7 @@ static kiln_status one_hot_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx,
     if (vals->count != 2) return cpu_fail(err, KILN_ERR_SHAPE, "values must be [off_value, on_value]");
     double dv = cpu_load_f64(dep->data, dep->dtype, 0);
     if (!(dv >= 0) || dv > 1e15) return cpu_fail(err, KILN_ERR_SHAPE, "depth %g is not valid", dv);
-    int64_t depth = (int64_t)dv;
-    if ((double)depth < dv) depth++;
+    int64_t depth = (int64_t)dv; /* non-integer depth and indices are cast to int64 (truncated) */
     int32_t r = ix->rank + 1;
     int64_t axis = k->axis < 0 ? k->axis + r : k->axis;
     if (axis < 0 || axis >= r) return cpu_fail(err, KILN_ERR_SHAPE, "axis %lld is out of range", (long long)k->axis);
@@ -251,9 +251,9 @@ static kiln_status one_hot_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx,
                                   (const int64_t[]){(int64_t)y->count}, err));
     for (int64_t o = 0; o < outer; o++)
         for (int64_t i = 0; i < inner; i++) {
-            double v = cpu_load_f64(ix->data, ix->dtype, o * inner + i);
-            if (v < 0) v += (double)depth;
-            if (!(v >= 0 && v < (double)depth) || v != (double)(int64_t)v) continue;
+            double v = trunc(cpu_load_f64(ix->data, ix->dtype, o * inner + i));
+            if (v < 0 && k->flag) v += (double)depth; /* negative indices count from the end from opset 11 */
+            if (!(v >= 0 && v < (double)depth)) continue; /* out of range (or NaN): all off_value */
             KILN_CPU_TRY(cpu_copy_run(ctx, vals, 1, y, (o * depth + (int64_t)v) * inner + i, 1, err));
         }
     return KILN_OK;
@@ -266,6 +266,7 @@ kiln_status kiln_cpu_one_hot(const cpu_node *n, cpu_kernel **out, kiln_error *er
                         cpu_dtype_name(ti), cpu_dtype_name(td), cpu_dtype_name(tv));
     KILN_CPU_TRY(cpu_kernel_new(n, sizeof(axis_kernel), one_hot_compute, out, err));
     ((axis_kernel *)*out)->axis = cpu_attr_int(n, "axis", -1);
+    ((axis_kernel *)*out)->flag = n->opset >= 11;
     return KILN_OK;
 }
 

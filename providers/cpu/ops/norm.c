@@ -543,7 +543,8 @@ static kiln_status window_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, 
     KILN_CPU_TRY(lane_in(ctx, k, x, &j.x, err));
     KILN_CPU_TRY(lane_y(ctx, k, y, &j.y, err));
     if (k->kind == N_LRN) {
-        cpu_parallel_for(ctx, (size_t)(j.outer * j.len), grain_for(j.inner * k->size), wide(k) ? lrn_f64 : lrn_f32, &j);
+        int64_t win = k->size < j.len ? k->size : j.len; /* channels actually summed */
+        cpu_parallel_for(ctx, (size_t)(j.outer * j.len), grain_for(j.inner * win), wide(k) ? lrn_f64 : lrn_f32, &j);
     } else {
         j.nch = (j.inner + CH - 1) / CH;
         cpu_parallel_for(ctx, (size_t)(j.outer * j.nch), grain_for(j.len * (j.inner < CH ? j.inner : CH) * 2),

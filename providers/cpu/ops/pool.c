@@ -49,6 +49,67 @@ static double lp_term(double v, double p) {
 
 static double lp_root(double s, double p) { return p == 2.0 ? sqrt(s) : p == 1.0 ? s : pow(s, 1.0 / p); }
 
+/* Kernel taps [lo, hi) of one axis that land inside the input, for a window starting at `start`,
+ * and the count of taps inside the input plus its end padding (count_include_pad). */
+static void taps(int64_t start, int64_t k, int64_t d, int64_t in, int64_t pe, int64_t *lo, int64_t *hi, int64_t *padded) {
+    *lo = start >= 0 ? 0 : (-start + d - 1) / d;
+    *hi = in - start <= 0 ? 0 : (in - start + d - 1) / d;
+    if (*hi > k) *hi = k;
+    if (*lo > *hi) *lo = *hi;
+    int64_t ph = in + pe - start <= 0 ? 0 : (in + pe - start + d - 1) / d;
+    *padded = ph > k ? k : ph;
+}
+
+/* The 2-D case of POOL_RANGE: each window's valid rectangle is computed once, no per-tap checks. */
+#define POOL_RANGE_2D(NAME, T, LOWEST)                                                                   \
+    static void NAME##_2d(const pool_job *j, size_t begin, size_t end) {                                 \
+        const cpu_window *w = &j->w;                                                                     \
+        int kind = j->k->kind;                                                                           \
+        int64_t in0 = w->in[0], in1 = w->in[1];                                                          \
+        for (size_t plane = begin; plane < end; plane++) {                                               \
+            const T *x = (const T *)j->x + plane * (size_t)w->in_size;                                   \
+            T *y = (T *)j->y + plane * (size_t)w->out_size;                                              \
+            for (int64_t oh = 0; oh < w->out[0]; oh++) {                                                 \
+                int64_t hs = oh * w->s[0] - w->pb[0], h0, h1, hp;                                        \
+                taps(hs, w->k[0], w->d[0], in0, w->pe[0], &h0, &h1, &hp);                                \
+                for (int64_t ow = 0; ow < w->out[1]; ow++) {                                             \
+                    int64_t ws = ow * w->s[1] - w->pb[1], w0, w1, wp;                                    \
+                    taps(ws, w->k[1], w->d[1], in1, w->pe[1], &w0, &w1, &wp);                            \
+                    size_t o = (size_t)(oh * w->out[1] + ow);                                            \
+                    if (kind == POOL_MAX) {                                                              \
+                        T best = LOWEST;                                                                 \
+                        int64_t at = -1;                                                                 \
+                        for (int64_t a = h0; a < h1; a++) {                                              \
+                            const T *xr = x + (hs + a * w->d[0]) * in1; /* row; columns from ws */        \
+                            for (int64_t b = w0; b < w1; b++) {                                          \
+                                T v = xr[ws + b * w->d[1]];                                              \
+                                if (at < 0 || v > best) best = v, at = (hs + a * w->d[0]) * in1 + ws + b * w->d[1]; \
+                            }                                                                            \
+                        }                                                                                \
+                        y[o] = best;                                                                     \
+                        if (j->idx) {                                                                    \
+                            if (at >= 0 && j->k->storage_order) at = col_major(w, at);                   \
+                            j->idx[plane * (size_t)w->out_size + o] = at < 0 ? -1 : (int64_t)plane * w->in_size + at; \
+                        }                                                                                \
+                    } else {                                                                             \
+                        double acc = 0.0;                                                                \
+                        for (int64_t a = h0; a < h1; a++) {                                              \
+                            const T *xr = x + (hs + a * w->d[0]) * in1; /* row; columns from ws */        \
+                            for (int64_t b = w0; b < w1; b++)                                            \
+                                acc += kind == POOL_LP ? lp_term((double)xr[ws + b * w->d[1]], j->k->p) : (double)xr[ws + b * w->d[1]]; \
+                        }                                                                                \
+                        if (kind == POOL_LP) {                                                           \
+                            y[o] = (T)lp_root(acc, j->k->p);                                             \
+                        } else {                                                                         \
+                            int64_t div = j->k->count_include_pad ? hp * wp : (h1 - h0) * (w1 - w0);     \
+                            y[o] = (T)(div ? acc / (double)div : 0.0);                                   \
+                        }                                                                                \
+                    }                                                                                    \
+                }                                                                                        \
+            }                                                                                            \
+        }                                                                                                \
+    }
+
 /* One range function per element type: planes [begin, end) of N*C. Windows are walked with an
  * odometer over the kernel offsets; positions in the padding are skipped (and counted for
  * count_include_pad when they lie inside the explicit padding). */
@@ -58,6 +119,10 @@ static double lp_root(double s, double p) { return p == 2.0 ? sqrt(s) : p == 1.0
         const cpu_window *w = &j->w;                                                                      \
         int32_t sp = w->sp;                                                                               \
         int kind = j->k->kind;                                                                            \
+        if (sp == 2) {                                                                                    \
+            NAME##_2d(j, begin, end);                                                                     \
+            return;                                                                                       \
+        }                                                                                                 \
         for (size_t plane = begin; plane < end; plane++) {                                                \
             const T *x = (const T *)j->x + plane * (size_t)w->in_size;                                    \
             T *y = (T *)j->y + plane * (size_t)w->out_size;                                               \
@@ -114,6 +179,10 @@ static double lp_root(double s, double p) { return p == 2.0 ? sqrt(s) : p == 1.0
         }                                                                                                 \
     }
 
+POOL_RANGE_2D(pool_f32, float, -FLT_MAX)
+POOL_RANGE_2D(pool_f64, double, -DBL_MAX)
+POOL_RANGE_2D(pool_s8, int8_t, INT8_MIN)
+POOL_RANGE_2D(pool_u8, uint8_t, 0)
 POOL_RANGE(pool_f32, float, -FLT_MAX)
 POOL_RANGE(pool_f64, double, -DBL_MAX)
 POOL_RANGE(pool_s8, int8_t, INT8_MIN)

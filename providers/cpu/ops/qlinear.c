@@ -60,13 +60,23 @@ typedef struct igemm_job {
     void *y;
     int32_t ydt, zy;
     const int32_t *bias;    /* per row, or NULL */
-    const double *mrow;     /* per row multiplier, or NULL */
-    const double *mcol;     /* per column multiplier, or NULL */
-    double mult;            /* when neither is given */
+    const float *mrow;      /* per row multiplier, or NULL */
+    const float *mcol;      /* per column multiplier, or NULL */
+    float mult;             /* when neither is given */
 } igemm_job;
 
-/* Round to nearest even for |v| < 2^51, like q_rne for doubles. */
-static inline double rne_d(double v) { return (v + 6755399441055744.0) - 6755399441055744.0; }
+/* Requantizes one row of sums: y = sat(rne((c + b) * m) + zy), in float as onnxruntime does;
+ * written as plain loops over the row so that they vectorize. */
+#define REQUANT_ROW(T, MUL)                                                      \
+    do {                                                                         \
+        T *yr = (T *)j->y + i * j->n;                                            \
+        for (size_t c = 0; c < j->n; c++) {                                      \
+            float v = (float)(int32_t)((uint32_t)ci[c] + (uint32_t)b) * (MUL);   \
+            v = v > flo ? v : flo; /* NaN goes low */                            \
+            v = v < fhi ? v : fhi;                                               \
+            yr[c] = (T)((int32_t)q_rne(v) + j->zy);                              \
+        }                                                                        \
+    } while (0)
 
 static void igemm_range(void *arg, size_t begin, size_t end) {
     const igemm_job *j = arg;
@@ -74,26 +84,24 @@ static void igemm_range(void *arg, size_t begin, size_t end) {
     if (!j->y) return;
     int32_t lo, hi;
     q_range(j->ydt, &lo, &hi);
-    double dlo = (double)lo - j->zy, dhi = (double)hi - j->zy;
+    /* bounds before adding the zero point; NaN (0 * inf scale) becomes the low bound */
+    float flo = (float)(lo - j->zy), fhi = (float)(hi - j->zy);
     for (size_t i = begin; i < end; i++) {
         const int32_t *ci = j->c + i * j->n;
         int32_t b = j->bias ? j->bias[i] : 0;
-        double mr = j->mrow ? j->mrow[i] : j->mult;
-        uint8_t *yu = (uint8_t *)j->y + i * j->n;
-        int8_t *ys = (int8_t *)j->y + i * j->n;
-        for (size_t c = 0; c < j->n; c++) {
-            /* float product, as onnxruntime computes it */
-            double v = (float)(int32_t)((uint32_t)ci[c] + (uint32_t)b) * (float)(j->mcol ? j->mcol[c] : mr);
-            v = v != v ? dlo : v < dlo ? dlo : v > dhi ? dhi : v; /* NaN (0 * inf scale) saturates low */
-            int32_t q = (int32_t)rne_d(v) + j->zy;
-            if (j->ydt == KILN_DTYPE_UINT8) yu[c] = (uint8_t)q;
-            else ys[c] = (int8_t)q;
+        float mr = j->mrow ? j->mrow[i] : j->mult;
+        if (j->ydt == KILN_DTYPE_UINT8) {
+            if (j->mcol) REQUANT_ROW(uint8_t, j->mcol[c]);
+            else REQUANT_ROW(uint8_t, mr);
+        } else {
+            if (j->mcol) REQUANT_ROW(int8_t, j->mcol[c]);
+            else REQUANT_ROW(int8_t, mr);
         }
     }
 }
 
 /* Multiplier x_scale * w_scale / y_scale with the roundings of the scales' type. */
-static double combine(int32_t st, float sx, float sw, float sy) {
+static float combine(int32_t st, float sx, float sw, float sy) {
     if (st == KILN_DTYPE_FLOAT16) {
         float p = kiln_f16_to_f32(kiln_f32_to_f16(sx * sw));
         return kiln_f16_to_f32(kiln_f32_to_f16(p / sy));
@@ -102,7 +110,7 @@ static double combine(int32_t st, float sx, float sw, float sy) {
         float p = kiln_bf16_to_f32(kiln_f32_to_bf16(sx * sw));
         return kiln_bf16_to_f32(kiln_f32_to_bf16(p / sy));
     }
-    return (double)(sx * sw / sy);
+    return sx * sw / sy;
 }
 
 /* ---- MatMulInteger and QLinearMatMul ---- */
@@ -148,7 +156,7 @@ static kiln_status qmm_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, kil
     if (y->count == 0) return KILN_OK;
 
     /* Requantization parameters. */
-    double mult = 1.0, *mcol = NULL;
+    float mult = 1.0f, *mcol = NULL;
     int32_t zy = 0, ydt = 0;
     if (k->qlinear) {
         const kiln_value_desc *sa = cpu_in(ctx, 1), *sb = cpu_in(ctx, 4), *sy = cpu_in(ctx, 6), *yz = cpu_in(ctx, 7);
@@ -160,7 +168,7 @@ static kiln_status qmm_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, kil
         float fa = q_scale(sa->dtype, sa->data, 0), fy = q_scale(sy->dtype, sy->data, 0);
         mult = combine(sa->dtype, fa, q_scale(sb->dtype, sb->data, 0), fy);
         if (sb->count != 1) {
-            mcol = ctx->host->scratch(ctx, n * sizeof(double));
+            mcol = ctx->host->scratch(ctx, n * sizeof(float));
             if (!mcol) return cpu_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory");
             for (size_t j = 0; j < n; j++) mcol[j] = combine(sa->dtype, fa, q_scale(sb->dtype, sb->data, j), fy);
         }
@@ -246,6 +254,77 @@ kiln_status kiln_cpu_qlinear_matmul(const cpu_node *n, cpu_kernel **out, kiln_er
 
 /* ---- ConvInteger and QLinearConv ---- */
 
+/* Writes row r of one group's im2col matrix — channel r / k_size at kernel offset r % k_size,
+ * zero point subtracted, padding 0 — to dst[j * 2] for every output position j: one lane of
+ * the pair-packed layout of igemm.h, so the matrix is never materialized. */
+#define CONV_ROW(T)                                                                                   \
+    do {                                                                                              \
+        const T *xc = (const T *)xg + (r / w->k_size) * w->in_size;                                   \
+        int64_t kk = r % w->k_size;                                                                   \
+        if (w->sp == 2) {                                                                             \
+            int64_t kh = kk / w->k[1], kw = kk % w->k[1], ow_n = w->out[1];                           \
+            for (int64_t oh = 0; oh < w->out[0]; oh++) {                                              \
+                int16_t *d = dst + 2 * oh * ow_n;                                                     \
+                int64_t ih = oh * w->s[0] - w->pb[0] + kh * w->d[0];                                  \
+                if (ih < 0 || ih >= w->in[0]) {                                                       \
+                    for (int64_t ow = 0; ow < ow_n; ow++) d[2 * ow] = 0;                              \
+                    continue;                                                                         \
+                }                                                                                     \
+                const T *xr = xc + ih * w->in[1];                                                     \
+                int64_t x0 = kw * w->d[1] - w->pb[1], sw = w->s[1];                                   \
+                for (int64_t ow = 0; ow < ow_n; ow++) {                                               \
+                    int64_t iw = x0 + ow * sw;                                                        \
+                    d[2 * ow] = iw >= 0 && iw < w->in[1] ? (int16_t)(xr[iw] - zx) : 0;                \
+                }                                                                                     \
+            }                                                                                         \
+        } else {                                                                                      \
+            int64_t kidx[KILN_MAX_RANK], oidx[KILN_MAX_RANK] = {0}, rem = kk;                         \
+            for (int32_t a = w->sp - 1; a >= 0; a--) kidx[a] = rem % w->k[a], rem /= w->k[a];         \
+            for (int64_t o = 0; o < w->out_size; o++) {                                               \
+                int64_t off = 0;                                                                      \
+                int inside = 1;                                                                       \
+                for (int32_t a = 0; a < w->sp && inside; a++) {                                      \
+                    int64_t q = oidx[a] * w->s[a] - w->pb[a] + kidx[a] * w->d[a];                     \
+                    inside = q >= 0 && q < w->in[a];                                                  \
+                    off = off * w->in[a] + q;                                                         \
+                }                                                                                     \
+                dst[2 * o] = inside ? (int16_t)(xc[off] - zx) : 0;                                    \
+                for (int32_t a = w->sp - 1; a >= 0; a--) {                                            \
+                    if (++oidx[a] < w->out[a]) break;                                                 \
+                    oidx[a] = 0;                                                                      \
+                }                                                                                     \
+            }                                                                                         \
+        }                                                                                             \
+    } while (0)
+
+static void conv_row(int32_t dt, const void *xg, int32_t zx, const cpu_window *w, int64_t r, int16_t *dst) {
+    if (dt == KILN_DTYPE_UINT8) CONV_ROW(uint8_t);
+    else CONV_ROW(int8_t);
+}
+
+typedef struct pack_job {
+    int32_t dt;
+    const void *xg; /* the group's first input plane */
+    int32_t zx;
+    const cpu_window *w;
+    int64_t rows;
+    int16_t *packed;
+} pack_job;
+
+/* Pairs of im2col rows [begin, end) into the packed B. */
+static void pack_range(void *arg, size_t begin, size_t end) {
+    const pack_job *j = arg;
+    size_t n = (size_t)j->w->out_size, npad = (n + KILN_S16_GEMM_NR - 1) / KILN_S16_GEMM_NR * KILN_S16_GEMM_NR;
+    for (size_t pp = begin; pp < end; pp++) {
+        int16_t *dst = j->packed + pp * 2 * npad;
+        conv_row(j->dt, j->xg, j->zx, j->w, (int64_t)(2 * pp), dst);
+        if ((int64_t)(2 * pp + 1) < j->rows) conv_row(j->dt, j->xg, j->zx, j->w, (int64_t)(2 * pp + 1), dst + 1);
+        else
+            for (size_t c = 0; c < n; c++) dst[2 * c + 1] = 0;
+        memset(dst + 2 * n, 0, (npad - n) * 2 * sizeof(int16_t));
+    }
+}
+
 typedef struct qconv_kernel {
     cpu_kernel base;
     cpu_window_attrs wa;
@@ -276,10 +355,9 @@ static kiln_status qconv_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, k
     if (zx && zx->count != 1) return cpu_fail(err, KILN_ERR_SHAPE, "x_zero_point must be a scalar");
     KILN_CPU_TRY(zp_check(zw, m, "w_zero_point", err));
     int64_t cg = c / g, mg = m / g, rows = cpu_mul_size(cg, w.k_size), col_n = cpu_mul_size(rows, w.out_size);
-    int64_t xg_n = cpu_mul_size(cg, w.in_size);
-    if (rows < 0 || col_n < 0 || xg_n < 0 || (uint64_t)col_n > SIZE_MAX / 8) return cpu_fail(err, KILN_ERR_SHAPE, "buffers too large");
+    if (rows < 0 || col_n < 0 || (uint64_t)col_n > SIZE_MAX / 8) return cpu_fail(err, KILN_ERR_SHAPE, "buffers too large");
 
-    double *mrow = NULL;
+    float *mrow = NULL;
     const int32_t *bias = NULL;
     int32_t zy = 0;
     if (k->qlinear) {
@@ -291,7 +369,7 @@ static kiln_status qconv_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, k
         if (b && (b->rank != 1 || b->dims[0] != m)) return cpu_fail(err, KILN_ERR_SHAPE, "bias must have %lld values", (long long)m);
         bias = b ? b->data : NULL;
         zy = yz ? q_get(yz->dtype, yz->data, 0) : 0;
-        mrow = ctx->host->scratch(ctx, (size_t)m * sizeof(double) + 1);
+        mrow = ctx->host->scratch(ctx, (size_t)m * sizeof(float) + 1);
         if (!mrow) return cpu_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory");
         float fx = q_scale(sx->dtype, sx->data, 0), fy = q_scale(sy->dtype, sy->data, 0);
         for (int64_t i = 0; i < m; i++)
@@ -306,24 +384,17 @@ static kiln_status qconv_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, k
         widen(wt->dtype, wt->data, (size_t)m, (size_t)rows, zw, NULL, buf);
         w16 = buf;
     }
-    int direct = 1;
-    for (int32_t i = 0; i < w.sp; i++)
-        if (w.k[i] != 1 || w.s[i] != 1 || w.pb[i] || w.pe[i] || w.in[i] != w.out[i]) direct = 0;
-    int16_t *x16 = ctx->host->scratch(ctx, (size_t)xg_n * sizeof(int16_t) + 1);
-    int16_t *col = direct ? x16 : ctx->host->scratch(ctx, (size_t)col_n * sizeof(int16_t) + 1);
     int16_t *pb = ctx->host->scratch(ctx, kiln_s16_gemm_packed_size((size_t)rows, (size_t)w.out_size) * sizeof(int16_t) + 1);
     int32_t *acc = k->qlinear ? ctx->host->scratch(ctx, (size_t)(mg * w.out_size) * sizeof(int32_t) + 1) : NULL;
-    if (!x16 || !col || !pb || (k->qlinear && !acc)) return cpu_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory for the im2col buffers");
-    size_t xes = 1;
+    if (!pb || (k->qlinear && !acc)) return cpu_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory for the im2col buffers");
     for (int64_t i = 0; i < nb; i++) {
         for (int64_t gi = 0; gi < g; gi++) {
-            const char *xg = (const char *)x->data + (size_t)((i * c + gi * cg) * w.in_size) * xes;
-            widen(x->dtype, xg, 1, (size_t)xg_n, NULL, zx, x16);
-            if (!direct) cpu_im2col_s16(x16, cg, &w, 0, col);
-            kiln_s16_gemm_pack_b((size_t)rows, (size_t)w.out_size, col, (size_t)w.out_size, pb);
+            pack_job pj = {x->dtype, (const char *)x->data + (size_t)((i * c + gi * cg) * w.in_size), zx ? q_get(zx->dtype, zx->data, 0) : 0,
+                           &w, rows, pb};
+            cpu_parallel_for(ctx, (size_t)(rows + 1) / 2, 8, pack_range, &pj);
             size_t yoff = (size_t)((i * m + gi * mg) * w.out_size);
             igemm_job j = {(size_t)w.out_size, (size_t)rows, w16 + gi * mg * rows, pb, NULL, NULL, y->dtype, zy,
-                           bias ? bias + gi * mg : NULL, mrow ? mrow + gi * mg : NULL, NULL, 1.0};
+                           bias ? bias + gi * mg : NULL, mrow ? mrow + gi * mg : NULL, NULL, 1.0f};
             if (k->qlinear) {
                 j.c = acc;
                 j.y = (char *)y->data + yoff;

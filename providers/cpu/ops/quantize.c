@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* QuantizeLinear, DequantizeLinear (per-tensor, per-axis and blocked scales; 8-, 16-, 4- and
- * 2-bit integers, int32 for dequantization; output_dtype, precision) and DynamicQuantizeLinear.
- * Quotients round to nearest even and saturate; the float8/float4 forms are refused. */
+ * 2-bit integers, int32 for dequantization; float8 e4m3fn/e4m3fnuz/e5m2/e5m2fnuz and float4e2m1
+ * with saturate; output_dtype, precision) and DynamicQuantizeLinear. Quotients round to nearest
+ * even and saturate (float8 without `saturate` overflows to infinity or NaN as Cast does). */
 #include <math.h>
 #include <string.h>
 
+#include "kernels/common/minifloat.h"
 #include "providers/cpu/cpu_op.h"
 #include "providers/cpu/ops/f32_io.h"
 #include "providers/cpu/ops/quant_common.h"
@@ -69,6 +71,36 @@ static kiln_status gran_resolve(const kiln_value_desc *x, const kiln_value_desc 
             }                                                                                 \
     } while (0)
 
+/* ---- the small float types ---- */
+
+static const kiln_minifloat *minifloat_of(int32_t dt) {
+    switch (dt) {
+    case KILN_DTYPE_FLOAT8E4M3FN: return &kiln_mf_e4m3fn;
+    case KILN_DTYPE_FLOAT8E4M3FNUZ: return &kiln_mf_e4m3fnuz;
+    case KILN_DTYPE_FLOAT8E5M2: return &kiln_mf_e5m2;
+    case KILN_DTYPE_FLOAT8E5M2FNUZ: return &kiln_mf_e5m2fnuz;
+    case KILN_DTYPE_FLOAT4E2M1: return &kiln_mf_e2m1;
+    default: return NULL;
+    }
+}
+
+/* Element i of a float8 (one per byte) or float4 (two per byte) tensor, decoded. */
+static float mf_get(int32_t dt, const void *p, size_t i) {
+    const uint8_t *b = p;
+    uint32_t bits = dt == KILN_DTYPE_FLOAT4E2M1 ? (b[i / 2] >> (4 * (i % 2))) & 0xfu : b[i];
+    return (float)kiln_mf_decode(minifloat_of(dt), bits);
+}
+
+static void mf_set(int32_t dt, void *p, size_t i, uint32_t bits) {
+    uint8_t *b = p;
+    if (dt == KILN_DTYPE_FLOAT4E2M1) {
+        unsigned sh = 4 * (unsigned)(i % 2);
+        b[i / 2] = (uint8_t)((b[i / 2] & ~(0xfu << sh)) | ((bits & 0xfu) << sh));
+    } else {
+        b[i] = (uint8_t)bits;
+    }
+}
+
 /* ---- QuantizeLinear ---- */
 
 typedef struct quant_kernel {
@@ -76,6 +108,7 @@ typedef struct quant_kernel {
     int32_t out_dtype;
     int32_t precision; /* dtype the division rounds to: float, float16 or bfloat16 */
     int64_t axis, block;
+    int saturate;      /* float8 outputs: clamp to the largest finite value */
 } quant_kernel;
 
 static float round_to(int32_t dt, float v) {
@@ -111,7 +144,9 @@ static void quant_u8_range(void *arg, size_t begin, size_t end) {
     uint8_t *y = j->y;
     float lo = (float)j->lo - j->zp, hi = (float)j->hi - j->zp;
     for (size_t i = begin; i < end; i++) {
-        float v = fminf(fmaxf(j->x[i] / j->scale, lo), hi);
+        float v = j->x[i] / j->scale;
+        v = v > lo ? v : lo; /* NaN goes low */
+        v = v < hi ? v : hi;
         y[i] = (uint8_t)(int32_t)(q_rne(v) + j->zp);
     }
 }
@@ -121,7 +156,9 @@ static void quant_s8_range(void *arg, size_t begin, size_t end) {
     int8_t *y = j->y;
     float lo = (float)j->lo - j->zp, hi = (float)j->hi - j->zp;
     for (size_t i = begin; i < end; i++) {
-        float v = fminf(fmaxf(j->x[i] / j->scale, lo), hi);
+        float v = j->x[i] / j->scale;
+        v = v > lo ? v : lo; /* NaN goes low */
+        v = v < hi ? v : hi;
         y[i] = (int8_t)(int32_t)(q_rne(v) + j->zp);
     }
 }
@@ -146,6 +183,18 @@ static kiln_status quant_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, k
     /* Packed outputs are written a few bits at a time: clear the padding bits of the last byte. */
     if (ot_bits(k->out_dtype) < 8) memset(yd, 0, ((size_t)y->count * (size_t)ot_bits(k->out_dtype) + 7) / 8);
     int32_t xt = x->dtype, st = s->dtype, zt = z ? z->dtype : 0, ot = k->out_dtype, pt = k->precision;
+    const kiln_minifloat *mf = minifloat_of(ot);
+    if (mf) {
+        if (ot == KILN_DTYPE_FLOAT4E2M1) memset(yd, 0, ((size_t)y->count + 1) / 2);
+        /* float4 has no infinity and always saturates */
+        int sat = k->saturate || ot == KILN_DTYPE_FLOAT4E2M1;
+        QGRAN_FOR(&g, {
+            float sv = round_to(pt, q_scale(st, sd, si));
+            float q = round_to(pt, round_to(pt, load_x(xt, xd, idx)) / sv) + (zd ? mf_get(zt, zd, si) : 0.0f);
+            mf_set(ot, yd, idx, kiln_mf_encode(mf, (double)q, sat));
+        });
+        return KILN_OK;
+    }
     QGRAN_FOR(&g, {
         float sv = round_to(pt, q_scale(st, sd, si));
         float zv = zd ? (float)q_get(zt, zd, si) : 0.0f;
@@ -162,7 +211,7 @@ kiln_status kiln_cpu_quantize_linear(const cpu_node *n, cpu_kernel **out, kiln_e
         return cpu_fail(err, KILN_ERR_UNSUPPORTED, "QuantizeLinear is not implemented for input %s", cpu_dtype_name(xt));
     if (!q_scale_type(st))
         return cpu_fail(err, KILN_ERR_UNSUPPORTED, "QuantizeLinear is not implemented for scale %s", cpu_dtype_name(st));
-    if (!q_is_int(ot) || (zt && zt != ot))
+    if ((!q_is_int(ot) && !minifloat_of(ot)) || (zt && zt != ot))
         return cpu_fail(err, KILN_ERR_UNSUPPORTED, "QuantizeLinear is not implemented for output %s", cpu_dtype_name(ot));
     int64_t prec = cpu_attr_int(n, "precision", 0);
     if (prec && prec != KILN_DTYPE_FLOAT && prec != KILN_DTYPE_FLOAT16 && prec != KILN_DTYPE_BFLOAT16)
@@ -174,6 +223,7 @@ kiln_status kiln_cpu_quantize_linear(const cpu_node *n, cpu_kernel **out, kiln_e
     k->precision = prec ? (int32_t)prec : (xt == st && (st == KILN_DTYPE_FLOAT16 || st == KILN_DTYPE_BFLOAT16)) ? st : KILN_DTYPE_FLOAT;
     k->axis = cpu_attr_int(n, "axis", 1);
     k->block = cpu_attr_int(n, "block_size", 0);
+    k->saturate = cpu_attr_int(n, "saturate", 1) != 0;
     return KILN_OK;
 }
 
@@ -213,10 +263,17 @@ static kiln_status dequant_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx,
     } else {
         const void *xd = x->data, *sd = s->data, *zd = z ? z->data : NULL;
         int32_t xt = x->dtype, st = s->dtype, zt = z ? z->dtype : 0;
-        QGRAN_FOR(&g, {
-            float zv = zd ? (float)q_get(zt, zd, si) : 0.0f;
-            yd[idx] = ((float)q_get(xt, xd, idx) - zv) * q_scale(st, sd, si);
-        });
+        if (minifloat_of(xt)) {
+            QGRAN_FOR(&g, {
+                float zv = zd ? mf_get(zt, zd, si) : 0.0f;
+                yd[idx] = (mf_get(xt, xd, idx) - zv) * q_scale(st, sd, si);
+            });
+        } else {
+            QGRAN_FOR(&g, {
+                float zv = zd ? (float)q_get(zt, zd, si) : 0.0f;
+                yd[idx] = ((float)q_get(xt, xd, idx) - zv) * q_scale(st, sd, si);
+            });
+        }
     }
     f32_commit(y, yd);
     return KILN_OK;
@@ -225,7 +282,7 @@ static kiln_status dequant_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx,
 kiln_status kiln_cpu_dequantize_linear(const cpu_node *n, cpu_kernel **out, kiln_error *err) {
     int32_t xt = cpu_input_dtype(n, 0), st = cpu_input_dtype(n, 1), zt = cpu_input_dtype(n, 2);
     int32_t ot = cpu_output_info(n, 0).dtype;
-    if (!q_is_int(xt) && xt != KILN_DTYPE_INT32)
+    if (!q_is_int(xt) && xt != KILN_DTYPE_INT32 && !minifloat_of(xt))
         return cpu_fail(err, KILN_ERR_UNSUPPORTED, "DequantizeLinear is not implemented for %s", cpu_dtype_name(xt));
     if (zt && zt != xt) return cpu_fail(err, KILN_ERR_INVALID_MODEL, "x and x_zero_point have different types");
     if (!q_scale_type(st))

@@ -2,7 +2,7 @@
 /* Resize (opsets 10-19) and Upsample. Every resized axis gets a table of source taps per output
  * position (index clamped to the input, weight) built from the coordinate transformation and
  * the mode; nearest is then a gather over per-axis index maps (any dtype), linear and cubic are
- * separable passes, one axis at a time, in float (double for double data). Integer outputs are
+ * separable passes, one axis at a time, in float (double for double and integer data). Integer outputs are
  * rounded half to even and saturated. */
 #include <math.h>
 #include <string.h>
@@ -220,6 +220,14 @@ static kiln_status build_taps(const resize_kernel *k, kiln_kernel_ctx *ctx, int6
 
 /* ---- nearest: gather through index maps ---- */
 
+#define NEAREST_ROW(T)                                                         \
+    do {                                                                       \
+        T *d_ = (T *)dst, e_;                                                  \
+        const T *s_ = (const T *)src;                                          \
+        memcpy(&e_, ext, sizeof(T));                                           \
+        for (int64_t j_ = 0; j_ < n; j_++) d_[j_] = lmap[j_] < 0 ? e_ : s_[lmap[j_]]; \
+    } while (0)
+
 static kiln_status nearest_gather(const resize_kernel *k, kiln_kernel_ctx *ctx, const kiln_value_desc *x, kiln_value_desc *y,
                                   taps *tp, const int *resized, kiln_error *err) {
     int32_t r = x->rank;
@@ -246,13 +254,24 @@ static kiln_status nearest_gather(const resize_kernel *k, kiln_kernel_ctx *ctx, 
             so += i * xs[d];
         }
         char *dst = (char *)y->data + row * n * (int64_t)es;
-        for (int64_t j = 0; j < n; j++) {
-            if (out_row || lmap[j] < 0) {
-                if (plain) memcpy(dst + j * (int64_t)es, ext, es);
-                continue;
+        const char *src = (const char *)x->data + so * (int64_t)es;
+        if (plain && !out_row && (es == 1 || es == 2 || es == 4 || es == 8)) {
+            switch (es) {
+            case 1: NEAREST_ROW(uint8_t); break;
+            case 2: NEAREST_ROW(uint16_t); break;
+            case 4: NEAREST_ROW(uint32_t); break;
+            default: NEAREST_ROW(uint64_t); break;
             }
-            if (plain) memcpy(dst + j * (int64_t)es, (const char *)x->data + (so + lmap[j]) * (int64_t)es, es);
-            else KILN_CPU_TRY(cpu_copy_run(ctx, x, so + lmap[j], y, row * n + j, 1, err));
+        } else {
+            for (int64_t j = 0; j < n; j++) {
+                if (out_row || lmap[j] < 0) {
+                    if (plain) memcpy(dst + j * (int64_t)es, ext, es);
+                } else if (plain) {
+                    memcpy(dst + j * (int64_t)es, src + lmap[j] * (int64_t)es, es);
+                } else {
+                    KILN_CPU_TRY(cpu_copy_run(ctx, x, so + lmap[j], y, row * n + j, 1, err));
+                }
+            }
         }
         for (int32_t d = r - 2; d >= 0; d--) {
             if (++idx[d] < y->dims[d]) break;
@@ -266,6 +285,7 @@ static kiln_status nearest_gather(const resize_kernel *k, kiln_kernel_ctx *ctx, 
 
 typedef struct pass {
     const taps *t;
+    const void *wt;      /* t->w in the compute type */
     const void *src;
     void *dst;
     int64_t in, out, inner;
@@ -273,25 +293,38 @@ typedef struct pass {
     double extrapolation;
 } pass;
 
-#define PASS_ROWS(T)                                                                     \
-    do {                                                                                 \
-        const T *src = p->src;                                                           \
-        T *dst = p->dst;                                                                 \
-        for (size_t row = begin; row < end; row++) {                                     \
-            int64_t o = (int64_t)row / p->out, j = (int64_t)row % p->out;                \
-            T *d = dst + (int64_t)row * p->inner;                                        \
-            if (p->t->extra[j]) {                                                        \
-                for (int64_t i = 0; i < p->inner; i++) d[i] = (T)p->extrapolation;       \
-                continue;                                                                \
-            }                                                                            \
-            for (int64_t i = 0; i < p->inner; i++) d[i] = 0;                             \
-            for (int64_t q = 0; q < p->t->n; q++) {                                      \
-                T w = (T)p->t->w[j * p->t->n + q];                                       \
-                if (w == 0) continue;                                                    \
-                const T *s = src + (o * p->in + p->t->idx[j * p->t->n + q]) * p->inner;  \
-                for (int64_t i = 0; i < p->inner; i++) d[i] += w * s[i];                 \
-            }                                                                            \
-        }                                                                                \
+/* Rows [begin, end) of a pass: row = o * out + j. The innermost axis (inner == 1) is a dot
+ * product per output element (linear's two taps unrolled); other axes blend whole inner runs,
+ * which vectorizes. Weights come in the compute type (p->wt). */
+#define PASS_ROWS(T)                                                                          \
+    do {                                                                                      \
+        const T *src = p->src, *wts = p->wt;                                                  \
+        T *dst = p->dst;                                                                      \
+        const int64_t n = p->t->n, inner = p->inner;                                          \
+        int64_t o = (int64_t)begin / p->out, j = (int64_t)begin % p->out;                     \
+        for (size_t row = begin; row < end; row++) {                                          \
+            T *d = dst + (int64_t)row * inner;                                                \
+            const T *base = src + o * p->in * inner, *wt = wts + j * n;                       \
+            const int64_t *ix = p->t->idx + j * n;                                            \
+            if (p->t->extra[j]) {                                                             \
+                for (int64_t i = 0; i < inner; i++) d[i] = (T)p->extrapolation;               \
+            } else if (inner == 1 && n == 2) {                                                \
+                d[0] = wt[0] * base[ix[0]] + wt[1] * base[ix[1]];                             \
+            } else if (inner == 1) {                                                          \
+                T acc = 0;                                                                    \
+                for (int64_t q = 0; q < n; q++) acc += wt[q] * base[ix[q]];                   \
+                d[0] = acc;                                                                   \
+            } else {                                                                          \
+                const T w0 = wt[0], *s0 = base + ix[0] * inner;                               \
+                for (int64_t i = 0; i < inner; i++) d[i] = w0 * s0[i];                        \
+                for (int64_t q = 1; q < n; q++) {                                             \
+                    const T w = wt[q], *s = base + ix[q] * inner;                             \
+                    if (w == 0) continue;                                                     \
+                    for (int64_t i = 0; i < inner; i++) d[i] += w * s[i];                     \
+                }                                                                             \
+            }                                                                                 \
+            if (++j == p->out) j = 0, o++;                                                    \
+        }                                                                                     \
     } while (0)
 
 static void pass_range(void *arg, size_t begin, size_t end) {
@@ -320,9 +353,11 @@ static void from_compute(const void *src, int dbl, void *dst, int32_t dt, int64_
 static kiln_status interpolate(const resize_kernel *k, kiln_kernel_ctx *ctx, const kiln_value_desc *x, kiln_value_desc *y,
                                taps *tp, const int *resized, const int32_t *order, kiln_error *err) {
     int32_t r = x->rank;
-    int dbl = x->dtype == KILN_DTYPE_DOUBLE;
+    /* float math for float, float16, bfloat16; double for double and the integer types, whose
+     * rounding at .5 boundaries would otherwise differ from a double reference */
+    int dbl = x->dtype != KILN_DTYPE_FLOAT && x->dtype != KILN_DTYPE_FLOAT16 && x->dtype != KILN_DTYPE_BFLOAT16;
     size_t cs = dbl ? sizeof(double) : sizeof(float);
-    int native = x->dtype == KILN_DTYPE_FLOAT || dbl;
+    int native = x->dtype == KILN_DTYPE_FLOAT || x->dtype == KILN_DTYPE_DOUBLE;
     int64_t cur[KILN_MAX_RANK], most = (int64_t)x->count, npass = 0;
     memcpy(cur, x->dims, sizeof(int64_t) * (size_t)r);
     for (int32_t i = 0; i < r; i++) {
@@ -349,7 +384,14 @@ static kiln_status interpolate(const resize_kernel *k, kiln_kernel_ctx *ctx, con
         if (!resized[d]) continue;
         done++;
         void *dst = done == npass && native ? y->data : bufs[(done - 1) & 1];
-        pass p = {&tp[d], src, dst, cur[d], y->dims[d], 1, dbl, k->extrapolation};
+        pass p = {&tp[d], tp[d].w, src, dst, cur[d], y->dims[d], 1, dbl, k->extrapolation};
+        if (!dbl) {
+            int64_t nw = y->dims[d] * tp[d].n;
+            float *wf = ctx->host->scratch(ctx, (size_t)(nw + 1) * sizeof(float));
+            if (!wf) return cpu_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory");
+            for (int64_t q = 0; q < nw; q++) wf[q] = (float)tp[d].w[q];
+            p.wt = wf;
+        }
         int64_t outer = 1;
         for (int32_t e = 0; e < d; e++) outer *= cur[e];
         for (int32_t e = d + 1; e < r; e++) p.inner *= cur[e];
@@ -385,15 +427,23 @@ static kiln_status resize_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, 
         KILN_CPU_TRY(build_taps(k, ctx, x->dims[d], y->dims[d], scale[d], rs[d], re[d], &tp[d], err));
     }
     if (k->mode == M_NEAREST) return nearest_gather(k, ctx, x, y, tp, resized, err);
-    /* passes in the axes' order (attribute order when given, else ascending) */
+    /* Pass order: shrinking axes first (less data for the later passes), then growing ones;
+     * among equals the innermost first, whose per-element pass is the costlier one and so
+     * runs on the smaller tensor. Interpolation is separable, so the order only affects
+     * rounding. */
     int32_t order[KILN_MAX_RANK], no = 0;
-    uint32_t seen = 0;
-    for (uint32_t i = 0; i < k->n_axes; i++) {
-        int64_t a = k->axes[i] < 0 ? k->axes[i] + r : k->axes[i];
-        if (a >= 0 && a < r && !(seen & (1u << a))) order[no++] = (int32_t)a, seen |= 1u << a;
+    int exact = x->dtype != KILN_DTYPE_FLOAT && x->dtype != KILN_DTYPE_FLOAT16 && x->dtype != KILN_DTYPE_BFLOAT16;
+    for (int32_t d = r - 1; d >= 0; d--) {
+        double ratio = (double)y->dims[d] / (double)x->dims[d];
+        int32_t at = no++;
+        /* double and integer data keep ascending axes, the reference's order, so rounding ties
+         * of integer outputs land the same way */
+        while (at > 0 && (exact || ratio < (double)y->dims[order[at - 1]] / (double)x->dims[order[at - 1]])) {
+            order[at] = order[at - 1];
+            at--;
+        }
+        order[at] = d;
     }
-    for (int32_t d = 0; d < r; d++)
-        if (!(seen & (1u << d))) order[no++] = d;
     return interpolate(k, ctx, x, y, tp, resized, order, err);
 }
 

@@ -385,11 +385,12 @@ static kiln_status mel_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, kil
     double mstep = (mhi - mlo) / (double)(bins + 2);
     for (int64_t i = 0; i < bins + 2; i++) {
         double hz = 700.0 * (pow(10.0, ((double)i * mstep + mlo) / 2595.0) - 1.0);
-        edge[i] = (int64_t)floor((double)(len + 1) * hz / (double)rate);
+        double e = floor((double)(len + 1) * hz / (double)rate);
         /* the last edge only bounds the last filter's falling side, which stops before it */
-        if (edge[i] < 0 || edge[i] > nspec || (i <= bins && edge[i] == nspec))
+        if (!(e >= 0 && e <= (double)nspec) || (i <= bins && e == (double)nspec))
             return cpu_fail(err, KILN_ERR_SHAPE, "upper_edge_hertz %g is above what sample_rate %lld and dft_length %lld resolve", fhi,
                             (long long)rate, (long long)len);
+        edge[i] = (int64_t)e;
     }
     for (size_t i = 0; i < y->count; i++) put_any(y->dtype, y->data, i, 0.0);
     for (int64_t b = 0; b < bins; b++) {

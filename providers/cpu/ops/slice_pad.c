@@ -262,12 +262,21 @@ static kiln_status pad_mapped(const pad_kernel *k, kiln_kernel_ctx *ctx, const k
     int64_t n = r ? y->dims[r - 1] : 1, rows = n ? (int64_t)y->count / n : 0;
     const int64_t *lmap = r ? map + off[r - 1] : (const int64_t[]){0};
     size_t es = cpu_dtype_size(x->dtype);
+    /* innermost dim: output [lo, lo + mid) is source [0, mid) when its pads are not negative */
+    int64_t lo = r ? pads[r - 1] : 0, mid = r && lo >= 0 && pads[2 * r - 1] >= 0 ? x->dims[r - 1] : 0;
     for (int64_t row = 0; row < rows; row++) {
         int64_t so = 0;
         for (int32_t d = 0; d < r - 1; d++) so += map[off[d] + idx[d]] * xs[d];
         int64_t dof = row * n;
         if (x->dtype == KILN_DTYPE_STRING || !es) {
             for (int64_t j = 0; j < n; j++) KILN_CPU_TRY(cpu_copy_run(ctx, x, so + lmap[j], y, dof + j, 1, err));
+        } else if (mid > 0) {
+            /* the unpadded middle is a straight copy; only the borders go through the map */
+            const char *src = (const char *)x->data + so * (int64_t)es;
+            char *dst = (char *)y->data + dof * (int64_t)es;
+            for (int64_t j = 0; j < lo; j++) memcpy(dst + j * (int64_t)es, src + lmap[j] * (int64_t)es, es);
+            memcpy(dst + lo * (int64_t)es, src, (size_t)mid * es);
+            for (int64_t j = lo + mid; j < n; j++) memcpy(dst + j * (int64_t)es, src + lmap[j] * (int64_t)es, es);
         } else {
             const char *src = (const char *)x->data + so * (int64_t)es;
             char *dst = (char *)y->data + dof * (int64_t)es;

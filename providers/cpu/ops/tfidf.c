@@ -120,12 +120,14 @@ static kiln_status tfidf_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, k
     for (int64_t r = 0; r < rows; r++) {
         float *row = out + r * k->out_size;
         uint64_t base_pos = (uint64_t)(r * cols);
-        int64_t first_n = k->min_n;
-        /* A skip beyond the row cannot fit an n-gram of two or more items. */
+        /* No n-gram is longer than the row, and a skip beyond the row cannot fit one of two or
+         * more items: clamping keeps the index arithmetic small for any attribute values. */
+        int64_t first_n = k->min_n, max_n = k->max_n < cols ? k->max_n : cols;
         int64_t max_dist = k->max_skip + 1 < cols ? k->max_skip + 1 : cols;
+        if (first_n > max_n) max_dist = 0;
         for (int64_t dist = 1; dist <= max_dist; dist++) {
             for (int64_t start = 0; start + dist * (first_n - 1) < cols; start++) {
-                for (int64_t n = first_n; n <= k->max_n && start + dist * (n - 1) < cols; n++) {
+                for (int64_t n = first_n; n <= max_n && start + dist * (n - 1) < cols; n++) {
                     /* The length is the first hash input, so each length hashes from scratch. */
                     uint64_t h = (uint64_t)n;
                     for (int64_t i = 0; i < n; i++) h = mix(h, item_hash(k, x, base_pos + (uint64_t)(start + dist * i)));
@@ -135,7 +137,7 @@ static kiln_status tfidf_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, k
             }
             if (first_n == 1) {
                 first_n = 2; /* unigrams are counted on the first pass only */
-                if (first_n > k->max_n) break;
+                if (first_n > max_n) break;
             }
         }
         for (int64_t i = 0; i < k->out_size; i++) {
