@@ -331,6 +331,11 @@ static kiln_status place(kiln_frame *f, const kiln_value *v, int32_t dtype, int3
     }
     kiln_tensor *t;
     KILN_TRY(kiln_value_alloc(f->session, v, dtype, rank, dims, &t, err));
+#ifndef NDEBUG
+    /* Arena memory is not zeroed, so in debug builds heap outputs are not either (the allocator
+     * zeroes them): a kernel that relies on zeroed outputs fails the tests. */
+    if (!t->desc.mem_kind && dtype != KILN_DTYPE_STRING && t->nbytes) memset(t->desc.data, 0xff, t->nbytes);
+#endif
     set_value(f, id, t);
     *out = &t->desc;
     return KILN_OK;
