@@ -207,8 +207,7 @@ static kiln_status pad_fill(const pad_kernel *k, kiln_kernel_ctx *ctx, kiln_valu
     size_t es = cpu_dtype_size(y->dtype);
     if (!es) {
         unsigned bits = cpu_sub_bits(y->dtype), e = cv ? cpu_sub_get(cv->data, 0, bits) : 0;
-        if (e)
-            for (uint64_t i = 0; i < y->count; i++) cpu_sub_set(y->data, (int64_t)i, bits, e);
+        for (uint64_t i = 0; i < y->count; i++) cpu_sub_set(y->data, (int64_t)i, bits, e);
         return KILN_OK;
     }
     uint8_t v[16] = {0};
@@ -216,8 +215,10 @@ static kiln_status pad_fill(const pad_kernel *k, kiln_kernel_ctx *ctx, kiln_valu
     else if (k->value != 0 && cpu_elem_numeric(y->dtype)) cpu_store_f64(v, y->dtype, 0, k->value);
     int zero = 1;
     for (size_t b = 0; b < es; b++) zero &= v[b] == 0;
-    if (zero) return KILN_OK; /* outputs start zeroed */
-    for (uint64_t i = 0; i < y->count; i++) memcpy((char *)y->data + i * es, v, es);
+    /* Outputs are not zeroed (the planner reuses memory): zero is written too. */
+    if (zero) memset(y->data, 0, (size_t)y->count * es);
+    else
+        for (uint64_t i = 0; i < y->count; i++) memcpy((char *)y->data + i * es, v, es);
     return KILN_OK;
 }
 
