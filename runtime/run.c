@@ -444,8 +444,15 @@ static int may_target(const kiln_runctx *c, const kiln_io_info *io, const kiln_t
 /* Marks requested output `io`: computed into caller tensor t, or (t NULL) handed over as new. */
 void kiln_runctx_want(kiln_runctx *c, const kiln_io_info *io, kiln_tensor *t) {
     uint32_t id = io->value->id;
-    if (!t) c->move_out[id] = 1;
-    else if (!c->target[id] && !c->prebound[id] && may_target(c, io, t)) set_target(c, id, t);
+    if (!t) {
+        c->move_out[id] = 1;
+        return;
+    }
+    if (c->target[id] || c->prebound[id] || !may_target(c, io, t)) return;
+    /* One tensor given for two outputs: the second gets a copy at the end. */
+    for (uint32_t k = 0; k < c->n_touched; k++)
+        if (c->target[c->touched[k]] == t) return;
+    set_target(c, id, t);
 }
 
 static int is_copy(const kiln_node *n) { return n->op == &kiln_ops[KILN_OP_KILN_Copy]; }
