@@ -124,5 +124,4 @@ void kiln_view_trace(kiln_kernel_ctx *ctx, const char *name, uint64_t begin_ns, 
     double us = end_ns >= begin_ns ? (double)(end_ns - begin_ns) / 1e3 : 0.0;
     kiln_log(s->env, KILN_LOG_DEBUG, "trace: " KILN_NODE_FMT " [%s provider]: %s %.3f us", KILN_NODE_ARGS(n),
              c->xn->provider ? c->xn->provider->name : "?", name ? name : "", us);
-    kiln_profiler_span(s->prof, name, n->name, c->xn->provider ? c->xn->provider->name : "", begin_ns, end_ns);
 }
