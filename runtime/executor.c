@@ -516,7 +516,7 @@ static void shape_val_of(const kiln_value_desc *d, kiln_shape_val *sv) {
     sv->t.dtype = d->dtype;
     if (d->kind == KILN_VALUE_TENSOR) {
         sv->t.rank = d->rank;
-        memcpy(sv->t.dims, d->dims, (size_t)d->rank * sizeof(int64_t));
+        if (d->rank > 0) memcpy(sv->t.dims, d->dims, (size_t)d->rank * sizeof(int64_t)); /* scalars may have no dims */
         if (d->mem_kind == 0) sv->data = d->data;
     } else {
         sv->t.rank = -1;
