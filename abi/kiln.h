@@ -212,7 +212,7 @@ KILN_API uint32_t kiln_session_inter_op_threads(const kiln_session *session);
 typedef enum kiln_memory_stat {
     KILN_MEMORY_ARENA_BYTES = 0,       /**< planned arena of the newest plan, all memory kinds: intermediates and scratch */
     KILN_MEMORY_LOWER_BOUND_BYTES = 1, /**< largest total of bytes live at one moment in that plan (no arena is smaller) */
-    KILN_MEMORY_NAIVE_BYTES = 2,       /**< every intermediate and scratch block of that plan summed (no reuse) */
+    KILN_MEMORY_NAIVE_BYTES = 2,       /**< every tensor the nodes make and every scratch block, summed (no reuse) */
     KILN_MEMORY_WEIGHTS_BYTES = 3,     /**< constants of the main graph, kept apart from the arenas */
     KILN_MEMORY_PLANS = 4              /**< plans cached, one per input-shape signature (at most 8) */
 } kiln_memory_stat;
