@@ -212,7 +212,7 @@ KILN_API uint32_t kiln_session_inter_op_threads(const kiln_session *session);
 typedef enum kiln_memory_stat {
     KILN_MEMORY_ARENA_BYTES = 0,       /**< planned arena of the newest plan, all memory kinds: intermediates and scratch */
     KILN_MEMORY_LOWER_BOUND_BYTES = 1, /**< largest total of bytes live at one moment in that plan (no arena is smaller) */
-    KILN_MEMORY_NAIVE_BYTES = 2,       /**< every intermediate and scratch block of that plan summed (no reuse) */
+    KILN_MEMORY_NAIVE_BYTES = 2,       /**< every tensor the nodes make and every scratch block, summed (no reuse) */
     KILN_MEMORY_WEIGHTS_BYTES = 3,     /**< constants of the main graph, kept apart from the arenas */
     KILN_MEMORY_PLANS = 4              /**< plans cached, one per input-shape signature (at most 8) */
 } kiln_memory_stat;
@@ -269,6 +269,25 @@ KILN_API kiln_tensor *kiln_binding_output(const kiln_binding *binding, const cha
 /** Runs the binding's session with its inputs (every input must be bound) and outputs.
  * Statuses: as kiln_session_run. */
 KILN_API kiln_status kiln_session_run_binding(kiln_session *session, kiln_binding *binding, kiln_error *err);
+
+/** Creates a tensor in a memory kind of the session: "host" (or NULL) for host memory, else a
+ * device memory kind of one of its providers (the names kiln_session_partition_report lists as
+ * "memory_kinds", e.g. "example:device"). A device tensor's storage comes from that provider and
+ * is not host-addressable (kiln_tensor_data gives the provider's handle): fill and read it with
+ * kiln_session_tensor_copy, and destroy it before the session. Bound to an input that the
+ * session copies to that kind, or to an output it copies from that kind, it replaces the copy:
+ * the device kernels read or write it directly. Statuses: KILN_OK, KILN_ERR_INVALID_ARGUMENT
+ * (unknown kind, STRING in a device kind, bad dtype or shape), KILN_ERR_OUT_OF_MEMORY,
+ * KILN_ERR_PROVIDER. */
+KILN_API kiln_status kiln_session_tensor_create(kiln_session *session, const char *memory_kind, kiln_dtype dtype,
+                                                const int64_t *dims, int32_t rank, kiln_tensor **out,
+                                                kiln_error *err);
+
+/** Copies the elements of `src` into `dst` (same dtype and element count; not STRING) between
+ * host memory and the session's memory kinds, through the providers that own them.
+ * Statuses: KILN_OK, KILN_ERR_INVALID_ARGUMENT, KILN_ERR_SHAPE, KILN_ERR_PROVIDER. */
+KILN_API kiln_status kiln_session_tensor_copy(kiln_session *session, const kiln_tensor *src, kiln_tensor *dst,
+                                              kiln_error *err);
 
 /* ---------------------------------------------------------------------------------------------- */
 /** @name Tensors and other values */

@@ -20,13 +20,27 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-# name, file (relative to --models-dir or --shared), symbolic dims
+# name, file (relative to --models-dir or --shared), symbolic dims, input maker (or None: random)
+def bert_inputs(folder):
+    """Token ids in the vocabulary, a full attention mask, segment 0 (random integers in [0, 4)
+    would index past the two token types)."""
+    import numpy as np
+    rng = np.random.default_rng(7)
+    arrays = {"input_ids": rng.integers(0, 30000, (1, 128)).astype(np.int64),
+              "attention_mask": np.ones((1, 128), np.int64), "token_type_ids": np.zeros((1, 128), np.int64)}
+    files = {}
+    for k, v in arrays.items():
+        files[k] = os.path.join(folder, k + ".npy")
+        np.save(files[k], v)
+    return files
+
+
 MODELS = [
-    ("resnet50", "models:resnet50.onnx", {}),
-    ("mobilenetv2", "models:mobilenetv2.onnx", {}),
-    ("bert_base", "models:bert_base.onnx", {}),
+    ("resnet50", "models:resnet50.onnx", {}, None),
+    ("mobilenetv2", "models:mobilenetv2.onnx", {}, None),
+    ("bert_base", "models:bert_base.onnx", {}, bert_inputs),
     ("ppocr_det", "shared:models/ch_PP-OCRv4_det_infer.onnx",
-     {"p2o.DynamicDimension.0": 1, "p2o.DynamicDimension.1": 640, "p2o.DynamicDimension.2": 640}),
+     {"p2o.DynamicDimension.0": 1, "p2o.DynamicDimension.1": 640, "p2o.DynamicDimension.2": 640}, None),
 ]
 
 
@@ -41,20 +55,23 @@ def run_child(cmd):
         return p.returncode, out.read().decode(), err.read().decode(), ru.ru_maxrss * 1024
 
 
-def kiln_cmd(a, path, dims, threads):
-    cmd = [a.rt_run, path, "--threads", str(threads), "--warmup", str(a.warmup), "--repeat", str(a.repeat),
-           "--report", "json"]
+def feed_args(dims, files):
+    args = []
     for k, v in dims.items():
-        cmd += ["--dim", f"{k}={v}"]
-    return cmd
+        args += ["--dim", f"{k}={v}"]
+    for k, v in files.items():
+        args += ["--input", f"{k}={v}"]
+    return args
 
 
-def ort_cmd(a, path, dims, threads):
-    cmd = [sys.executable, os.path.join(HERE, "ort_run.py"), path, "--threads", str(threads), "--warmup",
-           str(a.warmup), "--repeat", str(a.repeat)]
-    for k, v in dims.items():
-        cmd += ["--dim", f"{k}={v}"]
-    return cmd
+def kiln_cmd(a, path, dims, files, threads):
+    return [a.rt_run, path, "--threads", str(threads), "--warmup", str(a.warmup), "--repeat", str(a.repeat),
+            "--report", "json"] + feed_args(dims, files)
+
+
+def ort_cmd(a, path, dims, files, threads):
+    return [sys.executable, os.path.join(HERE, "ort_run.py"), path, "--threads", str(threads), "--warmup",
+            str(a.warmup), "--repeat", str(a.repeat)] + feed_args(dims, files)
 
 
 def ort_baseline_rss():
@@ -63,10 +80,9 @@ def ort_baseline_rss():
     return rss if rc == 0 else None
 
 
-def measure_model(a, name, path, dims):
+def measure_model(a, name, path, dims, files):
     res = {"model": name, "path": path}
-    rc, out, err, _ = run_child(kiln_cmd(a, path, dims, 1)[:2] + ["--report", "json"] +
-                                sum((["--dim", f"{k}={v}"] for k, v in dims.items()), []))
+    rc, out, err, _ = run_child([a.rt_run, path, "--report", "json"] + feed_args(dims, files))
     if rc != 0:
         res["kiln_error"] = (err.strip().splitlines() or ["exit %d" % rc])[-1]
         return res
@@ -77,7 +93,7 @@ def measure_model(a, name, path, dims):
         for t in a.threads:
             order = [("kiln", kiln_cmd), ("ort", ort_cmd)] if r % 2 == 0 else [("ort", ort_cmd), ("kiln", kiln_cmd)]
             for who, make in order:
-                rc, out, err, rss = run_child(make(a, path, dims, t))
+                rc, out, err, rss = run_child(make(a, path, dims, files, t))
                 if rc != 0:
                     res[f"{who}_error"] = (err.strip().splitlines() or ["exit %d" % rc])[-1]
                     continue
@@ -164,7 +180,8 @@ def main():
     only = set(filter(None, a.only.split(",")))
     started = time.time()
     results = []
-    for name, where, dims in MODELS:
+    inputs_dir = tempfile.mkdtemp()
+    for name, where, dims, maker in MODELS:
         if only and name not in only:
             continue
         base, rel = where.split(":", 1)
@@ -172,7 +189,7 @@ def main():
         if not os.path.exists(path):
             results.append({"model": name, "kiln_error": f"{path} not found"})
             continue
-        results.append(measure_model(a, name, path, dims))
+        results.append(measure_model(a, name, path, dims, maker(inputs_dir) if maker else {}))
         print(f"# {name} done ({time.time() - started:.0f} s)", file=sys.stderr)
     overhead = measure_overhead(a) if a.bench_overhead and (not only or "overhead" in only) else None
     base_rss = ort_baseline_rss()

@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 """onnxruntime's side of the comparisons: one model, a thread count, timed runs; prints JSON.
 
-  ort_run.py MODEL [--threads N] [--warmup N] [--repeat N] [--dim NAME=N ...]
+  ort_run.py MODEL [--threads N] [--warmup N] [--repeat N] [--dim NAME=N ...] [--input NAME=FILE.npy ...]
   ort_run.py --overhead MODEL [--runs N] [--batches N]
 
 Sessions use graph optimization level "all", sequential execution, intra_op_num_threads N and
 spinning allowed (onnxruntime's defaults). Inputs: the declared shapes (symbolic dims from --dim,
-else 1), floats in [-1, 1), integers in [0, 4). --overhead times run_with_iobinding on a tiny
+else 1), floats in [-1, 1), integers in [0, 4), or --input .npy files. --overhead times run_with_iobinding on a tiny
 model (the Python call is part of what it measures)."""
 import argparse
 import json
@@ -21,10 +21,13 @@ DTYPES = {"tensor(float)": np.float32, "tensor(int64)": np.int64, "tensor(int32)
           "tensor(uint8)": np.uint8, "tensor(int8)": np.int8}
 
 
-def inputs_for(sess, dims):
+def inputs_for(sess, dims, files):
     rng = np.random.default_rng(1234)
     feeds = {}
     for i in sess.get_inputs():
+        if i.name in files:
+            feeds[i.name] = np.load(files[i.name])
+            continue
         shape = [d if isinstance(d, int) else dims.get(d, 1) for d in i.shape]
         dt = DTYPES[i.type]
         if np.issubdtype(dt, np.floating):
@@ -50,6 +53,7 @@ def main():
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--repeat", type=int, default=10)
     ap.add_argument("--dim", action="append", default=[])
+    ap.add_argument("--input", action="append", default=[])
     ap.add_argument("--overhead", action="store_true")
     ap.add_argument("--runs", type=int, default=20000)
     ap.add_argument("--batches", type=int, default=15)
@@ -58,7 +62,7 @@ def main():
     t0 = time.perf_counter()
     sess = session(a.model, a.threads)
     load_ms = (time.perf_counter() - t0) * 1e3
-    feeds = inputs_for(sess, dims)
+    feeds = inputs_for(sess, dims, dict(f.split("=", 1) for f in a.input))
     if a.overhead:
         b = sess.io_binding()
         for k, v in feeds.items():

@@ -21,6 +21,8 @@ void kiln_runctx_destroy(kiln_runctx *c) {
     kiln_mem_free(a, c->vdims);
     kiln_mem_free(a, c->target);
     kiln_mem_free(a, c->move_out);
+    kiln_mem_free(a, c->prebound);
+    kiln_mem_free(a, c->touched);
     kiln_record_free(a, &c->rec);
     kiln_mem_free(a, c->arena);
     for (uint32_t k = 1; k < KILN_PLAN_KINDS; k++)
@@ -64,13 +66,15 @@ kiln_status kiln_runctx_create(kiln_session *s, kiln_runctx **out, kiln_error *e
     c->vdims = kiln_mem_calloc(a, (size_t)(nv + 1) * KILN_MAX_RANK, sizeof(*c->vdims));
     c->target = kiln_mem_calloc(a, nv + 1, sizeof(*c->target));
     c->move_out = kiln_mem_calloc(a, nv + 1, 1);
+    c->prebound = kiln_mem_calloc(a, nv + 1, 1);
+    c->touched = kiln_mem_calloc(a, nv + 1, sizeof(*c->touched));
     c->n_slots = s->inter ? s->inter_threads : 1;
     c->slots = kiln_mem_calloc(a, c->n_slots, sizeof(*c->slots));
     c->cap_outs = s->n_outputs;
     c->outs = kiln_mem_calloc(a, c->cap_outs + 1, sizeof(*c->outs));
     c->created = kiln_mem_calloc(a, c->cap_outs + 1, 1);
     int ok = c->frame.desc && c->frame.owned && c->rest && c->vdesc && c->vdims && c->target && c->move_out &&
-             c->slots && c->outs && c->created;
+             c->prebound && c->touched && c->slots && c->outs && c->created;
     for (uint32_t i = 0; ok && i < c->n_slots; i++) {
         size_t n = (size_t)xg->max_io + 1;
         kiln_slot *sl = &c->slots[i];
@@ -144,11 +148,18 @@ void kiln_runctx_reset(kiln_runctx *c) {
             f->owned[v] = NULL;
         }
     memcpy((void *)f->desc, c->rest, nv * sizeof(*c->rest));
-    for (size_t i = 0; i < c->s->n_outputs; i++) {
-        uint32_t id = c->s->outputs[i].value->id;
-        c->target[id] = NULL;
-        c->move_out[id] = 0;
+    for (size_t i = 0; i < c->s->n_outputs; i++) c->move_out[c->s->outputs[i].value->id] = 0;
+    for (uint32_t k = 0; k < c->n_touched; k++) {
+        c->target[c->touched[k]] = NULL;
+        c->prebound[c->touched[k]] = 0;
     }
+    c->n_touched = 0;
+}
+
+/* Gives value `id` the caller's tensor t to be computed into. */
+static void set_target(kiln_runctx *c, uint32_t id, kiln_tensor *t) {
+    if (!c->target[id] && !c->prebound[id]) c->touched[c->n_touched++] = id;
+    c->target[id] = t;
 }
 
 /* ---- plans ---- */
@@ -328,7 +339,7 @@ kiln_status kiln_runctx_run(kiln_runctx *c, kiln_error *err) {
 
 /* ---- inputs and outputs ---- */
 
-kiln_status kiln_check_input(const kiln_io_info *io, const kiln_tensor *t, const kiln_value_desc **bind,
+kiln_status kiln_check_input(const kiln_io_info *io, const kiln_tensor *t, int any_kind, const kiln_value_desc **bind,
                              kiln_error *err) {
     const kiln_value_desc *d = &t->desc;
     if (io->kind == KILN_VALUE_OPTIONAL) {
@@ -346,7 +357,7 @@ kiln_status kiln_check_input(const kiln_io_info *io, const kiln_tensor *t, const
     if (io->dtype && d->dtype != (int32_t)io->dtype && !(d->kind == KILN_VALUE_SEQUENCE && d->count == 0))
         return kiln_fail(err, KILN_ERR_SHAPE, "input '%s': expected dtype %s, got %s", io->name, kiln_dtype_name(io->dtype),
                          kiln_dtype_name((kiln_dtype)d->dtype));
-    if (d->kind == KILN_VALUE_TENSOR && (uint32_t)d->mem_kind != io->mem_kind)
+    if (d->kind == KILN_VALUE_TENSOR && !any_kind && (uint32_t)d->mem_kind != io->mem_kind)
         return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "input '%s': the run reads it in memory kind %u, the tensor is in kind %d",
                          io->name, io->mem_kind, (int)d->mem_kind);
     if (d->kind == KILN_VALUE_TENSOR && io->rank >= 0) {
@@ -433,8 +444,65 @@ static int may_target(const kiln_runctx *c, const kiln_io_info *io, const kiln_t
 /* Marks requested output `io`: computed into caller tensor t, or (t NULL) handed over as new. */
 void kiln_runctx_want(kiln_runctx *c, const kiln_io_info *io, kiln_tensor *t) {
     uint32_t id = io->value->id;
-    if (!t) c->move_out[id] = 1;
-    else if (!c->target[id] && may_target(c, io, t)) c->target[id] = t;
+    if (!t) {
+        c->move_out[id] = 1;
+        return;
+    }
+    if (c->target[id] || c->prebound[id] || !may_target(c, io, t)) return;
+    /* One tensor given for two outputs: the second gets a copy at the end. */
+    for (uint32_t k = 0; k < c->n_touched; k++)
+        if (c->target[c->touched[k]] == t) return;
+    set_target(c, id, t);
+}
+
+static int is_copy(const kiln_node *n) { return n->op == &kiln_ops[KILN_OP_KILN_Copy]; }
+
+kiln_status kiln_runctx_bind_device(kiln_session *s, kiln_runctx *c, const kiln_io_info *io, int output,
+                                    kiln_tensor *t, kiln_error *err) {
+    const kiln_graph *g = s->main->g;
+    const kiln_value *v = io->value;
+    int32_t kind = t->desc.mem_kind;
+    if (t->desc.kind != KILN_VALUE_TENSOR || io->kind != KILN_VALUE_TENSOR)
+        return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "'%s': only tensors are bound in device memory", io->name);
+    if (!output) {
+        /* Every reader of the input must be a copy into the tensor's kind. */
+        uint32_t routes = 0;
+        for (uint32_t i = 0; i < g->n_nodes; i++) {
+            const kiln_node *n = g->nodes[i];
+            for (uint32_t j = 0; j < n->n_inputs + n->n_implicit; j++) {
+                const kiln_value *in = j < n->n_inputs ? n->inputs[j] : n->implicit[j - n->n_inputs];
+                if (in != v) continue;
+                const kiln_value *to = j < n->n_inputs && is_copy(n) ? n->outputs[j] : NULL;
+                if (!to || (int32_t)to->mem_kind != kind)
+                    return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT,
+                                     "input '%s': " KILN_NODE_FMT " reads it in memory kind %u, the tensor is in kind %d",
+                                     io->name, KILN_NODE_ARGS(n), to ? to->mem_kind : io->mem_kind, (int)kind);
+                routes++;
+                if (!c) continue;
+                c->frame.desc[to->id] = &t->desc;
+                if (!c->prebound[to->id] && !c->target[to->id]) c->touched[c->n_touched++] = to->id;
+                c->prebound[to->id] = 1;
+            }
+        }
+        if (!routes)
+            return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "input '%s': no node reads it in memory kind %d", io->name, (int)kind);
+        if (c) c->frame.desc[v->id] = &t->desc; /* nothing reads it: it only signs the run's shapes */
+        return KILN_OK;
+    }
+    /* The output must be a copy out of a value of the tensor's kind, and read by no node. */
+    const kiln_node *p = v->producer;
+    const kiln_value *from = p && is_copy(p) ? p->inputs[v->producer_slot] : NULL;
+    if (!from || (int32_t)from->mem_kind != kind)
+        return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "output '%s': it is made in memory kind %u, the tensor is in kind %d",
+                         io->name, from ? from->mem_kind : io->mem_kind, (int)kind);
+    if (s->main->last_read[v->id] != UINT32_MAX)
+        return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "output '%s': nodes also read it in host memory", io->name);
+    if (!c) return KILN_OK;
+    set_target(c, from->id, t);
+    if (!c->prebound[v->id] && !c->target[v->id]) c->touched[c->n_touched++] = v->id;
+    c->frame.desc[v->id] = &t->desc;
+    c->prebound[v->id] = 1;
+    return KILN_OK;
 }
 
 /* ---- kiln_session_run ---- */
@@ -483,7 +551,7 @@ static kiln_status run_with(kiln_session *s, kiln_runctx *c, const char *const *
         if (!inputs[i]) return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "kiln_session_run: input '%s' is NULL", io->name);
         if (c->frame.desc[io->value->id])
             return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "kiln_session_run: input '%s' is given twice", io->name);
-        KILN_TRY(kiln_check_input(io, inputs[i], &c->frame.desc[io->value->id], err));
+        KILN_TRY(kiln_check_input(io, inputs[i], 0, &c->frame.desc[io->value->id], err));
     }
     for (size_t i = 0; i < s->n_inputs; i++)
         if (!c->frame.desc[s->inputs[i].value->id])

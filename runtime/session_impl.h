@@ -168,6 +168,9 @@ struct kiln_runctx {
     int64_t *vdims;                /* per value: KILN_MAX_RANK dims behind vdesc */
     kiln_tensor **target;          /* per value: caller tensor a graph output is computed into */
     uint8_t *move_out;             /* per value: graph output handed to the caller as a new tensor */
+    uint8_t *prebound;             /* per value: a kiln.Copy output the caller's device tensor stands for */
+    uint32_t *touched;             /* values given a target or prebound this run (cleared by reset) */
+    uint32_t n_touched;
     kiln_plan *plan;               /* plan of this run (a reference), NULL when recording */
     kiln_record rec;               /* what a recording run saw */
     uint8_t *arena;                /* host arena (memory kind 0) of `plan` */
@@ -212,13 +215,20 @@ kiln_status kiln_runctx_deliver(kiln_runctx *c, const kiln_io_info *io, kiln_ten
 /* Marks requested output `io`: computed into caller tensor t when it may be, else (t NULL)
  * handed to the caller as a new tensor. */
 void kiln_runctx_want(kiln_runctx *c, const kiln_io_info *io, kiln_tensor *t);
+/* Binds caller tensor t, in a device memory kind, for graph input or output `io` whose copy
+ * to or from that kind the partitioner inserted: the kiln.Copy slot is left out and the device
+ * value is t itself (no copy). KILN_ERR_INVALID_ARGUMENT when the value is also read in host
+ * memory or no copy of that kind exists. With c NULL, only checks. */
+kiln_status kiln_runctx_bind_device(kiln_session *s, kiln_runctx *c, const kiln_io_info *io, int output,
+                                    kiln_tensor *t, kiln_error *err);
 /* The session input/output named `name`, or NULL. */
 const kiln_io_info *kiln_session_find_input(const kiln_session *s, const char *name);
 const kiln_io_info *kiln_session_find_output(const kiln_session *s, const char *name);
 /* Clears what the run left (owned values, targets) so the context can be reused. */
 void kiln_runctx_reset(kiln_runctx *c);
-/* Checks a value given for input `io` and gives the descriptor to bind. */
-kiln_status kiln_check_input(const kiln_io_info *io, const kiln_tensor *t, const kiln_value_desc **bind,
+/* Checks a value given for input `io` (its memory kind too, unless any_kind) and gives the
+ * descriptor to bind. */
+kiln_status kiln_check_input(const kiln_io_info *io, const kiln_tensor *t, int any_kind, const kiln_value_desc **bind,
                              kiln_error *err);
 /* Plans: drop a reference (frees an evicted plan when it was the last). Caller holds s->lock. */
 void kiln_plan_unref(kiln_session *s, kiln_plan *p);

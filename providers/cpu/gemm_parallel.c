@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* f32 GEMM tiled over parallel_for (see gemm_parallel.h). Tiles are whole columns of C when C is
  * wide (convolutions: n = output pixels) and whole rows otherwise, so each tile is an
- * independent GEMM on the same A or B and no two threads write the same element. */
+ * independent GEMM on the same A or B and no two threads write the same element. Also im2col,
+ * by channels. */
 #include "providers/cpu/gemm_parallel.h"
 
 #include "kernels/gemm/gemm.h"
@@ -64,4 +65,35 @@ void kiln_cpu_f32_gemm(kiln_kernel_ctx *ctx, int trans_a, int trans_b, size_t m,
     tile = (tile + TILE_STEP - 1) / TILE_STEP * TILE_STEP;
     j.tile = tile;
     cpu_parallel_for(ctx, (dim + tile - 1) / tile, 1, gemm_tiles, &j);
+}
+
+/* ---- im2col ---- */
+
+/* Below this many elements of col, im2col runs on the calling thread. */
+#define IM2COL_SERIAL (32u * 1024u)
+
+typedef struct im2col_job {
+    const float *x;
+    const cpu_window *w;
+    float pad;
+    float *col;
+} im2col_job;
+
+static void im2col_channels(void *arg, size_t begin, size_t end) {
+    const im2col_job *j = arg;
+    const cpu_window *w = j->w;
+    cpu_im2col_f32(j->x + (int64_t)begin * w->in_size, (int64_t)(end - begin), w, j->pad,
+                   j->col + (int64_t)begin * w->k_size * w->out_size);
+}
+
+void kiln_cpu_im2col_f32(kiln_kernel_ctx *ctx, const float *x, int64_t channels, const cpu_window *w, float pad,
+                         float *col) {
+    int64_t per_channel = w->k_size * w->out_size;
+    if (channels < 2 || (double)channels * (double)per_channel < IM2COL_SERIAL) {
+        cpu_im2col_f32(x, channels, w, pad, col);
+        return;
+    }
+    im2col_job j = {x, w, pad, col};
+    size_t grain = (size_t)(IM2COL_SERIAL / (per_channel > 0 ? per_channel : 1));
+    cpu_parallel_for(ctx, (size_t)channels, grain ? grain : 1, im2col_channels, &j);
 }

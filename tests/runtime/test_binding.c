@@ -228,6 +228,85 @@ START_TEST(allocation_failures) {
 }
 END_TEST
 
+/* x [4,64] -> Add(x, c) -> Relu -> Mul(., x) -> y: the example provider runs all three on its
+ * "device", so the session copies x there and y back. Bound in that memory, x and y are read and
+ * written where they are: the copies are left out and warm runs allocate nothing. */
+static mb *device_model(void) {
+    mb *b = mb_new(8, 13);
+    KilnOnnx__GraphProto *g = mb_graph(b);
+    mb_input(b, g, "x", KILN_DTYPE_FLOAT, 2, (const int64_t[]){4, 64});
+    static float c[64];
+    for (int i = 0; i < 64; i++) c[i] = (float)i / 32.0f - 1.0f;
+    mb_initializer(b, g, mb_tensor_raw(b, "c", KILN_DTYPE_FLOAT, 1, (const int64_t[]){64}, c, sizeof(c)));
+    mb_node(b, g, "Add", "add", (const char *[]){"x", "c", NULL}, (const char *[]){"a", NULL});
+    mb_node(b, g, "Relu", "relu", (const char *[]){"a", NULL}, (const char *[]){"r", NULL});
+    mb_node(b, g, "Mul", "mul", (const char *[]){"r", "x", NULL}, (const char *[]){"y", NULL});
+    mb_output(b, g, "y", KILN_DTYPE_FLOAT, 2, (const int64_t[]){4, 64});
+    return b;
+}
+
+static float device_expect(const float *x, int i) {
+    float a = x[i] + (float)(i % 64) / 32.0f - 1.0f;
+    return (a > 0 ? a : 0) * x[i];
+}
+
+START_TEST(device_memory_binding) {
+    const char *lib = getenv("KILN_TEST_EXAMPLE_PROVIDER");
+    if (!lib) return; /* the example provider is not built */
+    mb *b = device_model();
+    size_t size;
+    const uint8_t *bytes = mb_pack(b, &size);
+    kiln_session_options *o;
+    ck_assert_int_eq(kiln_session_options_create(&o, &err), KILN_OK);
+    /* Unfused: a fused group's temporaries are the provider's own allocations, not Kiln's. */
+    ck_assert_int_eq(kiln_session_options_append_provider(o, lib, (const char *const[]){"fuse=0", NULL}, &err), KILN_OK);
+    ck_assert_int_eq(kiln_session_options_set_intra_op_threads(o, 1, &err), KILN_OK);
+    kiln_session *s;
+    ck_assert_msg(kiln_session_create_from_buffer(env, bytes, size, o, &s, &err) == KILN_OK, "%s", err.msg);
+    kiln_session_options_destroy(o);
+    float xv[256], yv[256];
+    rt_fill(xv, 256, 3);
+    kiln_tensor *xh, *yh, *xd, *yd, *bad;
+    ck_assert_int_eq(kiln_tensor_wrap(env, KILN_DTYPE_FLOAT, (const int64_t[]){4, 64}, 2, xv, sizeof(xv), &xh, &err), KILN_OK);
+    ck_assert_int_eq(kiln_tensor_wrap(env, KILN_DTYPE_FLOAT, (const int64_t[]){4, 64}, 2, yv, sizeof(yv), &yh, &err), KILN_OK);
+    ck_assert_int_eq(kiln_session_tensor_create(s, "nowhere", KILN_DTYPE_FLOAT, (const int64_t[]){4, 64}, 2, &xd, &err),
+                     KILN_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(kiln_session_tensor_create(s, "example:device", KILN_DTYPE_STRING, (const int64_t[]){4}, 1, &xd, &err),
+                     KILN_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(kiln_session_tensor_create(s, "example:device", KILN_DTYPE_FLOAT, (const int64_t[]){4, 64}, 2, &xd, &err), KILN_OK);
+    ck_assert_int_eq(kiln_session_tensor_create(s, "example:device", KILN_DTYPE_FLOAT, (const int64_t[]){4, 64}, 2, &yd, &err), KILN_OK);
+    ck_assert_int_eq(kiln_session_tensor_copy(s, xh, xd, &err), KILN_OK);
+    kiln_binding *bd;
+    ck_assert_int_eq(kiln_binding_create(s, &bd, &err), KILN_OK);
+    ck_assert_int_eq(kiln_binding_bind_input(bd, "x", xd, &err), KILN_OK);
+    ck_assert_int_eq(kiln_binding_bind_output(bd, "y", yd, &err), KILN_OK);
+    for (int r = 0; r < 3; r++) ck_assert_msg(kiln_session_run_binding(s, bd, &err) == KILN_OK, "%s", err.msg);
+    long calls = atomic_load(&ta.calls);
+    for (int r = 0; r < 20; r++) ck_assert_int_eq(kiln_session_run_binding(s, bd, &err), KILN_OK);
+    ck_assert_int_eq(atomic_load(&ta.calls) - calls, 0);
+    ck_assert_int_eq(kiln_session_tensor_copy(s, yd, yh, &err), KILN_OK);
+    for (int i = 0; i < 256; i++) ck_assert_float_eq_tol(yv[i], device_expect(xv, i), 1e-6f);
+    /* Host tensors still work on the same session, through the copies. */
+    memset(yv, 0, sizeof(yv));
+    kiln_tensor *outs[1] = {yh};
+    ck_assert_int_eq(kiln_session_run(s, NULL, (const kiln_tensor *const *)&xh, 1, NULL, outs, 1, &err), KILN_OK);
+    for (int i = 0; i < 256; i++) ck_assert_float_eq_tol(yv[i], device_expect(xv, i), 1e-6f);
+    /* kiln_session_run takes host tensors only; a device tensor of the wrong shape is refused. */
+    ck_assert_int_eq(kiln_session_run(s, NULL, (const kiln_tensor *const *)&xd, 1, NULL, outs, 1, &err), KILN_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(kiln_session_tensor_create(s, "example:device", KILN_DTYPE_FLOAT, (const int64_t[]){2, 64}, 2, &bad, &err), KILN_OK);
+    ck_assert_int_eq(kiln_binding_bind_input(bd, "x", bad, &err), KILN_ERR_SHAPE);
+    ck_assert_int_eq(kiln_session_tensor_copy(s, xh, bad, &err), KILN_ERR_SHAPE);
+    kiln_tensor_destroy(bad);
+    kiln_binding_destroy(bd);
+    kiln_tensor_destroy(xd);
+    kiln_tensor_destroy(yd);
+    kiln_tensor_destroy(xh);
+    kiln_tensor_destroy(yh);
+    kiln_session_destroy(s);
+    mb_free(b);
+}
+END_TEST
+
 int main(void) {
     Suite *su = suite_create("binding");
     TCase *tc = tcase_create("binding");
@@ -239,6 +318,7 @@ int main(void) {
     tcase_add_test(tc, kept_outputs_follow_shapes);
     tcase_add_test(tc, misuse);
     tcase_add_test(tc, allocation_failures);
+    tcase_add_test(tc, device_memory_binding);
     suite_add_tcase(su, tc);
     SRunner *sr = srunner_create(su);
     srunner_run_all(sr, CK_ENV);

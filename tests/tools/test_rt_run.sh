@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # rt-run's contract: flags and exit codes (0 ok, 1 mismatch, 2 usage, 3 load error, 4 run
-# error), --test-dir verdicts, --expect, --output-dir, --report json. TAP output.
+# error), --test-dir verdicts, --expect, --output-dir, --report json, threads and profiling.
+# TAP output.
 #   test_rt_run.sh RT_RUN SHARED_DIR
 set -u
 RT=$1
@@ -56,5 +57,17 @@ if [ -d "$NODE/test_gather_0" ]; then
     --input indices="$NODE/test_gather_0/test_data_set_0/input_1.pb" >/dev/null 2>&1
   rc=$(run --test-dir "$NODE/test_gather_0"); check "gather test-dir" 0 "$rc"
 fi
+# Threads, memory figures, profiling (issue 5).
+rc=$(run "$NODE/test_add/model.onnx" --threads 2 --inter-op-threads 2 --repeat 3 --report json)
+check "threads and memory in the json report" 0 "$rc" '"threads":\{"intra_op":2,"inter_op":2\},"memory":\{"arena_bytes":[0-9]+,"lower_bound_bytes":[0-9]+,"naive_bytes":[0-9]+,"weights_bytes":[0-9]+,"plans":1\},"peak_rss_bytes":[1-9]' "$TMP/out"
+rc=$(run "$NODE/test_add/model.onnx" --threads 0); check "threads 0 is a usage error" 2 "$rc"
+rc=$(run "$NODE/test_add/model.onnx" --inter-op-threads x); check "a bad inter-op count is a usage error" 2 "$rc"
+rc=$(run "$NODE/test_add/model.onnx" --repeat 4 --warmup 1 --profile "$TMP/trace.json" --profile-summary)
+check "profile summary" 0 "$rc" '^Add +4 ' "$TMP/out"
+if command -v python3 >/dev/null && python3 -c 1 2>/dev/null; then
+  python3 -c 'import json,sys; e=json.load(open(sys.argv[1]))["traceEvents"]; assert sum(x["cat"]=="node" for x in e)==5 and sum(x["cat"]=="run" for x in e)==5 and {x["name"] for x in e if x["cat"]=="session"}=={"load","infer","partition","plan","first_run"}' "$TMP/trace.json"
+  check "profile is a Chrome trace with phases, runs and nodes" 0 $?
+fi
+rc=$(run "$NODE/test_add/model.onnx" --profile "$TMP/no/such/dir/trace.json"); check "unwritable profile is a usage error" 2 "$rc" "cannot create the profile" "$TMP/err"
 echo "1..$n"
 exit $fail

@@ -158,7 +158,7 @@ static kiln_status conv_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, ki
             float *yg = yd + (i * m + gi * mg) * w.out_size;
             const float *bmat = xg;
             if (!direct) {
-                cpu_im2col_f32(xg, cg, &w, 0.0f, col);
+                kiln_cpu_im2col_f32(ctx, xg, cg, &w, 0.0f, col);
                 bmat = col;
             }
             /* The bias goes in first and the GEMM accumulates onto it (beta 1): one pass over Y

@@ -106,7 +106,10 @@ static void fill_with(kiln_value_desc *y, const kiln_value_desc *v) {
     }
     int zero = 1;
     for (size_t b = 0; b < es; b++) zero &= ((const uint8_t *)v->data)[b] == 0;
-    if (zero) return; /* outputs start zeroed */
+    if (zero) {
+        cpu_zero_fill(y);
+        return;
+    }
     char *d = y->data;
     for (uint64_t i = 0; i < y->count; i++) memcpy(d + i * es, v->data, es);
 }
@@ -124,6 +127,7 @@ static kiln_status fill_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, ki
     kiln_value_desc *y;
     KILN_CPU_TRY(cpu_output(ctx, 0, (int32_t)s->count, dims, &y, err));
     if (k->value) fill_with(y, k->value);
+    else cpu_zero_fill(y); /* no value attribute: float 0 */
     return KILN_OK;
 }
 
@@ -233,6 +237,7 @@ static kiln_status eye_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, kil
     (void)err;
     kiln_value_desc *y = ctx->outputs[0];
     int64_t rows = y->dims[0], cols = y->dims[1];
+    cpu_zero_fill(y);
     for (int64_t i = 0; i < rows; i++) {
         int64_t j = i + k->k;
         if (j >= 0 && j < cols) cpu_store_f64(y->data, y->dtype, i * cols + j, 1.0);
