@@ -166,7 +166,7 @@ static int by_time(const void *x, const void *y) {
 
 size_t kiln_profiler_ops(kiln_profiler *p, kiln_op_profile *out, size_t cap) {
     pthread_mutex_lock(&p->lock);
-    qsort(p->ops, p->n_ops, sizeof(*p->ops), by_time);
+    if (p->n_ops) qsort(p->ops, p->n_ops, sizeof(*p->ops), by_time); /* ops is NULL before the first */
     size_t n = p->n_ops;
     for (size_t i = 0; i < n && i < cap && out; i++) out[i] = p->ops[i];
     pthread_mutex_unlock(&p->lock);

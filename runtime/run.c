@@ -200,7 +200,7 @@ static kiln_status signature(kiln_runctx *c, kiln_error *err) {
 static kiln_plan *find_plan(kiln_session *s, const kiln_runctx *c) {
     for (uint32_t i = 0; i < s->n_plans; i++) {
         kiln_plan *p = s->plans[i];
-        if (p->sig_len == c->sig_len && memcmp(p->sig, c->sig, c->sig_len * sizeof(int64_t)) == 0) {
+        if (p->sig_len == c->sig_len && (!c->sig_len || memcmp(p->sig, c->sig, c->sig_len * sizeof(int64_t)) == 0)) {
             p->refs++;
             p->stamp = ++s->plan_clock;
             return p;
@@ -248,7 +248,7 @@ static kiln_status learn(kiln_runctx *c, kiln_error *err) {
         kiln_plan_free(a, p);
         return kiln_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory");
     }
-    memcpy(p->sig, c->sig, c->sig_len * sizeof(int64_t));
+    if (c->sig_len) memcpy(p->sig, c->sig, c->sig_len * sizeof(int64_t)); /* a model without inputs has no signature */
     p->sig_len = c->sig_len;
     if (s->prof) kiln_profiler_phase(s->prof, "plan", t0, kiln_prof_now());
     pthread_mutex_lock(&s->lock);
