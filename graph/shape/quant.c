@@ -34,9 +34,8 @@ static kiln_status check_scale(kiln_shape_ctx *c, const kiln_type *x) {
     for (int32_t i = 0; i < x->rank; i++) {
         int64_t d = x->dims[i], sd = s->t.dims[i];
         if (d < 0 || sd < 0) continue;
-        if (i == axis ? (sd != (d + block - 1) / block) : sd != d)
-            return kiln_shape_fail(c, "blocked scale dim %d is %lld, expected %lld", (int)i, (long long)sd,
-                                   (long long)(i == axis ? (d + block - 1) / block : d));
+        int64_t want = i == axis ? (d == 0 ? 0 : (d - 1) / block + 1) : d; /* ceil(d / block) on the axis */
+        if (sd != want) return kiln_shape_fail(c, "blocked scale dim %d is %lld, expected %lld", (int)i, (long long)sd, (long long)want);
     }
     return KILN_OK;
 }

@@ -9,6 +9,7 @@
 #include "providers/cpu/cpu_op.h"
 #include "providers/cpu/gemm_parallel.h"
 #include "providers/cpu/ops/f32_io.h"
+#include "providers/cpu/ops/window.h"
 
 typedef struct attn_kernel {
     cpu_kernel base;
@@ -106,6 +107,11 @@ static kiln_status attn_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, ki
     }
     if (y->count == 0 && !(present_k && present_k->count) && !(present_v && present_v->count)) return KILN_OK;
 
+    /* buffer sizes from dims of different tensors: checked so that no product wraps */
+    int64_t kc_n = cpu_mul_size(cpu_mul_size(batch * hkv, total), d), vc_n = cpu_mul_size(cpu_mul_size(batch * hkv, total), dv);
+    int64_t sc_n = cpu_mul_size(sq, total);
+    if (kc_n < 0 || vc_n < 0 || sc_n < 0 || (uint64_t)kc_n > SIZE_MAX / 8 || (uint64_t)vc_n > SIZE_MAX / 8 || (uint64_t)sc_n > SIZE_MAX / 8)
+        return cpu_fail(err, KILN_ERR_SHAPE, "Attention buffers would be too large");
     const float *qd = f32_view(ctx, q), *kd = f32_view(ctx, kk), *vd = f32_view(ctx, v);
     const float *pkd = pk ? f32_view(ctx, pk) : NULL, *pvd = pv ? f32_view(ctx, pv) : NULL;
     float *kc = ctx->host->scratch(ctx, (size_t)(batch * hkv * total * d) * sizeof(float) + 1);
@@ -307,7 +313,8 @@ static kiln_status flex_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, ki
     if (kk->dims[0] != B || v->dims[0] != B || kk->dims[3] != E || v->dims[1] != hkv || v->dims[2] != S)
         return cpu_fail(err, KILN_ERR_SHAPE, "Q, K and V shapes do not agree");
     if (hkv <= 0 || hq % hkv) return cpu_fail(err, KILN_ERR_SHAPE, "q heads (%lld) are not a multiple of kv heads (%lld)", (long long)hq, (long long)hkv);
-    int64_t group = hq / hkv, n = B * hq * L * S;
+    int64_t group = hq / hkv, n = cpu_mul_size(cpu_mul_size(B * hq, L), S);
+    if (n < 0 || (uint64_t)n > SIZE_MAX / 8) return cpu_fail(err, KILN_ERR_SHAPE, "FlexAttention scores would be too large");
     int dbl = q->dtype == KILN_DTYPE_DOUBLE;
     int32_t tp = q->dtype == KILN_DTYPE_FLOAT16 || q->dtype == KILN_DTYPE_BFLOAT16 ? q->dtype : 0;
     double *sc = ctx->host->scratch(ctx, (size_t)n * sizeof(double) + 1);

@@ -11,6 +11,9 @@
 
 /* x viewed as [outer, dim, inner] around the quantization axis; the scale of element
  * (o, a, i) is 0 (per tensor), a (per axis) or (o * ceil(dim / block) + a / block) * inner + i. */
+/* ceil(d / block) without overflow, for d >= 0 and block >= 1. */
+static int64_t blocks(int64_t d, int64_t block) { return d == 0 ? 0 : (d - 1) / block + 1; }
+
 typedef struct qgran {
     int per_tensor;
     int64_t outer, dim, inner, block;
@@ -45,7 +48,7 @@ static kiln_status gran_resolve(const kiln_value_desc *x, const kiln_value_desc 
     g->block = block;
     if (s->rank != x->rank) return cpu_fail(err, KILN_ERR_SHAPE, "a blocked scale must have the input's rank");
     for (int32_t i = 0; i < x->rank; i++) {
-        int64_t want = i == axis ? (x->dims[i] + block - 1) / block : x->dims[i];
+        int64_t want = i == axis ? blocks(x->dims[i], block) : x->dims[i];
         if (s->dims[i] != want) return cpu_fail(err, KILN_ERR_SHAPE, "blocked scale dim %d must be %lld", (int)i, (long long)want);
     }
     return KILN_OK;
@@ -54,7 +57,7 @@ static kiln_status gran_resolve(const kiln_value_desc *x, const kiln_value_desc 
 /* Calls body(idx, si) for every element in order: idx its offset, si its scale's. */
 #define QGRAN_FOR(g, BODY)                                                                    \
     do {                                                                                      \
-        int64_t nb_ = (g)->block ? ((g)->dim + (g)->block - 1) / (g)->block : 0;              \
+        int64_t nb_ = (g)->block ? blocks((g)->dim, (g)->block) : 0;                          \
         for (int64_t o_ = 0; o_ < (g)->outer; o_++)                                           \
             for (int64_t a_ = 0; a_ < (g)->dim; a_++) {                                       \
                 size_t base_ = (size_t)((o_ * (g)->dim + a_) * (g)->inner);                   \

@@ -7,6 +7,7 @@
 
 #include "providers/cpu/cpu_op.h"
 #include "providers/cpu/ops/f32_io.h"
+#include "providers/cpu/ops/window.h"
 
 /* ---- LinearAttention ---- */
 
@@ -44,15 +45,17 @@ static kiln_status la_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, kiln
     }
     if (beta && (beta->rank != 3 || beta->dims[0] != B || beta->dims[1] != T || (beta->dims[2] != hkv && beta->dims[2] != 1)))
         return cpu_fail(err, KILN_ERR_SHAPE, "beta must be [B, T, kv_num_heads] or [B, T, 1]");
+    int64_t st_n = cpu_mul_size(cpu_mul_size(B * hkv, dk), dv); /* dk and dv come from different tensors */
+    if (st_n < 0 || (uint64_t)st_n > SIZE_MAX / 8) return cpu_fail(err, KILN_ERR_SHAPE, "LinearAttention state would be too large");
     const float *qd = f32_view(ctx, q), *kd = f32_view(ctx, kk), *vd = f32_view(ctx, v);
     const float *pd = past ? f32_view(ctx, past) : NULL, *gd = decay ? f32_view(ctx, decay) : NULL, *bd = beta ? f32_view(ctx, beta) : NULL;
     float *yd = f32_out(ctx, y);
-    float *state = ctx->host->scratch(ctx, (size_t)(B * hkv * dk * dv) * sizeof(float) + 1);
+    float *state = ctx->host->scratch(ctx, (size_t)st_n * sizeof(float) + 1);
     float *corr = ctx->host->scratch(ctx, (size_t)dv * sizeof(float) + 1);
     if (!qd || !kd || !vd || (past && !pd) || (decay && !gd) || (beta && !bd) || !yd || !state || !corr)
         return cpu_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory for LinearAttention");
-    if (pd) memcpy(state, pd, (size_t)(B * hkv * dk * dv) * sizeof(float));
-    else memset(state, 0, (size_t)(B * hkv * dk * dv) * sizeof(float) + 1);
+    if (pd) memcpy(state, pd, (size_t)st_n * sizeof(float));
+    else memset(state, 0, (size_t)st_n * sizeof(float) + 1);
     float scale = k->scale != 0.0f ? k->scale : (float)(1.0 / sqrt((double)dk));
     for (int64_t b = 0; b < B; b++)
         for (int64_t t = 0; t < T; t++) {
