@@ -7,7 +7,7 @@
 
 /* Lowest and highest ONNX IR versions Kiln loads. */
 #define KILN_IR_VERSION_MIN 3
-#define KILN_IR_VERSION_MAX 13
+#define KILN_IR_VERSION_MAX 14
 
 /* Parses `size` bytes (borrowed for the call). External data is read relative to `dir`
  * (NULL: refused). On success the model holds its graphs, nodes sorted topologically. */

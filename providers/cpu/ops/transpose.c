@@ -58,7 +58,7 @@ typedef struct block_kernel {
     cpu_kernel base;
     int64_t b;       /* blocksize */
     int to_space;    /* DepthToSpace */
-    int crd;         /* DepthToSpace mode CRD (else DCR) */
+    int crd;         /* mode CRD (else DCR); SpaceToDepth has a mode from opset 28 */
 } block_kernel;
 
 static kiln_status block_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, kiln_error *err) {
@@ -76,10 +76,16 @@ static kiln_status block_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, k
         int64_t crd[6] = {C * H * W, b * b * H * W, W, b * H * W, 1, H * W};
         memcpy(dims, v, sizeof(v));
         memcpy(ss, k->crd ? crd : dcr, sizeof(ss));
-    } else {
-        /* output viewed as [N, b, b, C, H/b, W/b] */
+    } else if (!k->crd) {
+        /* DCR: output channel (bh * b + bw) * C + c, output viewed as [N, b, b, C, H/b, W/b] */
         int64_t v[6] = {N, b, b, C, H / b, W / b};
         int64_t s[6] = {C * H * W, W, 1, H * W, b * W, b};
+        memcpy(dims, v, sizeof(v));
+        memcpy(ss, s, sizeof(ss));
+    } else {
+        /* CRD: output channel (c * b + bh) * b + bw, output viewed as [N, C, b, b, H/b, W/b] */
+        int64_t v[6] = {N, C, b, b, H / b, W / b};
+        int64_t s[6] = {C * H * W, H * W, W, 1, b * W, b};
         memcpy(dims, v, sizeof(v));
         memcpy(ss, s, sizeof(ss));
     }
@@ -95,7 +101,10 @@ static kiln_status block_new(const cpu_node *n, int to_space, cpu_kernel **out, 
     block_kernel *k = (block_kernel *)*out;
     k->b = cpu_attr_int(n, "blocksize", 1);
     k->to_space = to_space;
-    k->crd = to_space && strcmp(cpu_attr_str(n, "mode", "DCR"), "CRD") == 0;
+    const char *mode = cpu_attr_str(n, "mode", "DCR");
+    if (strcmp(mode, "DCR") != 0 && strcmp(mode, "CRD") != 0)
+        return cpu_fail(err, KILN_ERR_INVALID_MODEL, "%s: mode must be DCR or CRD, not '%s'", n->op_type, mode);
+    k->crd = strcmp(mode, "CRD") == 0;
     return KILN_OK;
 }
 
