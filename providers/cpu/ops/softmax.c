@@ -156,6 +156,42 @@ typedef struct softmax_job {
 DEF_SOFTMAX(softmax_f32, float, exp_neg, log, row_f32)
 DEF_SOFTMAX(softmax_f64, double, exp, log, NULL)
 
+/* float16 / bfloat16: each step of the spec's definition (x - max, exp, sum, divide, log) is
+ * computed in float32 and rounded to the 16-bit type, as the ONNX reference does; bfloat16 sums
+ * round every addition, float16 sums accumulate in float32 and round once. */
+typedef struct half_job {
+    int kind;
+    int32_t dtype;
+    float *v;            /* float32 copy of the input, rewritten with the result */
+    int64_t len, inner;
+} half_job;
+
+static float round16(int32_t dt, float v) {
+    return dt == KILN_DTYPE_FLOAT16 ? kiln_f16_to_f32(kiln_f32_to_f16(v)) : kiln_bf16_to_f32(kiln_f32_to_bf16(v));
+}
+
+static void softmax_half(void *arg, size_t b, size_t e) {
+    const half_job *j = arg;
+    int32_t dt = j->dtype;
+    for (size_t r = b; r < e; r++) {
+        int64_t o = (int64_t)r / j->inner, i = (int64_t)r % j->inner, in = j->inner;
+        float *x = j->v + o * j->len * in + i;
+        float m = x[0];
+        for (int64_t a = 1; a < j->len; a++) m = x[a * in] > m ? x[a * in] : m;
+        float s = 0.0f;
+        for (int64_t a = 0; a < j->len; a++) {
+            float ex = round16(dt, expf(round16(dt, x[a * in] - m)));
+            x[a * in] = ex;
+            s = dt == KILN_DTYPE_BFLOAT16 ? round16(dt, s + ex) : s + ex;
+        }
+        s = round16(dt, s);
+        for (int64_t a = 0; a < j->len; a++) {
+            float y = round16(dt, x[a * in] / s);
+            x[a * in] = j->kind == SM_LOG ? round16(dt, logf(y)) : y;
+        }
+    }
+}
+
 static kiln_status softmax_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, kiln_error *err) {
     const softmax_kernel *k = (const softmax_kernel *)base;
     const kiln_value_desc *x = cpu_in(ctx, 0);
@@ -189,11 +225,17 @@ static kiln_status softmax_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx,
     }
     int64_t per = len * (inner < CH ? inner : CH);
     size_t grain = per >= 16384 ? 1 : (size_t)(16384 / per);
-    cpu_parallel_for(ctx, (size_t)(outer * j.nch), grain, k->dtype == KILN_DTYPE_DOUBLE ? softmax_f64 : softmax_f32, &j);
+    if (half && k->kind != SM_HARD) {
+        half_job hj = {k->kind, k->dtype, tmp, len, inner};
+        cpu_parallel_for(ctx, (size_t)(outer * inner), len >= 4096 ? 1 : (size_t)(4096 / len), softmax_half, &hj);
+        j.y = tmp;
+    } else {
+        cpu_parallel_for(ctx, (size_t)(outer * j.nch), grain, k->dtype == KILN_DTYPE_DOUBLE ? softmax_f64 : softmax_f32, &j);
+    }
     if (half) {
         uint16_t *h = y->data;
         for (uint64_t i = 0; i < x->count; i++)
-            h[i] = k->dtype == KILN_DTYPE_FLOAT16 ? kiln_f32_to_f16(tmp[x->count + i]) : kiln_f32_to_bf16(tmp[x->count + i]);
+            h[i] = k->dtype == KILN_DTYPE_FLOAT16 ? kiln_f32_to_f16(((const float *)j.y)[i]) : kiln_f32_to_bf16(((const float *)j.y)[i]);
     }
     return KILN_OK;
 }
