@@ -358,6 +358,7 @@ typedef struct kiln_stream {
     int32_t (*wait_event)(struct kiln_stream *s, kiln_event *e, kiln_error *err);
     /** Blocks until all work queued on `s` is done. */
     int32_t (*synchronize)(struct kiln_stream *s, kiln_error *err);
+    /** Frees the stream. Work still queued may be dropped: synchronize first to keep it. */
     void (*release)(struct kiln_stream *s);
 } kiln_stream;
 

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* The graph views of the provider ABI (kiln_host_api): node order, flags, host inputs and
  * producers; graphs and fused groups as lists of nodes with inputs and outputs; the claim sink
- * that records claim_groups proposals; the clock and trace spans. */
+ * that records claim_groups proposals; the clock and trace spans (into the session's profile). */
 #include <string.h>
 #include <time.h>
 
 #include "graph/ops.h"
+#include "runtime/profile.h"
 #include "runtime/providers.h"
 
 #define NODE(n) ((const kiln_node *)(const void *)(n))
@@ -121,7 +122,10 @@ void kiln_view_trace(kiln_kernel_ctx *ctx, const char *name, uint64_t begin_ns, 
     const kiln_call *c = (const kiln_call *)ctx;
     const kiln_session *s = c->frame->session;
     const kiln_node *n = c->xn->node;
+    const char *prov = c->xn->provider ? c->xn->provider->name : "?";
     double us = end_ns >= begin_ns ? (double)(end_ns - begin_ns) / 1e3 : 0.0;
-    kiln_log(s->env, KILN_LOG_DEBUG, "trace: " KILN_NODE_FMT " [%s provider]: %s %.3f us", KILN_NODE_ARGS(n),
-             c->xn->provider ? c->xn->provider->name : "?", name ? name : "", us);
+    /* The profiler's clock is CLOCK_MONOTONIC in ns, as now_ns is. */
+    kiln_profiler_span(s->prof, name ? name : "", n->name, prov, begin_ns, end_ns);
+    kiln_log(s->env, KILN_LOG_DEBUG, "trace: " KILN_NODE_FMT " [%s provider]: %s %.3f us", KILN_NODE_ARGS(n), prov,
+             name ? name : "", us);
 }

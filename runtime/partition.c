@@ -657,7 +657,7 @@ kiln_status kiln_partition_run(kiln_session *s, kiln_graph *g, kiln_error *err) 
     }
     if (!g->parent) {
         kiln_partition *pt = s->partition;
-        qsort(pt->kernels, pt->n_kernels, sizeof(*pt->kernels), cmp_kernel);
+        if (pt->n_kernels) qsort(pt->kernels, pt->n_kernels, sizeof(*pt->kernels), cmp_kernel);
     }
     return KILN_OK;
 }

@@ -97,6 +97,19 @@ void kiln_profiler_phase(kiln_profiler *p, const char *name, uint64_t t0, uint64
     pthread_mutex_unlock(&p->lock);
 }
 
+void kiln_profiler_span(kiln_profiler *p, const char *name, const char *node, const char *provider, uint64_t t0,
+                        uint64_t t1) {
+    if (!p || !p->f) return;
+    pthread_mutex_lock(&p->lock);
+    event(p, "provider", name, t0, t1, kiln_prof_tid());
+    fputs(",\"args\":{\"node\":", p->f);
+    json_str(p->f, node);
+    fputs(",\"provider\":", p->f);
+    json_str(p->f, provider);
+    fputs("}}", p->f);
+    pthread_mutex_unlock(&p->lock);
+}
+
 /* Adds one execution of `op` to the totals; a new op type may need room (skipped when the
  * allocation fails: totals are best effort, never a reason for a run to fail). */
 static void add_op(kiln_profiler *p, const char *op, uint64_t ns) {

@@ -37,6 +37,10 @@ void kiln_profiler_phase(kiln_profiler *p, const char *name, uint64_t t0, uint64
  * (KILN_PROF_SHAPES bytes per node). Thread-safe. */
 void kiln_profiler_run(kiln_profiler *p, const struct kiln_exec_graph *xg, const kiln_prof_node *nodes,
                        const char *shapes, uint64_t t0, uint64_t t1);
+/* A span [t0, t1) a provider reported during node `node`'s kernel (kiln_host_api.trace), shown
+ * under the node with the provider named. Thread-safe. */
+void kiln_profiler_span(kiln_profiler *p, const char *name, const char *node, const char *provider, uint64_t t0,
+                        uint64_t t1);
 /* Per-op totals (see kiln_session_profile_ops). */
 size_t kiln_profiler_ops(kiln_profiler *p, kiln_op_profile *out, size_t cap);
 

@@ -182,6 +182,11 @@ static kiln_status prov_copy(kiln_prov *pv, const kiln_copy_region *const *regio
         if (st == KILN_OK) st = ev->wait(ev, &local);
         if (ev) ev->release(ev);
     }
+    if (st != KILN_OK && pv->stream) {
+        /* Nothing may stay queued on memory the caller frees after this failure. */
+        kiln_error ignored;
+        pv->stream->synchronize(pv->stream, &ignored);
+    }
     kiln_prov_leave(pv);
     if (st != KILN_OK) {
         kiln_status k = kiln_provider_status(st, &local);

@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* Shape inference for the sliding-window ops: Conv and its quantized forms, ConvTranspose,
- * DeformConv, the pooling ops and MaxUnpool. Spatial output sizes come from kernel, strides,
- * dilations, explicit pads or auto_pad, and ceil_mode; the CPU kernels recompute the pads they
- * need from the same attributes (providers/cpu/ops/window.h). */
+/* Shape inference for the sliding-window ops (Conv, ConvInteger, QLinearConv, DeformConv,
+ * ConvTranspose, pooling, MaxUnpool, MaxRoiPool): output sizes from kernel, strides, dilations,
+ * pads or auto_pad and ceil_mode; hostile sizes are refused before they can overflow. */
 #include <string.h>
 
 #include "graph/shape/infer_fns.h"
@@ -75,14 +74,14 @@ static kiln_status conv_like(kiln_shape_ctx *c, uint32_t xi, uint32_t wi, int32_
     KILN_TRY(kiln_shape_need_tensor(c, xi, &x));
     KILN_TRY(kiln_shape_need_tensor(c, wi, &w));
     int64_t group = kiln_attr_int(c->node, "group", 1);
-    if (group <= 0) return kiln_shape_fail(c, "group must be positive, got %lld", (long long)group);
+    if (group <= 0 || group > WINDOW_MAX) return kiln_shape_fail(c, "group %lld is out of range", (long long)group);
     if (x->t.rank < 0 || w->t.rank < 0) {
         kiln_shape_set(c, 0, dtype, x->t.rank < 0 ? w->t.rank : x->t.rank, NULL);
         return KILN_OK;
     }
     if (w->t.rank != x->t.rank) return kiln_shape_fail(c, "weights have rank %d, input rank %d", (int)w->t.rank, (int)x->t.rank);
     if (x->t.rank < 3) return kiln_shape_fail(c, "input must have rank 3 or more, got %d", (int)x->t.rank);
-    if (x->t.dims[1] >= 0 && w->t.dims[1] >= 0 && x->t.dims[1] != w->t.dims[1] * group)
+    if (x->t.dims[1] >= 0 && w->t.dims[1] >= 0 && (x->t.dims[1] % group || x->t.dims[1] / group != w->t.dims[1]))
         return kiln_shape_fail(c, "input has %lld channels, weights expect %lld x group %lld", (long long)x->t.dims[1],
                                (long long)w->t.dims[1], (long long)group);
     if (w->t.dims[0] >= 0 && w->t.dims[0] % group != 0)
@@ -144,7 +143,7 @@ kiln_status kiln_infer_conv_transpose(kiln_shape_ctx *c) {
     KILN_TRY(kiln_shape_need_tensor(c, 1, &w));
     if (x->t.dtype != w->t.dtype) return kiln_shape_fail(c, "X and W have different types");
     int64_t group = kiln_attr_int(c->node, "group", 1);
-    if (group <= 0) return kiln_shape_fail(c, "group must be positive, got %lld", (long long)group);
+    if (group <= 0 || group > WINDOW_MAX) return kiln_shape_fail(c, "group %lld is out of range", (long long)group);
     if (x->t.rank < 0 || w->t.rank < 0) {
         kiln_shape_set(c, 0, x->t.dtype, x->t.rank < 0 ? w->t.rank : x->t.rank, NULL);
         return KILN_OK;
@@ -174,6 +173,7 @@ kiln_status kiln_infer_conv_transpose(kiln_shape_ctx *c) {
     int same = strcmp(auto_pad, "SAME_UPPER") == 0 || strcmp(auto_pad, "SAME_LOWER") == 0;
     int64_t dims[KILN_MAX_RANK];
     dims[0] = x->t.dims[0];
+    if (w->t.dims[1] > ((int64_t)1 << 40)) return kiln_shape_fail(c, "weights have too many output channels");
     dims[1] = w->t.dims[1] >= 0 ? w->t.dims[1] * group : KILN_DIM_UNKNOWN;
     for (int32_t i = 0; i < sp; i++) {
         int64_t k = ks ? ks[i] : w->t.dims[2 + i];

@@ -15,8 +15,8 @@ kiln_status kiln_infer_batchnorm(kiln_shape_ctx *c) {
     for (uint32_t i = 0; i < 4; i++) {
         if (!is_float(p[i]->t.dtype))
             return kiln_shape_fail(c, "input %u must be a float tensor, not %s", i + 1, kiln_dtype_name((kiln_dtype)p[i]->t.dtype));
-        /* one type for all before opset 15; scale/B and mean/var pairs after */
-        if (c->opset < 15 && p[i]->t.dtype != x->t.dtype)
+        /* one type for all before opset 14; mean/var may differ from 14, scale/B too from 15 */
+        if ((c->opset < 14 || (c->opset == 14 && i < 2)) && p[i]->t.dtype != x->t.dtype)
             return kiln_shape_fail(c, "input %u has type %s, X has %s", i + 1, kiln_dtype_name((kiln_dtype)p[i]->t.dtype),
                                    kiln_dtype_name((kiln_dtype)x->t.dtype));
     }
@@ -25,7 +25,7 @@ kiln_status kiln_infer_batchnorm(kiln_shape_ctx *c) {
     kiln_shape_same(c, 0, 0);
     /* channel count of the statistics outputs: dim 1 (1 for a 1-D X) */
     int64_t ch = x->t.rank < 0 ? KILN_DIM_UNKNOWN : x->t.rank >= 2 ? x->t.dims[1] : 1;
-    int32_t st = c->opset >= 15 ? p[2]->t.dtype : x->t.dtype;
+    int32_t st = c->opset >= 14 ? p[2]->t.dtype : x->t.dtype;
     for (uint32_t o = 1; o < c->n_out; o++)
         if (c->out[o].present) kiln_shape_set(c, o, st, 1, &ch);
     return KILN_OK;

@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* Ops Kiln knows and deliberately does not run: training-only ops (ai.onnx.preview.training)
- * and random ops, whose outputs are non-deterministic and cannot be checked. Listing them in
- * ops.def makes session creation fail with KILN_ERR_UNSUPPORTED and the reason, instead of
- * "unknown op". */
+/* Ops Kiln knows and deliberately does not run: training-only ops (ai.onnx.preview.training) and
+ * random ops (non-deterministic). Session creation fails with KILN_ERR_UNSUPPORTED and the reason
+ * instead of "unknown op". */
 #include "graph/shape/infer_fns.h"
 
 #include <string.h>

@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* Shape inference for sequence ops (SequenceEmpty ... SequenceMap) and optional ops (Optional,
- * OptionalHasElement, OptionalGetElement). A sequence's type carries the item shape when all
- * items share it (rank -1 otherwise, and always at run time, where kernels read the items). A
- * present optional is its content at run time; an empty one is a value of kind OPTIONAL. */
+/* Shape inference for sequence ops (SequenceEmpty ... SequenceMap) and optionals. A sequence's
+ * type carries its items' shape when they share one (never at run time: kernels read the items);
+ * a present optional is its content at run time, an empty one a value of kind OPTIONAL. */
 #include <string.h>
 
 #include "graph/shape/infer_fns.h"

@@ -90,6 +90,41 @@ static inline uint32_t kiln_mf_encode(const kiln_minifloat *f, double x, int sat
     return sign | (uint32_t)(e - 1 + f->bias) << f->mbits | m;
 }
 
+/* float16 ↔ float32 without branches, so conversion loops vectorize; bit for bit the results
+ * of kiln_f16_to_f32 / kiln_f32_to_f16 in half.h (round to nearest even, NaN payloads kept). */
+static inline float kiln_f16_to_f32_v(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16, em = h & 0x7fffu;
+    uint32_t normal = (em << 13) + (112u << 23);                  /* rebias the exponent */
+    uint32_t special = normal + (112u << 23);                      /* inf and NaN: all-ones exponent */
+    float sub = (float)em * (1.0f / 16777216.0f);                  /* subnormal (and zero): em * 2^-24 */
+    uint32_t sb;
+    memcpy(&sb, &sub, 4);
+    uint32_t m1 = 0u - (uint32_t)(em < 0x400u), m2 = 0u - (uint32_t)(em >= 0x7c00u);
+    uint32_t u = sign | (sb & m1) | (special & m2) | (normal & ~m1 & ~m2);
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+static inline uint16_t kiln_f32_to_f16_v(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    uint32_t sign = (u >> 16) & 0x8000u, a = u & 0x7fffffffu;
+    uint32_t nan = 0x7e00u | ((a >> 13) & 0x3ffu);
+    uint32_t normal = ((a + 0xfffu + ((a >> 13) & 1u)) >> 13) - (112u << 10); /* round half to even */
+    /* below 2^-14: adding 0.5 leaves a * 2^24 rounded to even in the low mantissa bits */
+    float af, t;
+    memcpy(&af, &a, 4);
+    t = af + 0.5f;
+    uint32_t tb;
+    memcpy(&tb, &t, 4);
+    uint32_t sub = tb - 0x3f000000u;
+    uint32_t ms = 0u - (uint32_t)(a < 0x38800000u), mn = 0u - (uint32_t)(a < 0x477ff000u);
+    uint32_t mi = 0u - (uint32_t)(a <= 0x7f800000u);
+    uint32_t r = (sub & ms) | (normal & mn & ~ms) | (0x7c00u & mi & ~mn) | (nan & ~mi);
+    return (uint16_t)(sign | r);
+}
+
 /* float8e8m0: 2^(e - 127), 0xff is NaN. */
 static inline double kiln_e8m0_decode(uint32_t bits) { return bits == 0xff ? NAN : ldexp(1.0, (int)bits - 127); }
 

@@ -1,9 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* AVX2 int16 → int32 GEMM on pair-packed B (see igemm.h): a 4 x 16 tile of C lives in eight
- * registers (six rows would spill: the sixteen ymm registers also hold B and the products); each step broadcasts a pair (A[i][p], A[i][p+1]) and multiply-adds it against 16
- * packed column pairs with vpmaddwd (two products per 32-bit lane). k is split into blocks so
- * that a block of B's panel stays in L1 and a block of A in L2 while the tiles sweep them.
- * Compiled for AVX2 through function attributes; only called when the CPU has it. */
+/* AVX2 int16 → int32 GEMM on pair-packed B (igemm.h): 4 x 16 tiles of C in eight registers,
+ * vpmaddwd of a broadcast A pair against 16 packed column pairs, k blocked so B's panel stays in
+ * L1; compiled through function attributes and called only on CPUs with AVX2. */
 #include "igemm.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)

@@ -130,7 +130,7 @@ static int32_t flush(ex_stream *s, uint64_t until, kiln_error *err) {
         st = op->after ? flush(op->after, op->until, err) : copy_now(s->ex, &op->r, err);
         s->done++;
     }
-    memmove(s->ops, s->ops + k, (s->n - k) * sizeof(*s->ops));
+    if (k && s->n > k) memmove(s->ops, s->ops + k, (s->n - k) * sizeof(*s->ops));
     s->n -= k;
     return st;
 }
@@ -190,9 +190,9 @@ static int32_t stream_synchronize(kiln_stream *st, kiln_error *err) {
     return flush(s, s->queued, err);
 }
 
+/* Work still queued is dropped: its buffers may be gone (the host synchronizes to keep it). */
 static void stream_release(kiln_stream *st) {
     ex_stream *s = (ex_stream *)st;
-    flush(s, s->queued, NULL);
     s->ex->host->free(s->ex->host_ctx, s->ops);
     s->ex->host->free(s->ex->host_ctx, s);
 }

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* Room A1's edge cases that the ONNX backend tests do not reach: the opset < 7 broadcast form,
  * Cast's strings, float8 saturation and integer wrapping, integer corner cases (INT_MIN,
- * modulo signs, shift widths), variadic broadcasting, Pow's mixed types, and bad attributes
- * or data refused with a clear status and message. */
+ * modulo signs, shift widths), variadic broadcasting, Pow's mixed types, bad attributes or
+ * data refused with a clear status and message, and the accuracy of the float32 math in
+ * kernels/common/vmath.h and the branch-free float16 conversions. */
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
@@ -10,6 +11,9 @@
 #include <string.h>
 
 #include "common/model_builder.h"
+#include "kernels/common/half.h"
+#include "kernels/common/minifloat.h"
+#include "kernels/common/vmath.h"
 #include "kiln.h"
 
 static kiln_env *env;
@@ -322,6 +326,65 @@ START_TEST(bad_attributes_and_types_refused) {
 }
 END_TEST
 
+typedef float (*f32_fn)(float);
+typedef double (*f64_fn)(double);
+static double sigmoid_ref(double x) { return 1.0 / (1.0 + exp(-x)); }
+static double softplus_ref(double x) { return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x)); }
+
+/* Largest relative error of f against the double reference g over every 4099th float bit
+ * pattern (both signs, all exponents); infinities and NaN must match exactly. */
+static double worst_rel(f32_fn f, f64_fn g) {
+    double worst = 0;
+    for (uint64_t u = 0; u <= 0xffffffffu; u += 4099) {
+        float x = kiln_f32_from_bits((uint32_t)u), got = f(x);
+        double want = g(x);
+        if (isnan(want)) {
+            ck_assert_msg(isnan(got), "x=%g: %g, expected NaN", x, got);
+            continue;
+        }
+        if (fabs(want) > 3.4028234663852886e38) {
+            ck_assert_msg(isinf(got) && (got > 0) == (want > 0), "x=%g: %g, expected overflow", x, got);
+            continue;
+        }
+        double rel = fabs(got - want) / fmax(fabs(want), 1.17549435e-38);
+        if (rel > worst) worst = rel;
+    }
+    return worst;
+}
+
+START_TEST(vmath_accuracy) {
+    /* a few ulp (one ulp is 6e-8); the ONNX tests allow 1e-3 */
+    ck_assert_double_lt(worst_rel(kiln_vexpf, exp), 5e-7);
+    ck_assert_double_lt(worst_rel(kiln_vexpm1f, expm1), 5e-7);
+    ck_assert_double_lt(worst_rel(kiln_vlogf, log), 5e-7);
+    ck_assert_double_lt(worst_rel(kiln_vtanhf, tanh), 5e-7);
+    ck_assert_double_lt(worst_rel(kiln_verff, erf), 2e-6);
+    ck_assert_double_lt(worst_rel(kiln_vsigmoidf, sigmoid_ref), 5e-7);
+    ck_assert_double_lt(worst_rel(kiln_vsoftplusf, softplus_ref), 5e-7);
+}
+END_TEST
+
+START_TEST(half_conversions_bit_exact) {
+    uint64_t bad = 0;
+    for (uint32_t h = 0; h < 65536; h++)
+        bad += kiln_f32_bits(kiln_f16_to_f32_v((uint16_t)h)) != kiln_f32_bits(kiln_f16_to_f32((uint16_t)h));
+    for (uint64_t u = 0; u <= 0xffffffffu; u += 4097) {
+        float f = kiln_f32_from_bits((uint32_t)u);
+        bad += kiln_f32_to_f16_v(f) != kiln_f32_to_f16(f);
+    }
+    /* the rounding boundaries (halfway and next to it) around every finite float16 */
+    for (uint32_t h = 0; h < 0x7c00; h++) {
+        uint32_t b = kiln_f32_bits(kiln_f16_to_f32((uint16_t)h));
+        for (int d = -2; d <= 2; d++) {
+            float f = kiln_f32_from_bits(b + (uint32_t)(d * 0x1000));
+            bad += kiln_f32_to_f16_v(f) != kiln_f32_to_f16(f);
+            bad += kiln_f32_to_f16_v(-f) != kiln_f32_to_f16(-f);
+        }
+    }
+    ck_assert_uint_eq(bad, 0);
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("ops.elementwise");
     TCase *tc = tcase_create("elementwise");
@@ -334,6 +397,8 @@ static Suite *suite(void) {
     tcase_add_test(tc, integer_corner_cases);
     tcase_add_test(tc, variadic_broadcast);
     tcase_add_test(tc, bad_attributes_and_types_refused);
+    tcase_add_test(tc, vmath_accuracy);
+    tcase_add_test(tc, half_conversions_bit_exact);
     suite_add_tcase(s, tc);
     return s;
 }

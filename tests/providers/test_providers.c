@@ -439,6 +439,54 @@ START_TEST(concurrent_runs_with_a_provider) {
 }
 END_TEST
 
+/* An If (CPU) whose branches read a value the example made: the host copies it down for the
+ * subgraphs; inside them the example runs again (copies up, and down for the branch output). */
+START_TEST(subgraphs_read_device_values) {
+    mb *b = mb_new(8, 13);
+    KilnOnnx__GraphProto *g = mb_graph(b);
+    const int64_t dims[3] = {2, 3, 4};
+    mb_input(b, g, "cond", KILN_DTYPE_BOOL, 0, NULL);
+    mb_input(b, g, "x", KILN_DTYPE_FLOAT, 3, dims);
+    mb_node(b, g, "Add", "a_add", (const char *[]){"x", "x", NULL}, (const char *[]){"a", NULL});
+    KilnOnnx__NodeProto *n = mb_node(b, g, "If", "branch", (const char *[]){"cond", NULL}, (const char *[]){"v", NULL});
+    KilnOnnx__GraphProto *then_g = mb_subgraph(b, "then");
+    mb_node(b, then_g, "Mul", "t_mul", (const char *[]){"a", "a", NULL}, (const char *[]){"ty", NULL});
+    mb_output(b, then_g, "ty", KILN_DTYPE_FLOAT, 3, dims);
+    KilnOnnx__GraphProto *else_g = mb_subgraph(b, "else");
+    mb_node(b, else_g, "Sigmoid", "e_sig", (const char *[]){"a", NULL}, (const char *[]){"ey", NULL});
+    mb_output(b, else_g, "ey", KILN_DTYPE_FLOAT, 3, dims);
+    mb_attr_graph(b, n, "then_branch", then_g);
+    mb_attr_graph(b, n, "else_branch", else_g);
+    mb_node(b, g, "Relu", "y_relu", (const char *[]){"v", NULL}, (const char *[]){"y", NULL});
+    mb_output(b, g, "y", KILN_DTYPE_FLOAT, 3, dims);
+    kiln_session *cpu, *dev;
+    ck_assert_msg(session(b, NULL, env, &cpu, &err) == KILN_OK, "%s", err.msg);
+    ck_assert_msg(session(b, (const char *[]){"example", NULL}, env, &dev, &err) == KILN_OK, "%s", err.msg);
+    char *r = report(dev);
+    ck_assert_msg(strstr(r, "\"name\":\"t_mul\",\"op\":\"Mul\",\"provider\":\"example\"") &&
+                      strstr(r, "\"name\":\"branch\",\"op\":\"If\",\"provider\":\"cpu\""),
+                  "%s", r);
+    ck_assert_msg(strstr(r, "{\"graph\":\"then\",\"name\":\"kiln_copy_"), "%s", r);
+    free(r);
+    for (int c = 0; c < 2; c++) {
+        kiln_tensor *in[2], *oc = NULL, *od = NULL;
+        uint8_t cond = (uint8_t)c;
+        ck_assert_int_eq(kiln_tensor_wrap(env, KILN_DTYPE_BOOL, NULL, 0, &cond, 1, &in[0], &err), KILN_OK);
+        in[1] = input_x(env);
+        ck_assert_int_eq(kiln_session_run(cpu, NULL, (const kiln_tensor *const *)in, 2, NULL, &oc, 1, &err), KILN_OK);
+        ck_assert_msg(kiln_session_run(dev, NULL, (const kiln_tensor *const *)in, 2, NULL, &od, 1, &err) == KILN_OK, "%s", err.msg);
+        same_outputs(&oc, &od, 1);
+        kiln_tensor_destroy(oc);
+        kiln_tensor_destroy(od);
+        kiln_tensor_destroy(in[0]);
+        kiln_tensor_destroy(in[1]);
+    }
+    kiln_session_destroy(cpu);
+    kiln_session_destroy(dev);
+    mb_free(b);
+}
+END_TEST
+
 /* rt-run --provider PATH:key=val and --report json, and a bad provider as a load error (3). */
 START_TEST(rt_run_with_a_provider) {
     const char *rt_run = getenv("KILN_RT_RUN");
@@ -458,6 +506,20 @@ START_TEST(rt_run_with_a_provider) {
     ck_assert_int_eq(pclose(f), 0);
     ck_assert_msg(strstr(line, ",\"partition\":{\"providers\":[{\"name\":\"example\"") && strstr(line, "\"groups\":[{") &&
                       strstr(line, "\"copies\":[{"),
+                  "%s", line);
+    /* The example's trace spans land in the session's profile. */
+    char prof[600];
+    snprintf(prof, sizeof(prof), "%s.trace.json", model);
+    snprintf(cmd, sizeof(cmd), "%s %s --provider %s --profile %s > /dev/null", rt_run, model, lib("example"), prof);
+    ck_assert_int_eq(system(cmd), 0);
+    f = fopen(prof, "r");
+    ck_assert_ptr_nonnull(f);
+    n = fread(line, 1, sizeof(line) - 1, f);
+    line[n] = '\0';
+    fclose(f);
+    unlink(prof);
+    ck_assert_msg(strstr(line, "\"cat\":\"provider\",\"name\":\"example fused group\"") &&
+                      strstr(line, "\"args\":{\"node\":\"example_group_0\",\"provider\":\"example\"}"),
                   "%s", line);
     snprintf(cmd, sizeof(cmd), "%s %s --provider %s 2>&1", rt_run, model, lib("tp-initfail"));
     f = popen(cmd, "r");
@@ -490,6 +552,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, out_of_memory_everywhere_with_a_provider);
     tcase_add_test(tc, concurrent_runs_with_a_provider);
     tcase_add_test(tc, rt_run_with_a_provider);
+    tcase_add_test(tc, subgraphs_read_device_values);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /* Activations: Relu Sigmoid LeakyRelu Elu Selu Celu HardSigmoid HardSwish Softplus Softsign
  * ThresholdedRelu Shrink Gelu Mish Swish, and Clip, PRelu (slope broadcast to X) and SwiGLU.
- * Float16/bfloat16 are computed in float32; integer forms where the spec has them. */
+ * Float16/bfloat16 are computed in float32 (exp-based float32 math from kernels/common/vmath.h,
+ * which vectorizes); integer forms where the spec has them. */
 #include <float.h>
 #include <math.h>
 #include <string.h>
 
 #include "kernels/common/half.h"
+#include "kernels/common/vmath.h"
 #include "providers/cpu/ops/elementwise.h"
 
 /* Attributes, as floats; `ai` and `bi` are Shrink's for integer inputs. */
@@ -15,24 +17,21 @@ typedef struct act_params {
     double ai, bi;
 } act_params;
 
-static inline float sigmoidf_(float v) {
-    if (v >= 0.0f) return 1.0f / (1.0f + expf(-v));
-    float e = expf(v);
-    return e / (1.0f + e);
-}
+static inline float sigmoidf_(float v) { return kiln_vsigmoidf(v); }
 static inline double sigmoid_(double v) {
     if (v >= 0.0) return 1.0 / (1.0 + exp(-v));
     double e = exp(v);
     return e / (1.0 + e);
 }
 /* ln(1 + e^v) without overflow for large v. */
-static inline float softplusf_(float v) { return v > 0.0f ? v + log1pf(expf(-v)) : log1pf(expf(v)); }
+static inline float softplusf_(float v) { return kiln_vsoftplusf(v); }
 static inline double softplus_(double v) { return v > 0.0 ? v + log1p(exp(-v)) : log1p(exp(v)); }
 /* max(0, min(1, t)) keeping NaN. */
-static inline float unitf_(float t) { return t < 0.0f ? 0.0f : t > 1.0f ? 1.0f : t; }
+static inline float unitf_(float t) { return kiln_vm_sel(t < 0.0f, 0.0f, kiln_vm_sel(t > 1.0f, 1.0f, t)); }
 static inline double unit_(double t) { return t < 0.0 ? 0.0 : t > 1.0 ? 1.0 : t; }
 
 #define SQRT_2_OVER_PI 0.79788456080286535588
+#define SQRT_HALF 0.70710678118654752440
 
 /* NAME_f32 / NAME_f64 computing EXPR on v with the attributes a (alpha), b (beta), g (gamma). */
 #define ACT(NAME, EF, ED)                                                         \
@@ -61,21 +60,21 @@ static inline double unit_(double t) { return t < 0.0 ? 0.0 : t > 1.0 ? 1.0 : t;
 
 ACT(relu, v < 0.0f ? 0.0f : v, v < 0.0 ? 0.0 : v)
 ACT(sigmoid, sigmoidf_(v), sigmoid_(v))
-ACT(leaky, v < 0.0f ? a * v : v, v < 0.0 ? a * v : v)
-ACT(elu, v < 0.0f ? a * expm1f(v) : v, v < 0.0 ? a * expm1(v) : v)
-ACT(selu, v > 0.0f ? g * v : g * a * expm1f(v), v > 0.0 ? g * v : g * a * expm1(v))
-ACT(celu, v > 0.0f ? v : a * expm1f(v / a), v > 0.0 ? v : a * expm1(v / a))
+ACT(leaky, kiln_vm_sel(v < 0.0f, a * v, v), v < 0.0 ? a * v : v)
+ACT(elu, kiln_vm_sel(v < 0.0f, a * kiln_vexpm1f(v), v), v < 0.0 ? a * expm1(v) : v)
+ACT(selu, kiln_vm_sel(v > 0.0f, g * v, g * a * kiln_vexpm1f(v)), v > 0.0 ? g * v : g * a * expm1(v))
+ACT(celu, kiln_vm_sel(v > 0.0f, v, a * kiln_vexpm1f(v / a)), v > 0.0 ? v : a * expm1(v / a))
 ACT(hsig, unitf_(a * v + b), unit_(a * v + b))
 ACT(hswish, v * unitf_(v * (1.0f / 6.0f) + 0.5f), v * unit_(v / 6.0 + 0.5))
 ACT(softplus, softplusf_(v), softplus_(v))
 ACT(softsign, v / (1.0f + fabsf(v)), v / (1.0 + fabs(v)))
 ACT(threlu, v > a ? v : 0.0f, v > a ? v : 0.0)
 /* Shrink: alpha is lambd, beta is bias. */
-ACT(shrink, v < -a ? v + b : v > a ? v - b : 0.0f, v < -a ? v + b : v > a ? v - b : 0.0)
-ACT(gelu, 0.5f * v * (1.0f + erff(v * (float)M_SQRT1_2)), 0.5 * v * (1.0 + erf(v * M_SQRT1_2)))
-ACT(gelu_tanh, 0.5f * v * (1.0f + tanhf((float)SQRT_2_OVER_PI * (v + 0.044715f * v * v * v))),
+ACT(shrink, kiln_vm_sel(v < -a, v + b, kiln_vm_sel(v > a, v - b, 0.0f)), v < -a ? v + b : v > a ? v - b : 0.0)
+ACT(gelu, 0.5f * v * (1.0f + kiln_verff(v * (float)SQRT_HALF)), 0.5 * v * (1.0 + erf(v * SQRT_HALF)))
+ACT(gelu_tanh, 0.5f * v * (1.0f + kiln_vtanhf((float)SQRT_2_OVER_PI * (v + 0.044715f * v * v * v))),
     0.5 * v * (1.0 + tanh(SQRT_2_OVER_PI * (v + 0.044715 * v * v * v))))
-ACT(mish, v * tanhf(softplusf_(v)), v * tanh(softplus_(v)))
+ACT(mish, v * kiln_vtanhf(softplusf_(v)), v * tanh(softplus_(v)))
 ACT(swish, v * sigmoidf_(a * v), v * sigmoid_(a * v))
 
 /* Integer Relu and Shrink (Shrink computed in double, stored like a fixed-point Cast). */

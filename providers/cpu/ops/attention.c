@@ -1,15 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* Attention (opsets 23-25): scaled dot-product attention over 3-D or 4-D Q/K/V with MHA, GQA and
- * MQA head layouts, past/present key and value, boolean or additive masks (shorter masks are
- * padded with -inf), offset-aware causal masking, sliding windows, nonpad_kv_seqlen, softcap,
- * softmax_precision and the four qk_matmul_output modes. Computed in float32 (double for a double
- * softmax_precision softmax); each (batch, head) is two GEMMs around a row softmax. A row whose
- * bias disallows every key gives zeros. */
+/* Attention (opsets 23-25: 3-D/4-D, GQA, past/present KV, masks, offset-aware causal, windows,
+ * nonpad_kv_seqlen, softcap, softmax_precision, qk_matmul_output modes) and FlexAttention; two
+ * GEMMs per (batch, head) around a row softmax; 16-bit inputs round every step to their type. */
 #include <math.h>
 #include <string.h>
 
 #include "kernels/gemm/gemm.h"
 #include "providers/cpu/cpu_op.h"
+#include "providers/cpu/gemm_parallel.h"
 #include "providers/cpu/ops/f32_io.h"
 
 typedef struct attn_kernel {
@@ -171,7 +169,7 @@ static kiln_status attn_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, ki
         for (int64_t h = 0; h < hq; h++) {
             const float *qb = qd + b * qv.bs + h * qv.hs;
             const float *kb = kc + ((b * hkv + h / group) * total) * d, *vb = vc + ((b * hkv + h / group) * total) * dv;
-            kiln_f32_gemm(0, 1, (size_t)sq, (size_t)total, (size_t)d, alpha, qb, (size_t)qv.ss, kb, (size_t)d, 0.0f, scores,
+            kiln_cpu_f32_gemm(ctx, 0, 1, (size_t)sq, (size_t)total, (size_t)d, alpha, qb, (size_t)qv.ss, kb, (size_t)d, 0.0f, scores,
                           (size_t)total);
             for (int64_t i = 0; i < sq; i++) {
                 float *s = scores + i * total;
@@ -223,7 +221,7 @@ static kiln_status attn_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, ki
                 if (qrow && k->mode == 3) memcpy(qrow, s, (size_t)total * sizeof(float));
             }
             float *yb = yd + b * (r == 3 ? sq * hq * dv : hq * sq * dv) + h * (r == 3 ? dv : sq * dv);
-            kiln_f32_gemm(0, 0, (size_t)sq, (size_t)dv, (size_t)total, 1.0f, scores, (size_t)total, vb, (size_t)dv, 0.0f, yb,
+            kiln_cpu_f32_gemm(ctx, 0, 0, (size_t)sq, (size_t)dv, (size_t)total, 1.0f, scores, (size_t)total, vb, (size_t)dv, 0.0f, yb,
                           (size_t)ystride_s);
         }
     }
@@ -339,7 +337,7 @@ static kiln_status flex_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, ki
         for (int64_t b = 0; b < B; b++)
             for (int64_t h = 0; h < hq; h++) {
                 float *o = fs + ((b * hq + h) * L) * S;
-                kiln_f32_gemm(0, 1, (size_t)L, (size_t)S, (size_t)E, 1.0f, qs + ((b * hq + h) * L) * E, (size_t)E,
+                kiln_cpu_f32_gemm(ctx, 0, 1, (size_t)L, (size_t)S, (size_t)E, 1.0f, qs + ((b * hq + h) * L) * E, (size_t)E,
                               ks + ((b * hkv + h / group) * S) * E, (size_t)E, 0.0f, o, (size_t)S);
             }
         for (int64_t i = 0; i < n; i++) sc[i] = round_prec(tp, fs[i]);
@@ -374,7 +372,7 @@ static kiln_status flex_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, ki
         if (!yd) return cpu_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory for FlexAttention");
         for (int64_t b = 0; b < B; b++)
             for (int64_t h = 0; h < hq; h++)
-                kiln_f32_gemm(0, 0, (size_t)L, (size_t)ev, (size_t)S, 1.0f, fs + ((b * hq + h) * L) * S, (size_t)S,
+                kiln_cpu_f32_gemm(ctx, 0, 0, (size_t)L, (size_t)ev, (size_t)S, 1.0f, fs + ((b * hq + h) * L) * S, (size_t)S,
                               vf + ((b * hkv + h / group) * S) * ev, (size_t)ev, 0.0f, yd + ((b * hq + h) * L) * ev, (size_t)ev);
         f32_commit(y, yd);
         return KILN_OK;

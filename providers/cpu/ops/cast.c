@@ -245,8 +245,8 @@ static void cast_block(const cast_params *c, const void *src, void *dst, uint64_
         (void)p;                                                                   \
         for (size_t i = 0; i < n; i++) y[i] = (TD)(EXPR);                          \
     }
-DIRECT(f32_f16, float, uint16_t, kiln_f32_to_f16(x[i]))
-DIRECT(f16_f32, uint16_t, float, kiln_f16_to_f32(x[i]))
+DIRECT(f32_f16, float, uint16_t, kiln_f32_to_f16_v(x[i]))
+DIRECT(f16_f32, uint16_t, float, kiln_f16_to_f32_v(x[i]))
 DIRECT(f32_bf16, float, uint16_t, kiln_f32_to_bf16(x[i]))
 DIRECT(bf16_f32, uint16_t, float, kiln_bf16_to_f32(x[i]))
 DIRECT(f32_f64, float, double, x[i])

@@ -113,12 +113,19 @@ typedef struct where_job {
     size_t es;
 } where_job;
 
-/* One run of `n` outputs: condition, X and Y advance by sc/sx/sy elements (0 or 1). */
+/* One run of `n` outputs: condition, X and Y advance by sc/sx/sy elements (0 or 1); the
+ * all-contiguous case as a plain loop that vectorizes. */
 #define WHERE_RUN(T)                                                                      \
     do {                                                                                  \
         const T *x = (const T *)xp, *y = (const T *)yp;                                   \
         T *o = (T *)op;                                                                   \
-        for (int64_t i = 0; i < n; i++) o[i] = c[i * sc] ? x[i * sx] : y[i * sy];         \
+        if (sc && sx && sy)                                                               \
+            for (int64_t i = 0; i < n; i++) {                                             \
+                T xv = x[i], yv = y[i]; /* both read, so the select needs no branch */  \
+                o[i] = c[i] ? xv : yv;                                                    \
+            }                                                                             \
+        else                                                                              \
+            for (int64_t i = 0; i < n; i++) o[i] = c[i * sc] ? x[i * sx] : y[i * sy];     \
     } while (0)
 
 static void where_range(void *arg, size_t begin, size_t end) {

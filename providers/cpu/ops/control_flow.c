@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* Control flow: If, Loop and Scan (Scan-8 with its batch axis, Scan-9+ with per-input axes and
- * directions). Subgraphs run through host->run_subgraph, whose outputs live only until the next
- * run: values carried from one iteration to the next are copied into kernel-owned "held" values,
- * scan outputs are written or gathered as each iteration ends. */
+/* Control flow: If, Loop, Scan (8 and 9+) over host->run_subgraph. Subgraph outputs live until the
+ * next run, so carried values are copied into kernel-owned "held" values and scan outputs written
+ * or gathered as each iteration ends (docs/control-flow.md). */
 #include <string.h>
 
 #include "providers/cpu/cpu_op.h"
@@ -193,7 +192,10 @@ static kiln_status empty_scan_output(kiln_kernel_ctx *ctx, uint32_t i, const out
     for (int32_t d = 0; d < rank; d++) dims[d] = d < n_lead ? lead[d] : o->rank >= 0 && o->dims[d] >= 0 ? o->dims[d] : 0;
     if (axis < rank) dims[axis] = len;
     kiln_value_desc *out;
-    return cpu_output(ctx, i, rank, dims, &out, err);
+    KILN_CPU_TRY(cpu_output(ctx, i, rank, dims, &out, err));
+    size_t es = cpu_dtype_size(out->dtype);
+    if (es && out->dtype != KILN_DTYPE_STRING) memset(out->data, 0, (size_t)out->count * es); /* may be reused memory */
+    return KILN_OK;
 }
 
 static int has_graph(const cpu_node *n, const char *name) {
@@ -460,6 +462,8 @@ static kiln_status scan_write(kiln_kernel_ctx *ctx, uint32_t i, const kiln_value
     kiln_value_desc *out = ctx->outputs[i];
     if (!out) {
         KILN_CPU_TRY(cpu_output(ctx, i, r, dims, &out, err));
+        /* Scan-8 leaves the steps past a sequence's length unwritten: zeros, not reused memory. */
+        if (lead && y->dtype != KILN_DTYPE_STRING) memset(out->data, 0, (size_t)out->count * cpu_dtype_size(y->dtype));
     } else if (out->dtype != y->dtype || !same_shape(out, r, dims)) {
         return cpu_fail(err, KILN_ERR_SHAPE, "scan output %u changed its type or shape between iterations", idx);
     }

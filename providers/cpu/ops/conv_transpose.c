@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* ConvTranspose (float32; float16, bfloat16 and double in float32): per image and group, a GEMM
- * W^T · X gives every (output channel, kernel offset) contribution of every input pixel, which
- * col2im adds into the output. Pads come from the attributes, or from output_shape / auto_pad
- * (before opset 11 SAME_UPPER put the odd pad at the start). */
+/* ConvTranspose: per image and group, W^T · X (a GEMM) gives every (channel, tap) contribution of
+ * every input pixel and col2im adds them into the output; pads from the attributes, output_shape
+ * or auto_pad (before opset 11 SAME_UPPER put the odd pad first). float16/bfloat16/double via f32. */
 #include <string.h>
 
 #include "kernels/gemm/gemm.h"
@@ -85,8 +84,8 @@ static kiln_status convt_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, k
     int32_t sp = x->rank - 2;
     if (sp < 1 || wt->rank != x->rank || y->rank != x->rank)
         return cpu_fail(err, KILN_ERR_SHAPE, "X, W and Y must have the same rank (3 or more)");
-    int64_t g = k->group, n = x->dims[0], c = x->dims[1], mg = wt->dims[1], m = mg * g;
-    if (c != wt->dims[0] || c % g || y->dims[1] != m)
+    int64_t g = k->group, n = x->dims[0], c = x->dims[1], mg = wt->dims[1], m = cpu_mul_size(mg, g);
+    if (m < 0 || c != wt->dims[0] || c % g || y->dims[1] != m)
         return cpu_fail(err, KILN_ERR_SHAPE, "channels (input %lld, weights %lldx%lld) do not fit group %lld", (long long)c,
                         (long long)wt->dims[0], (long long)mg, (long long)g);
     if (b && (b->rank != 1 || b->dims[0] != m)) return cpu_fail(err, KILN_ERR_SHAPE, "bias must have %lld values", (long long)m);
@@ -152,7 +151,7 @@ kiln_status kiln_cpu_conv_transpose(const cpu_node *n, cpu_kernel **out, kiln_er
     cpu_window_attrs wa;
     KILN_CPU_TRY(cpu_window_read(n, &wa, err));
     int64_t group = cpu_attr_int(n, "group", 1);
-    if (group < 1) return cpu_fail(err, KILN_ERR_INVALID_MODEL, "group must be positive");
+    if (group < 1 || group > CPU_WINDOW_MAX) return cpu_fail(err, KILN_ERR_INVALID_MODEL, "group %lld is out of range", (long long)group);
     uint32_t n_op, n_os;
     const int64_t *op = cpu_attr_ints(n, "output_padding", &n_op);
     cpu_attr_ints(n, "output_shape", &n_os);

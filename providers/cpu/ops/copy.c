@@ -26,6 +26,12 @@ kiln_status cpu_copy_elements(kiln_kernel_ctx *ctx, const kiln_value_desc *src, 
     return KILN_OK;
 }
 
+void cpu_zero_fill(kiln_value_desc *y) {
+    if (y->dtype == KILN_DTYPE_STRING) return;
+    size_t bytes = storage(y);
+    if (bytes) memset(y->data, 0, bytes);
+}
+
 kiln_status cpu_copy_value(kiln_kernel_ctx *ctx, uint32_t i, const kiln_value_desc *src, kiln_error *err) {
     kiln_value_desc *out;
     if (src->kind == KILN_VALUE_OPTIONAL) return (kiln_status)ctx->host->set_output_none(ctx, i, src->dtype, err);

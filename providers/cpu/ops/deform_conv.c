@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* DeformConv (N-D): a deformable im2col — each kernel tap of each output position samples the
- * input at its regular place plus a learned offset (multilinear interpolation, zero outside),
- * scaled by the optional mask — followed by the same per-group GEMM as Conv. float32; float16,
- * bfloat16 and double through float32. */
+/* DeformConv (N-D, offset groups, mask): a deformable im2col sampling each tap at its place plus
+ * a learned offset (multilinear, zero outside), scaled by the mask, then Conv's per-group GEMM;
+ * float32, with float16, bfloat16 and double through float32. */
 #include <math.h>
 #include <string.h>
 
 #include "kernels/gemm/gemm.h"
 #include "providers/cpu/cpu_op.h"
+#include "providers/cpu/gemm_parallel.h"
 #include "providers/cpu/ops/f32_io.h"
 #include "providers/cpu/ops/window.h"
 
@@ -106,7 +106,7 @@ static kiln_status deform_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, 
                 }
             }
             float *yg = yd + (bi * m + gi * mg) * w.out_size;
-            kiln_f32_gemm(0, 0, (size_t)mg, (size_t)w.out_size, (size_t)rows, 1.0f, wd + gi * mg * rows, (size_t)rows, col,
+            kiln_cpu_f32_gemm(ctx, 0, 0, (size_t)mg, (size_t)w.out_size, (size_t)rows, 1.0f, wd + gi * mg * rows, (size_t)rows, col,
                           (size_t)w.out_size, 0.0f, yg, (size_t)w.out_size);
             if (bd)
                 for (int64_t oc = 0; oc < mg; oc++)
@@ -125,7 +125,7 @@ kiln_status kiln_cpu_deform_conv(const cpu_node *n, cpu_kernel **out, kiln_error
     cpu_window_attrs wa;
     KILN_CPU_TRY(cpu_window_read(n, &wa, err));
     int64_t group = cpu_attr_int(n, "group", 1), og = cpu_attr_int(n, "offset_group", 1);
-    if (group < 1 || og < 1) return cpu_fail(err, KILN_ERR_INVALID_MODEL, "group and offset_group must be positive");
+    if (group < 1 || og < 1 || group > CPU_WINDOW_MAX || og > CPU_WINDOW_MAX) return cpu_fail(err, KILN_ERR_INVALID_MODEL, "group and offset_group must be in [1, 2^30]");
     KILN_CPU_TRY(cpu_kernel_new(n, sizeof(deform_kernel), deform_compute, out, err));
     deform_kernel *k = (deform_kernel *)*out;
     k->wa = wa;

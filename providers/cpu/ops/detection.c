@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* Detection ops: NonMaxSuppression (greedy per batch and class, corner or center boxes),
- * RoiAlign (bilinear samples per bin, avg or max, half_pixel or output_half_pixel) and MaxRoiPool
- * (max over the integer bins of each RoI). float32; RoiAlign and MaxRoiPool also float16,
- * bfloat16 and double through float32. */
+/* NonMaxSuppression (greedy per batch and class, corner or center boxes), RoiAlign (avg or max of
+ * bilinear samples, half_pixel or output_half_pixel) and MaxRoiPool; float32, with float16,
+ * bfloat16 and double through float32 for the RoI ops. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

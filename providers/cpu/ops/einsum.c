@@ -68,14 +68,19 @@ static size_t lane_size(int lane) { return lane == L_F32 ? 4 : 8; }
 
 /* ---- rearrange: dst[target labels] = sum of src over its other labels ---- */
 
-/* A label repeated in src walks its diagonal; a src dim of size 1 broadcasts to the label's size. */
+/* A label repeated in src walks its diagonal; a src dim of size 1 broadcasts to the label's size.
+ * The innermost label runs as a strided loop; the others advance an odometer. */
 #define DEF_REARR(NAME, T)                                                                 \
     static void NAME(const T *src, T *dst, int nu, const int64_t *size, const int64_t *ss, const int64_t *ds, \
                      int64_t total) {                                                      \
-        int64_t idx[NLABELS] = {0}, so = 0, dof = 0;                                       \
-        for (int64_t i = 0; i < total; i++) {                                              \
-            dst[dof] += src[so];                                                           \
-            for (int u = nu - 1; u >= 0; u--) {                                            \
+        int64_t idx[NLABELS] = {0}, so = 0, dof = 0, n = size[nu - 1];                     \
+        int64_t sl = ss[nu - 1], dl = ds[nu - 1];                                          \
+        for (int64_t i = 0; i < total; i += n) {                                           \
+            if (sl == 1 && dl == 1)                                                        \
+                for (int64_t t = 0; t < n; t++) dst[dof + t] += src[so + t];               \
+            else                                                                           \
+                for (int64_t t = 0; t < n; t++) dst[dof + t * dl] += src[so + t * sl];     \
+            for (int u = nu - 2; u >= 0; u--) {                                            \
                 so += ss[u];                                                               \
                 dof += ds[u];                                                              \
                 if (++idx[u] < size[u]) break;                                             \
@@ -96,9 +101,22 @@ static kiln_status mul_size(int64_t a, int64_t b, int64_t *out, kiln_error *err)
     return KILN_OK;
 }
 
-/* Builds `out` over the labels tl[0..nt) (sizes from the label table) from `src`. */
+/* Whether src already is laid out over exactly the labels tl[0..nt), none broadcast. */
+static int is_layout(const operand *src, const int *tl, int nt, const int64_t *lsize) {
+    if (src->nd != nt) return 0;
+    for (int i = 0; i < nt; i++)
+        if (src->lab[i] != tl[i] || src->dims[i] != lsize[tl[i]]) return 0;
+    return 1;
+}
+
+/* Builds `out` over the labels tl[0..nt) (unique; sizes from the label table) from `src`;
+ * out shares src's data when src already has that layout. */
 static kiln_status rearrange(kiln_kernel_ctx *ctx, int lane, const operand *src, const int *tl, int nt,
                              const int64_t *lsize, operand *out, kiln_error *err) {
+    if (is_layout(src, tl, nt, lsize)) {
+        *out = *src;
+        return KILN_OK;
+    }
     int u_lab[NLABELS], nu = 0;
     int64_t size[NLABELS], ss[NLABELS], ds[NLABELS], count = 1, total = 1;
     for (int i = 0; i < nt; i++) u_lab[nu++] = tl[i];
@@ -137,6 +155,11 @@ static kiln_status rearrange(kiln_kernel_ctx *ctx, int lane, const operand *src,
     if (!out->data) return cpu_fail(err, KILN_ERR_OUT_OF_MEMORY, "no memory for %lld elements", (long long)count);
     memset(out->data, 0, (size_t)count * lane_size(lane));
     if (!total) return KILN_OK;
+    if (!nu) { /* scalar to scalar */
+        size[0] = 1;
+        ss[0] = ds[0] = 0;
+        nu = 1;
+    }
     if (lane == L_F32) rearr_f32(src->data, out->data, nu, size, ss, ds, total);
     else if (lane == L_F64) rearr_f64(src->data, out->data, nu, size, ss, ds, total);
     else rearr_int(src->data, out->data, nu, size, ss, ds, total);
@@ -149,6 +172,7 @@ typedef struct mm_job {
     const void *a, *b;
     void *c;
     int64_t m, n, k;
+    int64_t ai, aq, bq, bx; /* element strides: a(i, q) = a[i * ai + q * aq], b(q, x) = b[q * bq + x * bx] */
 } mm_job;
 
 #define DEF_MM(NAME, T)                                                                    \
@@ -156,13 +180,16 @@ typedef struct mm_job {
         const mm_job *j = arg;                                                             \
         for (size_t r = lo; r < hi; r++) {                                                 \
             int64_t bt = (int64_t)r / j->m, i = (int64_t)r % j->m;                         \
-            const T *a = (const T *)j->a + (bt * j->m + i) * j->k;                         \
+            const T *a = (const T *)j->a + bt * j->m * j->k + i * j->ai;                   \
             const T *b = (const T *)j->b + bt * j->k * j->n;                               \
             T *c = (T *)j->c + (bt * j->m + i) * j->n;                                     \
             for (int64_t q = 0; q < j->k; q++) {                                           \
-                T av = a[q];                                                               \
-                const T *br = b + q * j->n;                                                \
-                for (int64_t x = 0; x < j->n; x++) c[x] += av * br[x];                     \
+                T av = a[q * j->aq];                                                       \
+                const T *br = b + q * j->bq;                                               \
+                if (j->bx == 1)                                                            \
+                    for (int64_t x = 0; x < j->n; x++) c[x] += av * br[x];                 \
+                else                                                                       \
+                    for (int64_t x = 0; x < j->n; x++) c[x] += av * br[x * j->bx];         \
             }                                                                              \
         }                                                                                  \
     }
@@ -195,11 +222,26 @@ static kiln_status contract(kiln_kernel_ctx *ctx, int lane, operand *cur, const 
     for (int i = 0; i < nm; i++) KILN_CPU_TRY(mul_size(ms, lsize[ml[i]], &ms, err));
     for (int i = 0; i < nk; i++) KILN_CPU_TRY(mul_size(ks, lsize[kl[i]], &ks, err));
     for (int i = 0; i < nn; i++) KILN_CPU_TRY(mul_size(ns, lsize[nl[i]], &ns, err));
-    int ta[NLABELS], tb[NLABELS], na = 0, ntb = 0;
-    for (int i = 0; i < nb; i++) ta[na++] = tb[ntb++] = bl[i];
+    /* A as [batch, M, K], or [batch, K, M] read transposed when cur is laid out so (no copy);
+     * B as [batch, K, N] or [batch, N, K] likewise */
+    int ta[NLABELS], tb[NLABELS], na = 0, ntb = 0, alt[NLABELS], nalt = 0, trans_a = 0, trans_b = 0;
+    for (int i = 0; i < nb; i++) ta[na++] = tb[ntb++] = alt[nalt++] = bl[i];
     for (int i = 0; i < nm; i++) ta[na++] = ml[i];
-    for (int i = 0; i < nk; i++) ta[na++] = tb[ntb++] = kl[i];
+    for (int i = 0; i < nk; i++) ta[na++] = tb[ntb++] = alt[nalt++] = kl[i];
+    for (int i = 0; i < nm; i++) alt[nalt++] = ml[i];
     for (int i = 0; i < nn; i++) tb[ntb++] = nl[i];
+    if (!is_layout(cur, ta, na, lsize) && is_layout(cur, alt, nalt, lsize)) {
+        memcpy(ta, alt, sizeof(int) * (size_t)nalt);
+        trans_a = 1;
+    }
+    nalt = 0;
+    for (int i = 0; i < nb; i++) alt[nalt++] = bl[i];
+    for (int i = 0; i < nn; i++) alt[nalt++] = nl[i];
+    for (int i = 0; i < nk; i++) alt[nalt++] = kl[i];
+    if (!is_layout(b, tb, ntb, lsize) && is_layout(b, alt, nalt, lsize)) {
+        memcpy(tb, alt, sizeof(int) * (size_t)nalt);
+        trans_b = 1;
+    }
     if (nb + nm + nn > KILN_MAX_RANK)
         return cpu_fail(err, KILN_ERR_UNSUPPORTED, "an intermediate result would have rank %d (at most %d)", nb + nm + nn,
                         KILN_MAX_RANK);
@@ -219,11 +261,13 @@ static kiln_status contract(kiln_kernel_ctx *ctx, int lane, operand *cur, const 
     if (cn && ks) {
         if (lane == L_F32) {
             for (int64_t t = 0; t < bs; t++)
-                kiln_f32_gemm(0, 0, (size_t)ms, (size_t)ns, (size_t)ks, 1.0f, (const float *)A.data + t * ms * ks,
-                              (size_t)ks, (const float *)B.data + t * ks * ns, (size_t)ns, 0.0f,
+                kiln_f32_gemm(trans_a, trans_b, (size_t)ms, (size_t)ns, (size_t)ks, 1.0f,
+                              (const float *)A.data + t * ms * ks, (size_t)(trans_a ? ms : ks),
+                              (const float *)B.data + t * ks * ns, (size_t)(trans_b ? ks : ns), 0.0f,
                               (float *)C.data + t * ms * ns, (size_t)ns);
         } else {
-            mm_job j = {A.data, B.data, C.data, ms, ns, ks};
+            mm_job j = {A.data, B.data, C.data, ms, ns, ks, trans_a ? 1 : ks, trans_a ? ms : 1, trans_b ? 1 : ns,
+                        trans_b ? ks : 1};
             int64_t per = ks * ns;
             cpu_parallel_for(ctx, (size_t)(bs * ms), per >= 16384 ? 1 : (size_t)(16384 / (per ? per : 1)),
                              lane == L_F64 ? mm_f64 : mm_int, &j);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "kernels/common/half.h"
+#include "kernels/common/minifloat.h"
 #include "providers/cpu/broadcast.h"
 
 /* Elements widened at a time: 1 KiB of float per operand on the stack. */
@@ -17,7 +18,7 @@
 static void widen(int32_t h, const void *src, float *dst, size_t n) {
     const uint16_t *s = src;
     if (h == KILN_DTYPE_FLOAT16)
-        for (size_t i = 0; i < n; i++) dst[i] = kiln_f16_to_f32(s[i]);
+        for (size_t i = 0; i < n; i++) dst[i] = kiln_f16_to_f32_v(s[i]);
     else
         for (size_t i = 0; i < n; i++) dst[i] = kiln_bf16_to_f32(s[i]);
 }
@@ -25,7 +26,7 @@ static void widen(int32_t h, const void *src, float *dst, size_t n) {
 static void narrow(int32_t h, const float *src, void *dst, size_t n) {
     uint16_t *d = dst;
     if (h == KILN_DTYPE_FLOAT16)
-        for (size_t i = 0; i < n; i++) d[i] = kiln_f32_to_f16(src[i]);
+        for (size_t i = 0; i < n; i++) d[i] = kiln_f32_to_f16_v(src[i]);
     else
         for (size_t i = 0; i < n; i++) d[i] = kiln_f32_to_bf16(src[i]);
 }

@@ -104,16 +104,33 @@ typedef struct pow_params {
     int exp_unsigned; /* integer exponent bits are a uint64_t, not an int64_t */
 } pow_params;
 
-/* x^y for a float base, with the common small exponents done exactly and fast. */
-static inline double fpow(double x, double y) {
-    if (y == 2.0) return x * x;
-    if (y == 1.0) return x;
-    if (y == 3.0) return x * x * x;
-    if (y == 0.5) return sqrt(x);
-    return pow(x, y);
-}
-CPU_EW_ZIP(pow_f32, float, double, float, fpow(x, y))
-CPU_EW_ZIP(pow_f64, double, double, double, fpow(x, y))
+/* x^y for a float base in double (the float32 result is then correctly rounded in practice). */
+CPU_EW_ZIP(pow_f32_any, float, double, float, pow((double)x, y))
+CPU_EW_ZIP(pow_f64_any, double, double, double, pow(x, y))
+
+/* One exponent for the whole run (the usual Pow(x, 2) or Pow(x, 0.5)): the common small
+ * exponents as plain loops (sqrt is correctly rounded; x * x * x within an ulp of pow). */
+#define POW_FLOAT(SUF, T, SQRT)                                                                          \
+    static void pow_##SUF(size_t n, const void *va, size_t sa, const void *vb, size_t sb, void *vo,     \
+                          const void *p) {                                                              \
+        const T *a = va;                                                                                \
+        T *o = vo;                                                                                      \
+        double y = *(const double *)vb;                                                                 \
+        if (sb || !sa || (y != 2.0 && y != 3.0 && y != 1.0 && y != 0.5)) {                             \
+            pow_##SUF##_any(n, va, sa, vb, sb, vo, p);                                                  \
+        } else if (y == 2.0) {                                                                          \
+            for (size_t i = 0; i < n; i++) o[i] = a[i] * a[i];                                          \
+        } else if (y == 3.0) {                                                                          \
+            for (size_t i = 0; i < n; i++) o[i] = a[i] * a[i] * a[i];                                   \
+        } else if (y == 1.0) {                                                                          \
+            for (size_t i = 0; i < n; i++) o[i] = a[i];                                                 \
+        } else {                                                                                        \
+            /* pow(-0, 0.5) is +0 and pow(-inf, 0.5) is +inf, where sqrt gives -0 and NaN */          \
+            for (size_t i = 0; i < n; i++) o[i] = a[i] == -(T)INFINITY ? (T)INFINITY : SQRT(a[i]) + (T)0; \
+        }                                                                                               \
+    }
+POW_FLOAT(f32, float, sqrtf)
+POW_FLOAT(f64, double, sqrt)
 
 /* Integer base to integer power modulo 2^64 (so the result wraps like repeated Mul). Negative
  * powers give the integer part of the exact result: 1 and -1 stay ±1, others 0; 0 to a

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* Elementwise math: Abs Neg Sqrt Reciprocal Exp Log Ceil Floor Round Sign Erf, the
  * trigonometric and hyperbolic functions, IsNaN IsInf, Not, BitwiseNot. Floats in float32 or
- * float64 (float16/bfloat16 widened to float32); integer forms where the spec has them. */
+ * float64 (float16/bfloat16 widened to float32; exp, log, erf and tanh from kernels/common/vmath.h so
+ * the loops vectorize); integer forms where the spec has them. */
 #include <math.h>
 #include <string.h>
 
 #include "kernels/common/minifloat.h"
+#include "kernels/common/vmath.h"
 #include "providers/cpu/ops/elementwise.h"
 
 /* ---- float maps: NAME_f32 and NAME_f64 computing EXPR on v ---- */
@@ -33,15 +35,15 @@ MAP_FLOAT(abs, fabsf(v), fabs(v))
 MAP_FLOAT(neg, -v, -v)
 MAP_FLOAT(sqrt, sqrtf(v), sqrt(v))
 MAP_FLOAT(recip, 1.0f / v, 1.0 / v)
-MAP_FLOAT(exp, expf(v), exp(v))
-MAP_FLOAT(log, logf(v), log(v))
+MAP_FLOAT(exp, kiln_vexpf(v), exp(v))
+MAP_FLOAT(log, kiln_vlogf(v), log(v))
 MAP_FLOAT(ceil, ceilf(v), ceil(v))
 MAP_FLOAT(floor, floorf(v), floor(v))
 /* Round: halves to even, like numpy.round (the default rounding mode). */
 MAP_FLOAT(round, nearbyintf(v), nearbyint(v))
 /* Sign keeps NaN (and the zero's sign). */
 MAP_FLOAT(sign, v > 0.0f ? 1.0f : v < 0.0f ? -1.0f : v, v > 0.0 ? 1.0 : v < 0.0 ? -1.0 : v)
-MAP_FLOAT(erf, erff(v), erf(v))
+MAP_FLOAT(erf, kiln_verff(v), erf(v))
 MAP_FLOAT(sin, sinf(v), sin(v))
 MAP_FLOAT(cos, cosf(v), cos(v))
 MAP_FLOAT(tan, tanf(v), tan(v))
@@ -50,7 +52,7 @@ MAP_FLOAT(acos, acosf(v), acos(v))
 MAP_FLOAT(atan, atanf(v), atan(v))
 MAP_FLOAT(sinh, sinhf(v), sinh(v))
 MAP_FLOAT(cosh, coshf(v), cosh(v))
-MAP_FLOAT(tanh, tanhf(v), tanh(v))
+MAP_FLOAT(tanh, kiln_vtanhf(v), tanh(v))
 MAP_FLOAT(asinh, asinhf(v), asinh(v))
 MAP_FLOAT(acosh, acoshf(v), acosh(v))
 MAP_FLOAT(atanh, atanhf(v), atanh(v))

@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* Gemm and MatMul. float32 goes through the blocked GEMM (kernels/gemm), float16 and bfloat16
- * too after widening to float32; double and the integer types use a plain triple loop with a
- * wide accumulator (integers wrap like the fixed-width result). MatMul broadcasts batch dims
- * numpy-style; a batch of A times one matrix B is a single GEMM. */
+/* Gemm (from opset 1) and MatMul: float32, float16 and bfloat16 through the f32 GEMM, double and
+ * integers (wrapping) in a triple loop with a wide accumulator; MatMul broadcasts batch dims and
+ * runs a batch of A against one B as one tall GEMM. */
 #include <string.h>
 
 #include "kernels/gemm/gemm.h"

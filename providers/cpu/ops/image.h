@@ -1,9 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* Image decoding for ImageDecoder (docs/image-decoder.md): every decoder turns an encoded
- * stream into 8-bit RGB (gray replicated, alpha dropped) in scratch memory of the kernel call.
- * Decoders return KILN_OK; KILN_ERR_UNSUPPORTED (message set) for a stream they recognize but
- * do not decode; IMG_CORRUPT for a damaged stream (the op then outputs an empty image, as the
- * spec asks); KILN_ERR_OUT_OF_MEMORY. */
+/* Image decoding for ImageDecoder: decoders turn a stream into 8-bit RGB in call scratch memory and
+ * return KILN_OK, KILN_ERR_UNSUPPORTED (message set) for a format they refuse, IMG_CORRUPT for a
+ * damaged stream (the op outputs an empty image), or KILN_ERR_OUT_OF_MEMORY. */
 #ifndef KILN_CPU_OPS_IMAGE_H
 #define KILN_CPU_OPS_IMAGE_H
 

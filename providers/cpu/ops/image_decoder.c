@@ -1,9 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* ImageDecoder: recognizes the stream's format, decodes BMP, PNM, TIFF, PNG (image_png.c) and
- * baseline JPEG (image_jpeg.c) to RGB, and writes RGB, BGR or Grayscale (ITU-R 601 luma, as
- * Pillow computes it) as [H, W, C] uint8. JPEG 2000, WebP, GIF and the variants listed in
- * docs/image-decoder.md are refused with KILN_ERR_UNSUPPORTED; a damaged or unknown stream
- * gives an empty [0, 0, C] image, as the spec asks. */
+/* ImageDecoder: sniffs the format, decodes BMP, PNM, TIFF here, PNG and baseline JPEG in
+ * image_png.c / image_jpeg.c, and writes RGB, BGR or Grayscale [H, W, C] uint8. Unsupported formats
+ * are refused; damaged streams give an empty image (docs/image-decoder.md). */
 #include <string.h>
 
 #include "providers/cpu/ops/image.h"

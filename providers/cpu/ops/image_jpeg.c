@@ -1,10 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* Baseline and extended-sequential Huffman JPEG (8-bit; 1 or 3 components; any sampling) to
- * RGB. To give the pixels libjpeg-turbo gives (which the spec's upsampling text and the ONNX
- * reference follow): the accurate integer IDCT (Loeffler-Ligtenberg-Moschytz factorization in
- * 13-bit fixed point, two passes), "fancy" triangular chroma upsampling for 2x1, 1x2 and 2x2
- * sampling (replication for other ratios), and 16-bit fixed-point YCbCr to RGB. Progressive,
- * lossless, arithmetic-coded, 12-bit and CMYK JPEGs are refused. */
+/* Baseline/extended sequential Huffman JPEG (8-bit, 1 or 3 components) to RGB with libjpeg-turbo's
+ * arithmetic: accurate integer IDCT, fancy chroma upsampling, fixed-point YCbCr. Progressive,
+ * lossless, arithmetic, 12-bit and CMYK are refused (docs/image-decoder.md). */
 #include <string.h>
 
 #include "providers/cpu/ops/image.h"

@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* PNG decoding to 8-bit RGB: every color type and bit depth of the PNG spec, Adam7 interlacing,
- * the five scanline filters. 16-bit samples keep their high byte; gray below 8 bits is scaled to
- * 0-255; alpha and transparency are dropped. Chunk CRCs are not checked (the zlib checksum
- * is). */
+/* PNG to 8-bit RGB: every color type and bit depth, Adam7, the five filters. 16-bit samples keep
+ * their high byte, gray below 8 bits is scaled, alpha is dropped; chunk CRCs are not checked (the
+ * zlib checksum is). */
 #include <string.h>
 
 #include "providers/cpu/ops/image.h"

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "providers/cpu/cpu_op.h"
+#include "providers/cpu/ops/copy.h"
 #include "providers/cpu/ops/elem.h"
 #include "providers/cpu/ops/sort.h"
 #include "providers/cpu/ops/strided.h"
@@ -288,9 +289,7 @@ static kiln_status trilu_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, k
      * first keeps i + k from overflowing without changing the result. */
     if (diag < -rows - 1) diag = -rows - 1;
     if (diag > cols + 1) diag = cols + 1;
-    /* Outputs are not zeroed (the planner reuses memory); strings start empty. */
-    if (y->dtype != KILN_DTYPE_STRING && cpu_dtype_size(y->dtype))
-        memset(y->data, 0, (size_t)y->count * cpu_dtype_size(y->dtype));
+    cpu_zero_fill(y); /* the other triangle is zero; outputs start uninitialized */
     for (int64_t m = 0; m < mats; m++)
         for (int64_t i = 0; i < rows; i++) {
             int64_t e = upper ? i + diag : i + diag + 1;

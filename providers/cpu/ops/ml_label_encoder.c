@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* LabelEncoder (ai.onnx.ml, opsets 2-4): maps each element through keys_* -> values_* (lists
- * or, from opset 4, tensors of int16/int32/int64/float/double/string), with a default for
- * elements that are no key. Keys live in a hash table; NaN keys match NaN inputs; a repeated
- * key keeps its last value. */
+/* LabelEncoder (ai.onnx.ml 2-4): maps elements through keys_* -> values_* (lists, or tensors from
+ * opset 4) held in a hash table, with a default for non-keys; NaN keys match NaN, a repeated key
+ * keeps its last value (docs/ml.md). */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>

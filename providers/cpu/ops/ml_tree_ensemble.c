@@ -1,9 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* TreeEnsemble (ai.onnx.ml 5): evaluates every tree on each row of X [N, F] (float, double,
- * float16; compared in double, which is exact for all three), aggregates the leaf weights per
- * target (SUM, AVERAGE, MIN, MAX) and applies the post transform (NONE, SOFTMAX, LOGISTIC,
- * SOFTMAX_ZERO, PROBIT, as onnxruntime defines them). Trees are validated when the kernel is
- * created; a walk longer than the node count (a cycle) fails the run. */
+/* TreeEnsemble (ai.onnx.ml 5): walks every tree per row of X [N, F] (compared in double, exact for
+ * float/double/float16), aggregates leaf weights per target and applies the post transform
+ * (docs/ml.md). Trees are validated at kernel creation; a cycle fails the run. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

@@ -106,29 +106,38 @@ static kiln_status param(kiln_kernel_ctx *ctx, const kiln_value_desc *t, int64_t
     return KILN_OK;
 }
 
-/* Mean and mean squared deviation of a contiguous run, two passes with four partial sums. */
+/* Mean and mean squared deviation (about the mean, or about 0 for rms) of a contiguous run, two
+ * passes. Each pass keeps eight partial sums in T over blocks of 512 elements (the loop
+ * vectorizes) and adds each block's total in double. */
 #define DEF_STATS(NAME, T)                                                                 \
-    static void NAME(const T *x, int64_t n, int rms, double *mean, double *var) {          \
-        double s[4] = {0, 0, 0, 0}, m = 0.0;                                               \
-        int64_t i;                                                                         \
-        if (!rms) {                                                                        \
-            for (i = 0; i + 4 <= n; i += 4)                                                \
-                for (int u = 0; u < 4; u++) s[u] += x[i + u];                              \
-            for (; i < n; i++) s[0] += x[i];                                               \
-            m = n ? ((s[0] + s[1]) + (s[2] + s[3])) / (double)n : 0.0;                     \
-            s[0] = s[1] = s[2] = s[3] = 0.0;                                               \
-        }                                                                                  \
-        for (i = 0; i + 4 <= n; i += 4)                                                    \
-            for (int u = 0; u < 4; u++) {                                                  \
-                double d = x[i + u] - m;                                                   \
-                s[u] += d * d;                                                             \
+    static double NAME##_sum(const T *x, int64_t n, T m, int sq) {                         \
+        double total = 0.0;                                                                \
+        for (int64_t i = 0; i < n;) {                                                      \
+            int64_t end = n - i > 512 ? i + 512 : n, top = i + ((end - i) & ~(int64_t)7);  \
+            T s8[8] = {0, 0, 0, 0, 0, 0, 0, 0};                                            \
+            if (sq)                                                                        \
+                for (; i < top; i += 8)                                                    \
+                    for (int u = 0; u < 8; u++) {                                          \
+                        T d = x[i + u] - m;                                                \
+                        s8[u] += d * d;                                                    \
+                    }                                                                      \
+            else                                                                           \
+                for (; i < top; i += 8)                                                    \
+                    for (int u = 0; u < 8; u++) s8[u] += x[i + u];                         \
+            double s = ((double)s8[0] + s8[1]) + ((double)s8[2] + s8[3]) + ((double)s8[4] + s8[5]) + \
+                       ((double)s8[6] + s8[7]);                                            \
+            for (; i < end; i++) {                                                         \
+                double d = sq ? (double)x[i] - m : (double)x[i];                           \
+                s += sq ? d * d : d;                                                       \
             }                                                                              \
-        for (; i < n; i++) {                                                               \
-            double d = x[i] - m;                                                           \
-            s[0] += d * d;                                                                 \
+            total += s;                                                                    \
         }                                                                                  \
+        return total;                                                                      \
+    }                                                                                      \
+    static void NAME(const T *x, int64_t n, int rms, double *mean, double *var) {          \
+        double m = rms || !n ? 0.0 : NAME##_sum(x, n, 0, 0) / (double)n;                   \
         *mean = m;                                                                         \
-        *var = n ? ((s[0] + s[1]) + (s[2] + s[3])) / (double)n : 0.0;                      \
+        *var = n ? NAME##_sum(x, n, (T)m, 1) / (double)n : 0.0;                            \
     }
 DEF_STATS(stats_f32, float)
 DEF_STATS(stats_f64, double)
@@ -150,8 +159,8 @@ typedef struct bn_job {
             int64_t ch = (int64_t)p % j->c;                                                \
             const T *x = (const T *)j->x + (int64_t)p * j->s;                              \
             T *y = (T *)j->y + (int64_t)p * j->s;                                          \
-            double a = j->a[ch], c0 = j->b[ch];                                            \
-            for (int64_t i = 0; i < j->s; i++) y[i] = (T)(x[i] * a + c0);                  \
+            T a = (T)j->a[ch], c0 = (T)j->b[ch];                                           \
+            for (int64_t i = 0; i < j->s; i++) y[i] = x[i] * a + c0;                       \
         }                                                                                  \
     }                                                                                      \
     static void STATS(void *arg, size_t b, size_t e) {                                     \
@@ -193,17 +202,19 @@ static kiln_status batchnorm_compute(const cpu_kernel *base, kiln_kernel_ctx *ct
     double *p[4];
     static const char *names[4] = {"scale", "B", "mean", "var"};
     for (uint32_t i = 0; i < 4; i++) KILN_CPU_TRY(param(ctx, cpu_in(ctx, i + 1), j.c, names[i], &p[i], err));
-    if (!x->count) return KILN_OK;
-    KILN_CPU_TRY(lane_in(ctx, k, x, &j.x, err));
-    KILN_CPU_TRY(lane_y(ctx, k, y, &j.y, err));
+    if (x->count) {
+        KILN_CPU_TRY(lane_in(ctx, k, x, &j.x, err));
+        KILN_CPU_TRY(lane_y(ctx, k, y, &j.y, err));
+    }
     double *ab = scratch(ctx, (size_t)j.c * 2, 8, err);
     if (!ab) return err->status;
     const double *mean = p[2], *var = p[3];
-    if (k->training) {
+    if (k->training) { /* an empty batch has statistics 0 */
         j.mean = scratch(ctx, (size_t)j.c * 2, 8, err);
         if (!j.mean) return err->status;
+        memset(j.mean, 0, (size_t)j.c * 2 * sizeof *j.mean);
         j.var = j.mean + j.c;
-        cpu_parallel_for(ctx, (size_t)j.c, grain_for(j.n * j.s), wide(k) ? bn_stats_f64 : bn_stats_f32, &j);
+        if (x->count) cpu_parallel_for(ctx, (size_t)j.c, grain_for(j.n * j.s), wide(k) ? bn_stats_f64 : bn_stats_f32, &j);
         mean = j.mean;
         var = j.var;
         /* running statistics: input * momentum + batch * (1 - momentum) */
@@ -214,6 +225,7 @@ static kiln_status batchnorm_compute(const cpu_kernel *base, kiln_kernel_ctx *ct
             for (int64_t c = 0; c < j.c; c++) put_f(r->dtype, r->data, (size_t)c, in[c] * k->momentum + cur[c] * (1.0 - k->momentum));
         }
     }
+    if (!x->count) return KILN_OK;
     j.a = ab;
     j.b = ab + j.c;
     for (int64_t c = 0; c < j.c; c++) {
@@ -249,10 +261,11 @@ typedef struct ln_job {
             double m, v;                                                                   \
             STATS(x, j->d, j->rms, &m, &v);                                                \
             double inv = 1.0 / sqrt(v + j->eps);                                           \
+            T mt = (T)m, it = (T)inv;                                                      \
             if (bb)                                                                        \
-                for (int64_t i = 0; i < j->d; i++) y[i] = (T)((x[i] - m) * inv * s[i] + bb[i]); \
+                for (int64_t i = 0; i < j->d; i++) y[i] = (x[i] - mt) * it * s[i] + bb[i]; \
             else                                                                           \
-                for (int64_t i = 0; i < j->d; i++) y[i] = (T)((x[i] - m) * inv * s[i]);    \
+                for (int64_t i = 0; i < j->d; i++) y[i] = (x[i] - mt) * it * s[i];         \
             if (j->mean) put_f(j->stat_dt, j->mean, r, m);                                 \
             if (j->inv) put_f(j->stat_dt, j->inv, r, inv);                                 \
         }                                                                                  \
@@ -324,12 +337,18 @@ static kiln_status layernorm_compute(const cpu_kernel *base, kiln_kernel_ctx *ct
             j.per_row = 1;
         }
     }
-    if (!x->count) return KILN_OK;
     for (uint32_t o = 1; o < 3 && o < ctx->n_outputs; o++) {
         if (!ctx->outputs[o]) continue;
         j.stat_dt = ctx->outputs[o]->dtype;
         if (o == 1) j.mean = ctx->outputs[o]->data;
         else j.inv = ctx->outputs[o]->data;
+    }
+    if (!x->count) { /* rows of no elements: their statistics are undefined */
+        for (int64_t r = 0; r < rows && (j.mean || j.inv); r++) {
+            if (j.mean) put_f(j.stat_dt, j.mean, (size_t)r, NAN);
+            if (j.inv) put_f(j.stat_dt, j.inv, (size_t)r, NAN);
+        }
+        return KILN_OK;
     }
     KILN_CPU_TRY(lane_in(ctx, k, x, &j.x, err));
     KILN_CPU_TRY(lane_y(ctx, k, y, &j.y, err));
@@ -363,7 +382,8 @@ typedef struct gn_job {
             for (int64_t c = 0; c < j->cpg; c++) {                                         \
                 int64_t ch = j->per_group ? g : g * j->cpg + c;                            \
                 double a = j->sc[ch] * inv, c0 = j->bc[ch] - m * a;                        \
-                for (int64_t i = c * j->s; i < (c + 1) * j->s; i++) y[i] = (T)(x[i] * a + c0); \
+                T at = (T)a, ct = (T)c0;                                                   \
+                for (int64_t i = c * j->s; i < (c + 1) * j->s; i++) y[i] = x[i] * at + ct; \
             }                                                                              \
         }                                                                                  \
     }

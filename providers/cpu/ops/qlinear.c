@@ -1,14 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* The integer and quantized products: MatMulInteger, QLinearMatMul, ConvInteger, QLinearConv.
- * 8-bit operands are widened to int16 with their zero points subtracted and multiplied by the
- * int16 GEMM (kernels/gemm/igemm.h) into exact int32 sums; the QLinear forms then requantize
- * with the combined scale (x_scale * w_scale / y_scale, rounded like the scales' type), rounding
- * to nearest even and saturating. Constant weights are widened or packed once. */
+/* MatMulInteger, QLinearMatMul, ConvInteger, QLinearConv: 8-bit operands minus their zero points
+ * go through the int16 GEMM (kernels/gemm/igemm.h) into exact int32 sums, then the QLinear forms
+ * requantize (x_scale * w_scale / y_scale, round half to even, saturate). */
 #include <math.h>
 #include <string.h>
 
 #include "kernels/gemm/igemm.h"
 #include "providers/cpu/cpu_op.h"
+#include "providers/cpu/gemm_parallel.h"
 #include "providers/cpu/ops/quant_common.h"
 #include "providers/cpu/ops/window.h"
 
@@ -63,6 +62,7 @@ typedef struct igemm_job {
     const float *mrow;      /* per row multiplier, or NULL */
     const float *mcol;      /* per column multiplier, or NULL */
     float mult;             /* when neither is given */
+    const float *mfull;     /* per element multiplier [m][n] (per-row and per-column scales), or NULL */
 } igemm_job;
 
 /* Requantizes one row of sums: y = sat(rne((c + b) * m) + zy), in float as onnxruntime does;
@@ -90,11 +90,14 @@ static void igemm_range(void *arg, size_t begin, size_t end) {
         const int32_t *ci = j->c + i * j->n;
         int32_t b = j->bias ? j->bias[i] : 0;
         float mr = j->mrow ? j->mrow[i] : j->mult;
+        const float *mf = j->mfull ? j->mfull + i * j->n : NULL;
         if (j->ydt == KILN_DTYPE_UINT8) {
-            if (j->mcol) REQUANT_ROW(uint8_t, j->mcol[c]);
+            if (mf) REQUANT_ROW(uint8_t, mf[c]);
+            else if (j->mcol) REQUANT_ROW(uint8_t, j->mcol[c]);
             else REQUANT_ROW(uint8_t, mr);
         } else {
-            if (j->mcol) REQUANT_ROW(int8_t, j->mcol[c]);
+            if (mf) REQUANT_ROW(int8_t, mf[c]);
+            else if (j->mcol) REQUANT_ROW(int8_t, j->mcol[c]);
             else REQUANT_ROW(int8_t, mr);
         }
     }
@@ -128,6 +131,24 @@ static void qmm_cleanup(cpu_kernel *base) {
     cpu_free(base, k->packed_b);
 }
 
+/* Value of element i of an 8-bit integer or float8 tensor, as float. */
+static float qval(int32_t dt, const void *p, size_t i) {
+    return minifloat_of(dt) ? mf_get(dt, p, i) : (float)q_get(dt, p, i);
+}
+
+/* A per-row (A) or per-column (B) parameter of one batch: `count` values overall, 1 (per tensor),
+ * `len` (shared by the batches) or mats * len; returns the offset of this batch's values. */
+static size_t per_batch(const kiln_value_desc *v, size_t len, size_t idx) {
+    return !v || v->count == 1 || v->count == len ? 0 : idx * len;
+}
+
+static kiln_status param_check(const kiln_value_desc *v, size_t len, size_t mats, const char *what, kiln_error *err) {
+    if (v && v->count != 1 && v->count != len && v->count != mats * len)
+        return cpu_fail(err, KILN_ERR_SHAPE, "%s must have 1, %zu or %zu values, got %llu", what, len, mats * len,
+                        (unsigned long long)v->count);
+    return KILN_OK;
+}
+
 static kiln_status qmm_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, kiln_error *err) {
     const qmm_kernel *k = (const qmm_kernel *)base;
     const kiln_value_desc *a = cpu_in(ctx, k->ia), *b = cpu_in(ctx, k->ib), *za = cpu_in(ctx, k->iza), *zb = cpu_in(ctx, k->izb);
@@ -151,36 +172,42 @@ static kiln_status qmm_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, kil
     }
     size_t a_mats = (size_t)stride_a, b_mats = (size_t)stride_b;
     if (k->packed_b && (kk != k->pk || n != k->pn)) return cpu_fail(err, KILN_ERR_SHAPE, "B changed shape");
-    KILN_CPU_TRY(zp_check(za, (int64_t)(a_mats * m), "the zero point of A", err));
-    KILN_CPU_TRY(zp_check(zb, (int64_t)(b_mats * n), "the zero point of B", err));
-    if (y->count == 0) return KILN_OK;
-
-    /* Requantization parameters. */
-    float mult = 1.0f, *mcol = NULL;
-    int32_t zy = 0, ydt = 0;
+    KILN_CPU_TRY(param_check(za, m, a_mats, "the zero point of A", err));
+    KILN_CPU_TRY(param_check(zb, n, b_mats, "the zero point of B", err));
+    const kiln_value_desc *sca = NULL, *scb = NULL, *scy = NULL, *yz = NULL;
     if (k->qlinear) {
-        const kiln_value_desc *sa = cpu_in(ctx, 1), *sb = cpu_in(ctx, 4), *sy = cpu_in(ctx, 6), *yz = cpu_in(ctx, 7);
-        if (sa->count != 1 || sy->count != 1 || (yz && yz->count != 1))
-            return cpu_fail(err, KILN_ERR_SHAPE, "a_scale, y_scale and y_zero_point must be scalars");
-        if (sb->count != 1 && sb->count != n) return cpu_fail(err, KILN_ERR_SHAPE, "b_scale must have 1 or %zu values", n);
-        ydt = y->dtype;
-        zy = yz ? q_get(yz->dtype, yz->data, 0) : 0;
-        float fa = q_scale(sa->dtype, sa->data, 0), fy = q_scale(sy->dtype, sy->data, 0);
-        mult = combine(sa->dtype, fa, q_scale(sb->dtype, sb->data, 0), fy);
-        if (sb->count != 1) {
-            mcol = ctx->host->scratch(ctx, n * sizeof(float));
-            if (!mcol) return cpu_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory");
-            for (size_t j = 0; j < n; j++) mcol[j] = combine(sa->dtype, fa, q_scale(sb->dtype, sb->data, j), fy);
+        sca = cpu_in(ctx, 1), scb = cpu_in(ctx, 4), scy = cpu_in(ctx, 6), yz = cpu_in(ctx, 7);
+        if (scy->count != 1 || (yz && yz->count != 1)) return cpu_fail(err, KILN_ERR_SHAPE, "y_scale and y_zero_point must be scalars");
+        KILN_CPU_TRY(param_check(sca, m, a_mats, "a_scale", err));
+        KILN_CPU_TRY(param_check(scb, n, b_mats, "b_scale", err));
+    }
+    if (y->count == 0) return KILN_OK;
+    int fp8 = minifloat_of(a->dtype) || minifloat_of(b->dtype) || minifloat_of(y->dtype);
+    float fy = k->qlinear ? q_scale(scy->dtype, scy->data, 0) : 1.0f;
+    int32_t st = k->qlinear ? sca->dtype : 0, zy = yz && !fp8 ? q_get(yz->dtype, yz->data, 0) : 0;
+    float *mrow = ctx->host->scratch(ctx, m * sizeof(float) + 1), *mcol = ctx->host->scratch(ctx, n * sizeof(float) + 1);
+    float *mfull = k->qlinear && sca->count > 1 && scb->count > 1 ? ctx->host->scratch(ctx, m * n * sizeof(float) + 1) : NULL;
+    if (!mrow || !mcol || (k->qlinear && sca->count > 1 && scb->count > 1 && !mfull))
+        return cpu_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory");
+
+    /* int path: int16 operands and packed B; float8 path: float operands and the f32 GEMM */
+    int16_t *a16 = NULL, *pb = k->packed_b, *b16 = NULL;
+    float *fa = NULL, *fb = NULL, *facc = NULL;
+    int32_t *acc = NULL;
+    if (fp8) {
+        fa = ctx->host->scratch(ctx, m * kk * sizeof(float) + 1);
+        fb = ctx->host->scratch(ctx, kk * n * sizeof(float) + 1);
+        facc = ctx->host->scratch(ctx, m * n * sizeof(float) + 1);
+        if (!fa || !fb || !facc) return cpu_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory for the quantized matmul");
+    } else {
+        a16 = ctx->host->scratch(ctx, m * kk * sizeof(int16_t) + 1);
+        if (!pb) {
+            b16 = ctx->host->scratch(ctx, kk * n * sizeof(int16_t) + 1);
+            pb = ctx->host->scratch(ctx, kiln_s16_gemm_packed_size(kk, n) * sizeof(int16_t) + 1);
         }
+        acc = k->qlinear ? ctx->host->scratch(ctx, m * n * sizeof(int32_t) + 1) : y->data;
+        if (!a16 || !pb || (!k->packed_b && !b16) || !acc) return cpu_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory for the integer matmul");
     }
-    int16_t *a16 = ctx->host->scratch(ctx, m * kk * sizeof(int16_t) + 1);
-    int16_t *pb = k->packed_b, *b16 = NULL;
-    if (!pb) {
-        b16 = ctx->host->scratch(ctx, kk * n * sizeof(int16_t) + 1);
-        pb = ctx->host->scratch(ctx, kiln_s16_gemm_packed_size(kk, n) * sizeof(int16_t) + 1);
-    }
-    int32_t *acc = k->qlinear ? ctx->host->scratch(ctx, m * n * sizeof(int32_t) + 1) : y->data;
-    if (!a16 || !pb || (!k->packed_b && !b16) || !acc) return cpu_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory for the integer matmul");
     size_t prev_b = (size_t)-1;
     for (size_t bi = 0; bi < batches; bi++) {
         size_t ai = 0, bj = 0, rem = bi;
@@ -189,18 +216,59 @@ static kiln_status qmm_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, kil
             rem /= (size_t)bdims[d];
             ai += t * (size_t)sa[d], bj += t * (size_t)sb[d];
         }
-        /* per-row zero points of this batch's A rows */
+        /* this batch's per-row zero points of A and per-column ones of B */
         kiln_value_desc zrow, zcol;
         const kiln_value_desc *zr = za, *zc = zb;
-        if (za && za->count > 1) zrow = *za, zrow.data = (char *)za->data + ai * m * cpu_dtype_size(za->dtype), zrow.count = m, zr = &zrow;
-        if (zb && zb->count > 1) zcol = *zb, zcol.data = (char *)zb->data + bj * n * cpu_dtype_size(zb->dtype), zcol.count = n, zc = &zcol;
+        if (za && za->count > 1)
+            zrow = *za, zrow.data = (char *)za->data + per_batch(za, m, ai) * cpu_dtype_size(za->dtype), zrow.count = m, zr = &zrow;
+        if (zb && zb->count > 1)
+            zcol = *zb, zcol.data = (char *)zb->data + per_batch(zb, n, bj) * cpu_dtype_size(zb->dtype), zcol.count = n, zc = &zcol;
+        /* requantization multipliers (x_scale * w_scale / y_scale) */
+        igemm_job j = {n, kk, a16, pb, NULL, NULL, y->dtype, zy, NULL, NULL, NULL, 1.0f, NULL};
+        if (k->qlinear) {
+            size_t ra = per_batch(sca, m, ai), cb = per_batch(scb, n, bj);
+            float a0 = q_scale(sca->dtype, sca->data, ra), b0 = q_scale(scb->dtype, scb->data, cb);
+            for (size_t i = 0; i < m; i++) mrow[i] = combine(st, sca->count > 1 ? q_scale(sca->dtype, sca->data, ra + i) : a0, b0, fy);
+            for (size_t c = 0; c < n; c++) mcol[c] = combine(st, a0, scb->count > 1 ? q_scale(scb->dtype, scb->data, cb + c) : b0, fy);
+            if (mfull)
+                for (size_t i = 0; i < m; i++)
+                    for (size_t c = 0; c < n; c++)
+                        mfull[i * n + c] = combine(st, q_scale(sca->dtype, sca->data, ra + i), q_scale(scb->dtype, scb->data, cb + c), fy);
+            j.mult = mrow[0];
+            j.mrow = sca->count > 1 ? mrow : NULL;
+            j.mcol = scb->count > 1 ? mcol : NULL;
+            j.mfull = mfull;
+        }
+        if (fp8) {
+            const char *ap = (const char *)a->data, *bp = (const char *)b->data;
+            for (size_t i = 0; i < m; i++)
+                for (size_t p = 0; p < kk; p++)
+                    fa[i * kk + p] = qval(a->dtype, ap, ai * m * kk + i * kk + p) - (zr ? qval(zr->dtype, zr->data, zr->count == 1 ? 0 : i) : 0.0f);
+            for (size_t p = 0; p < kk; p++)
+                for (size_t c = 0; c < n; c++)
+                    fb[p * n + c] = qval(b->dtype, bp, bj * kk * n + p * n + c) - (zc ? qval(zc->dtype, zc->data, zc->count == 1 ? 0 : c) : 0.0f);
+            kiln_cpu_f32_gemm(ctx, 0, 0, m, n, kk, 1.0f, fa, kk, fb, n, 0.0f, facc, n);
+            const kiln_minifloat *mf = minifloat_of(y->dtype);
+            float fz = yz ? qval(yz->dtype, yz->data, 0) : 0.0f;
+            int32_t lo, hi;
+            q_range(y->dtype, &lo, &hi);
+            for (size_t i = 0; i < m; i++)
+                for (size_t c = 0; c < n; c++) {
+                    float mm = j.mfull ? j.mfull[i * n + c] : j.mcol ? j.mcol[c] : j.mrow ? j.mrow[i] : j.mult;
+                    size_t o = bi * m * n + i * n + c;
+                    float v = facc[i * n + c] * mm;
+                    if (mf) mf_set(y->dtype, y->data, o, kiln_mf_encode(mf, (double)(v + fz), 1));
+                    else q_set(y->dtype, y->data, o, q_saturate(v, fz, lo, hi));
+                }
+            continue;
+        }
         widen(a->dtype, (const char *)a->data + ai * m * kk, m, kk, zr, NULL, a16);
         if (!k->packed_b && bj != prev_b) {
             widen(b->dtype, (const char *)b->data + bj * kk * n, kk, n, NULL, zc, b16);
             kiln_s16_gemm_pack_b(kk, n, b16, n, pb);
             prev_b = bj;
         }
-        igemm_job j = {n, kk, a16, pb, k->qlinear ? acc : acc + bi * m * n, NULL, ydt, zy, NULL, NULL, mcol, mult};
+        j.c = k->qlinear ? acc : acc + bi * m * n;
         if (k->qlinear) j.y = (char *)y->data + bi * m * n;
         cpu_parallel_for(ctx, m, 16, igemm_range, &j);
     }
@@ -210,14 +278,18 @@ static kiln_status qmm_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, kil
 static kiln_status qmm_new(const cpu_node *n, int qlinear, cpu_kernel **out, kiln_error *err) {
     uint32_t ia = 0, ib = qlinear ? 3 : 1, iza = 2, izb = qlinear ? 5 : 3;
     int32_t at = cpu_input_dtype(n, ia), bt = cpu_input_dtype(n, ib);
-    if (!is8(at) || !is8(bt))
-        return cpu_fail(err, KILN_ERR_UNSUPPORTED, "%s is implemented for 8-bit inputs, not %s x %s", n->op_type,
-                        cpu_dtype_name(at), cpu_dtype_name(bt));
+    /* float8 operands only for QLinearMatMul (opset 21) */
+    int a_ok = is8(at) || (qlinear && minifloat_of(at) && at != KILN_DTYPE_FLOAT4E2M1);
+    int b_ok = is8(bt) || (qlinear && minifloat_of(bt) && bt != KILN_DTYPE_FLOAT4E2M1);
+    if (!a_ok || !b_ok)
+        return cpu_fail(err, KILN_ERR_UNSUPPORTED, "%s is not implemented for %s x %s", n->op_type, cpu_dtype_name(at),
+                        cpu_dtype_name(bt));
     if ((cpu_input_dtype(n, iza) && cpu_input_dtype(n, iza) != at) || (cpu_input_dtype(n, izb) && cpu_input_dtype(n, izb) != bt))
         return cpu_fail(err, KILN_ERR_INVALID_MODEL, "%s: zero points must have their inputs' types", n->op_type);
     if (qlinear) {
         int32_t yt = cpu_output_info(n, 0).dtype;
-        if (!is8(yt)) return cpu_fail(err, KILN_ERR_UNSUPPORTED, "QLinearMatMul is not implemented for output %s", cpu_dtype_name(yt));
+        if (!is8(yt) && !(minifloat_of(yt) && yt != KILN_DTYPE_FLOAT4E2M1))
+            return cpu_fail(err, KILN_ERR_UNSUPPORTED, "QLinearMatMul is not implemented for output %s", cpu_dtype_name(yt));
         int32_t st[3] = {cpu_input_dtype(n, 1), cpu_input_dtype(n, 4), cpu_input_dtype(n, 6)};
         for (int i = 0; i < 3; i++)
             if (st[i] != KILN_DTYPE_FLOAT && st[i] != KILN_DTYPE_FLOAT16 && st[i] != KILN_DTYPE_BFLOAT16)
@@ -231,7 +303,7 @@ static kiln_status qmm_new(const cpu_node *n, int qlinear, cpu_kernel **out, kil
     /* A constant 2-D B (and zero point) is widened and packed once. */
     kiln_value_info bi = cpu_input_info(n, ib), zi = cpu_input_info(n, izb);
     const kiln_value_desc *bc = bi.constant, *zc = zi.present ? zi.constant : NULL;
-    if (bc && bc->rank == 2 && (!zi.present || (zc && (zc->count == 1 || (int64_t)zc->count == bc->dims[1])))) {
+    if (bc && is8(bc->dtype) && bc->rank == 2 && (!zi.present || (zc && (zc->count == 1 || (int64_t)zc->count == bc->dims[1])))) {
         size_t kk = (size_t)bc->dims[0], nn = (size_t)bc->dims[1];
         int16_t *b16 = cpu_alloc(&k->base, kk * nn * sizeof(int16_t) + 1);
         k->packed_b = cpu_alloc(&k->base, kiln_s16_gemm_packed_size(kk, nn) * sizeof(int16_t) + 1);
@@ -394,7 +466,7 @@ static kiln_status qconv_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, k
             cpu_parallel_for(ctx, (size_t)(rows + 1) / 2, 8, pack_range, &pj);
             size_t yoff = (size_t)((i * m + gi * mg) * w.out_size);
             igemm_job j = {(size_t)w.out_size, (size_t)rows, w16 + gi * mg * rows, pb, NULL, NULL, y->dtype, zy,
-                           bias ? bias + gi * mg : NULL, mrow ? mrow + gi * mg : NULL, NULL, 1.0f};
+                           bias ? bias + gi * mg : NULL, mrow ? mrow + gi * mg : NULL, NULL, 1.0f, NULL};
             if (k->qlinear) {
                 j.c = acc;
                 j.y = (char *)y->data + yoff;
@@ -428,7 +500,7 @@ static kiln_status qconv_new(const cpu_node *n, int qlinear, cpu_kernel **out, k
     cpu_window_attrs wa;
     KILN_CPU_TRY(cpu_window_read(n, &wa, err));
     int64_t group = cpu_attr_int(n, "group", 1);
-    if (group < 1) return cpu_fail(err, KILN_ERR_INVALID_MODEL, "group must be positive");
+    if (group < 1 || group > CPU_WINDOW_MAX) return cpu_fail(err, KILN_ERR_INVALID_MODEL, "group %lld is out of range", (long long)group);
     KILN_CPU_TRY(cpu_kernel_new(n, sizeof(qconv_kernel), qconv_compute, out, err));
     qconv_kernel *k = (qconv_kernel *)*out;
     k->base.cleanup = qconv_cleanup;

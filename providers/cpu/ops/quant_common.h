@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* Helpers shared by the quantized ops: integer element access for the quantized types (the 4-
- * and 2-bit ones are packed, first element in the low bits), their ranges, rounding of float
- * quotients to nearest even, and scale/zero-point reading. Header-only. */
+/* Helpers shared by the quantized ops: element access for the quantized types (integers, float8,
+ * and the packed 4- and 2-bit types, first element in the low bits), ranges, rounding of float
+ * quotients to nearest even, and scale reading. Header-only. */
 #ifndef KILN_CPU_OPS_QUANT_COMMON_H
 #define KILN_CPU_OPS_QUANT_COMMON_H
 
@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "kernels/common/half.h"
+#include "kernels/common/minifloat.h"
 #include "providers/cpu/cpu_op.h"
 
 static inline int q_is_int(int32_t dt) {
@@ -105,5 +106,35 @@ static inline int q_scale_type(int32_t dt) {
 
 /* A scalar (or one-element) scale or zero point; 0 when v is not one. */
 static inline int q_is_scalar(const kiln_value_desc *v) { return v && v->count == 1; }
+
+/* ---- float8 and float4 ---- */
+
+static inline const kiln_minifloat *minifloat_of(int32_t dt) {
+    switch (dt) {
+    case KILN_DTYPE_FLOAT8E4M3FN: return &kiln_mf_e4m3fn;
+    case KILN_DTYPE_FLOAT8E4M3FNUZ: return &kiln_mf_e4m3fnuz;
+    case KILN_DTYPE_FLOAT8E5M2: return &kiln_mf_e5m2;
+    case KILN_DTYPE_FLOAT8E5M2FNUZ: return &kiln_mf_e5m2fnuz;
+    case KILN_DTYPE_FLOAT4E2M1: return &kiln_mf_e2m1;
+    default: return NULL;
+    }
+}
+
+/* Element i of a float8 (one per byte) or float4 (two per byte) tensor, decoded. */
+static inline float mf_get(int32_t dt, const void *p, size_t i) {
+    const uint8_t *b = p;
+    uint32_t bits = dt == KILN_DTYPE_FLOAT4E2M1 ? (b[i / 2] >> (4 * (i % 2))) & 0xfu : b[i];
+    return (float)kiln_mf_decode(minifloat_of(dt), bits);
+}
+
+static inline void mf_set(int32_t dt, void *p, size_t i, uint32_t bits) {
+    uint8_t *b = p;
+    if (dt == KILN_DTYPE_FLOAT4E2M1) {
+        unsigned sh = 4 * (unsigned)(i % 2);
+        b[i / 2] = (uint8_t)((b[i / 2] & ~(0xfu << sh)) | ((bits & 0xfu) << sh));
+    } else {
+        b[i] = (uint8_t)bits;
+    }
+}
 
 #endif

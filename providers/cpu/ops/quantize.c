@@ -1,12 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* QuantizeLinear, DequantizeLinear (per-tensor, per-axis and blocked scales; 8-, 16-, 4- and
- * 2-bit integers, int32 for dequantization; float8 e4m3fn/e4m3fnuz/e5m2/e5m2fnuz and float4e2m1
- * with saturate; output_dtype, precision) and DynamicQuantizeLinear. Quotients round to nearest
- * even and saturate (float8 without `saturate` overflows to infinity or NaN as Cast does). */
+/* QuantizeLinear and DequantizeLinear (per-tensor, per-axis, blocked; 16/8/4/2-bit integers,
+ * float8 and float4 types; output_dtype, precision, saturate) and DynamicQuantizeLinear; quotients
+ * round half to even and saturate. */
 #include <math.h>
 #include <string.h>
 
-#include "kernels/common/minifloat.h"
 #include "providers/cpu/cpu_op.h"
 #include "providers/cpu/ops/f32_io.h"
 #include "providers/cpu/ops/quant_common.h"
@@ -70,36 +68,6 @@ static kiln_status gran_resolve(const kiln_value_desc *x, const kiln_value_desc 
                 }                                                                             \
             }                                                                                 \
     } while (0)
-
-/* ---- the small float types ---- */
-
-static const kiln_minifloat *minifloat_of(int32_t dt) {
-    switch (dt) {
-    case KILN_DTYPE_FLOAT8E4M3FN: return &kiln_mf_e4m3fn;
-    case KILN_DTYPE_FLOAT8E4M3FNUZ: return &kiln_mf_e4m3fnuz;
-    case KILN_DTYPE_FLOAT8E5M2: return &kiln_mf_e5m2;
-    case KILN_DTYPE_FLOAT8E5M2FNUZ: return &kiln_mf_e5m2fnuz;
-    case KILN_DTYPE_FLOAT4E2M1: return &kiln_mf_e2m1;
-    default: return NULL;
-    }
-}
-
-/* Element i of a float8 (one per byte) or float4 (two per byte) tensor, decoded. */
-static float mf_get(int32_t dt, const void *p, size_t i) {
-    const uint8_t *b = p;
-    uint32_t bits = dt == KILN_DTYPE_FLOAT4E2M1 ? (b[i / 2] >> (4 * (i % 2))) & 0xfu : b[i];
-    return (float)kiln_mf_decode(minifloat_of(dt), bits);
-}
-
-static void mf_set(int32_t dt, void *p, size_t i, uint32_t bits) {
-    uint8_t *b = p;
-    if (dt == KILN_DTYPE_FLOAT4E2M1) {
-        unsigned sh = 4 * (unsigned)(i % 2);
-        b[i / 2] = (uint8_t)((b[i / 2] & ~(0xfu << sh)) | ((bits & 0xfu) << sh));
-    } else {
-        b[i] = (uint8_t)bits;
-    }
-}
 
 /* ---- QuantizeLinear ---- */
 

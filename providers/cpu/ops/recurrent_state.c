@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* Ops that carry a state from one decoding step to the next (opset 27): LinearAttention (linear,
- * gated, delta and gated_delta recurrences with GQA, per-head or per-key decay) and
- * CausalConvWithState (depthwise causal 1-D conv whose left context comes from past_state,
- * optional SiLU). Computed in float32 token by token, as the recurrences are defined. */
+/* Ops carrying state between decoding steps (opset 27): LinearAttention (linear, gated, delta,
+ * gated_delta; GQA; per-head or per-key decay) and CausalConvWithState (depthwise causal 1-D conv
+ * with past_state, optional SiLU), computed token by token in float32. */
 #include <math.h>
 #include <string.h>
 

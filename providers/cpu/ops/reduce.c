@@ -62,7 +62,8 @@ static int64_t kept_base(const red_job *j, int64_t o) {
  * outputs whose kept offset is `base`. */
 #define FOR_SPANS(j, base, OFF, BODY)                                                      \
     do {                                                                                   \
-        int64_t idx_[KILN_MAX_RANK] = {0}, off_ = 0;                                       \
+        int64_t idx_[KILN_MAX_RANK], off_ = 0;                                             \
+        for (int32_t q_ = 0; q_ < (j)->nr; q_++) idx_[q_] = 0;                             \
         for (;;) {                                                                         \
             const int64_t OFF = (base) + off_;                                             \
             BODY;                                                                          \
@@ -89,34 +90,87 @@ static int64_t kept_base(const red_job *j, int64_t o) {
         }                                                                                  \
     })
 
-/* Sum of a contiguous run with four partial sums (breaks the add latency chain); F is applied
- * to each element. */
+/* Sum of F over a contiguous run: eight partial sums in T (the loop vectorizes) over blocks of
+ * 512 elements, each block's total added in double, which bounds float32 round-off to what
+ * 64 additions lose. */
 #define DEF_SPAN_SUM(NAME, T, F)                                                           \
     static double NAME(const T *p, int64_t n) {                                            \
-        double s0 = 0, s1 = 0, s2 = 0, s3 = 0;                                             \
-        int64_t i = 0;                                                                     \
-        for (; i + 4 <= n; i += 4) {                                                       \
-            double a = p[i], b = p[i + 1], c = p[i + 2], d = p[i + 3];                     \
-            s0 += F(a); s1 += F(b); s2 += F(c); s3 += F(d);                                \
+        double total = 0.0;                                                                \
+        for (int64_t i = 0; i < n;) {                                                      \
+            int64_t end = n - i > 512 ? i + 512 : n, top = i + ((end - i) & ~(int64_t)7);  \
+            T s8[8] = {0, 0, 0, 0, 0, 0, 0, 0};                                            \
+            for (; i < top; i += 8)                                                        \
+                for (int u = 0; u < 8; u++) {                                              \
+                    T a = p[i + u];                                                        \
+                    s8[u] += F(a);                                                         \
+                }                                                                          \
+            double s = ((double)s8[0] + s8[1]) + ((double)s8[2] + s8[3]) + ((double)s8[4] + s8[5]) + \
+                       ((double)s8[6] + s8[7]);                                            \
+            for (; i < end; i++) {                                                         \
+                T a = p[i];                                                                \
+                s += F(a);                                                                 \
+            }                                                                              \
+            total += s;                                                                    \
         }                                                                                  \
-        for (; i < n; i++) {                                                               \
-            double a = p[i];                                                               \
-            s0 += F(a);                                                                    \
-        }                                                                                  \
-        return (s0 + s1) + (s2 + s3);                                                      \
+        return total;                                                                      \
     }
 #define F_ID(a) (a)
 #define F_SQ(a) ((a) * (a))
-#define F_ABS(a) fabs(a)
 DEF_SPAN_SUM(span_sum_f32, float, F_ID)
 DEF_SPAN_SUM(span_sq_f32, float, F_SQ)
-DEF_SPAN_SUM(span_abs_f32, float, F_ABS)
+DEF_SPAN_SUM(span_abs_f32, float, fabsf)
 DEF_SPAN_SUM(span_sum_f64, double, F_ID)
 DEF_SPAN_SUM(span_sq_f64, double, F_SQ)
-DEF_SPAN_SUM(span_abs_f64, double, F_ABS)
+DEF_SPAN_SUM(span_abs_f64, double, fabs)
+
+/* Maximum (mx) or minimum of a contiguous run, folded into *acc; NaN wins. 64 running extremes
+ * and NaN flags are updated by elementwise selects (a loop form that vectorizes); the tail keeps
+ * four independent extremes to break the compare chain. */
+#define DEF_SPAN_EXT(NAME, T, NT)                                                          \
+    static void NAME(const T *p, int64_t n, int mx, double *acc) {                         \
+        double r = *acc;                                                                   \
+        int nan = r != r;                                                                  \
+        int64_t i = 0;                                                                     \
+        if (n >= 512) { /* shorter runs do not repay folding 64 lanes */                 \
+            T m[64];                                                                       \
+            NT nn[64];                                                                     \
+            for (int u = 0; u < 64; u++) {                                                 \
+                m[u] = p[u];                                                               \
+                nn[u] = p[u] != p[u];                                                      \
+            }                                                                              \
+            for (i = 64; i + 64 <= n; i += 64) {                                           \
+                const T *q = p + i;                                                        \
+                if (mx)                                                                    \
+                    for (int u = 0; u < 64; u++) m[u] = m[u] < q[u] ? q[u] : m[u];         \
+                else                                                                       \
+                    for (int u = 0; u < 64; u++) m[u] = m[u] > q[u] ? q[u] : m[u];         \
+                for (int u = 0; u < 64; u++) nn[u] |= q[u] != q[u];                        \
+            }                                                                              \
+            for (int u = 0; u < 64; u++) {                                                 \
+                nan |= nn[u] != 0;                                                         \
+                r = (mx ? m[u] > r : m[u] < r) ? m[u] : r;                                 \
+            }                                                                              \
+        }                                                                                  \
+        double r4[4] = {r, r, r, r};                                                       \
+        for (; i + 4 <= n; i += 4)                                                         \
+            for (int u = 0; u < 4; u++) {                                                  \
+                T v = p[i + u];                                                            \
+                nan |= v != v;                                                             \
+                r4[u] = (mx ? v > r4[u] : v < r4[u]) ? v : r4[u];                          \
+            }                                                                              \
+        for (; i < n; i++) {                                                               \
+            T v = p[i];                                                                    \
+            nan |= v != v;                                                                 \
+            r4[0] = (mx ? v > r4[0] : v < r4[0]) ? v : r4[0];                              \
+        }                                                                                  \
+        for (int u = 0; u < 4; u++) r = (mx ? r4[u] > r : r4[u] < r) ? r4[u] : r;          \
+        *acc = nan ? NAN : r;                                                              \
+    }
+DEF_SPAN_EXT(span_ext_f32, float, int32_t)
+DEF_SPAN_EXT(span_ext_f64, double, int64_t)
 
 /* Floating lanes: accumulators in double. */
-#define DEF_FLOAT_LANE(NAME, T, SUM, SQ, ABS)                                              \
+#define DEF_FLOAT_LANE(NAME, T, SUM, SQ, ABS, EXT)                                              \
     static void NAME(void *arg, size_t b, size_t e) {                                      \
         const red_job *j = arg;                                                            \
         const T *x = j->x;                                                                 \
@@ -144,8 +198,11 @@ DEF_SPAN_SUM(span_abs_f64, double, F_ABS)
                 if (span) FOR_SPANS(j, base, off, acc[0] += ABS(x + off, j->len));         \
                 else RED_ROWS(T, acc[i] += fabs((double)v));                               \
                 break;                                                                     \
-            case R_MAX: case R_LSE: RED_ROWS(T, if (v > acc[i] || v != v) acc[i] = v); break; \
-            case R_MIN: RED_ROWS(T, if (v < acc[i] || v != v) acc[i] = v); break;          \
+            case R_MAX: case R_LSE: case R_MIN:                                            \
+                if (span) FOR_SPANS(j, base, off, EXT(x + off, j->len, op != R_MIN, &acc[0])); \
+                else if (op != R_MIN) RED_ROWS(T, if (v > acc[i] || v != v) acc[i] = v);   \
+                else RED_ROWS(T, if (v < acc[i] || v != v) acc[i] = v);                    \
+                break;                                                                     \
             case R_PROD: RED_ROWS(T, acc[i] *= v); break;                                  \
             default: break;                                                                \
             }                                                                              \
@@ -167,8 +224,8 @@ DEF_SPAN_SUM(span_abs_f64, double, F_ABS)
             }                                                                              \
         }                                                                                  \
     }
-DEF_FLOAT_LANE(red_f32, float, span_sum_f32, span_sq_f32, span_abs_f32)
-DEF_FLOAT_LANE(red_f64, double, span_sum_f64, span_sq_f64, span_abs_f64)
+DEF_FLOAT_LANE(red_f32, float, span_sum_f32, span_sq_f32, span_abs_f32, span_ext_f32)
+DEF_FLOAT_LANE(red_f64, double, span_sum_f64, span_sq_f64, span_abs_f64, span_ext_f64)
 
 /* double → integer without undefined behaviour: NaN gives 0, out of range saturates. */
 static int64_t d2i(double v) {
@@ -243,13 +300,58 @@ typedef struct arg_job {
 
 #define IS_NAN_F(v) ((v) != (v))
 #define IS_NAN_I(v) 0
-#define DEF_ARG_LANE(NAME, T, ISNAN)                                                       \
+/* A contiguous row: the extreme value first (NaN when there is one), then the first or last
+ * position holding it. Two simple passes beat one pass with data-dependent branches. */
+#define DEF_ARG_ROW(NAME, T, EXT)                                                          \
+    static int64_t NAME(const T *p, int64_t n, int mx, int last) {                         \
+        T m = EXT(p, n, mx);                                                               \
+        int nan = m != m;                                                                  \
+        if (last) {                                                                        \
+            for (int64_t a = n - 1; a > 0; a--)                                            \
+                if (nan ? p[a] != p[a] : p[a] == m) return a;                              \
+            return 0;                                                                      \
+        }                                                                                  \
+        for (int64_t a = 0; a < n; a++)                                                    \
+            if (nan ? p[a] != p[a] : p[a] == m) return a;                                  \
+        return 0;                                                                          \
+    }
+static float ext_f32(const float *p, int64_t n, int mx) {
+    double e = mx ? -INFINITY : INFINITY;
+    span_ext_f32(p, n, mx, &e);
+    return (float)e;
+}
+static double ext_f64(const double *p, int64_t n, int mx) {
+    double e = mx ? -INFINITY : INFINITY;
+    span_ext_f64(p, n, mx, &e);
+    return e;
+}
+#define DEF_EXT_INT(NAME, T)                                                               \
+    static T NAME(const T *p, int64_t n, int mx) {                                         \
+        T m = p[0];                                                                        \
+        if (mx)                                                                            \
+            for (int64_t a = 1; a < n; a++) m = p[a] > m ? p[a] : m;                       \
+        else                                                                               \
+            for (int64_t a = 1; a < n; a++) m = p[a] < m ? p[a] : m;                       \
+        return m;                                                                          \
+    }
+DEF_EXT_INT(ext_i64, int64_t)
+DEF_EXT_INT(ext_u64, uint64_t)
+DEF_ARG_ROW(argrow_f32, float, ext_f32)
+DEF_ARG_ROW(argrow_f64, double, ext_f64)
+DEF_ARG_ROW(argrow_i64, int64_t, ext_i64)
+DEF_ARG_ROW(argrow_u64, uint64_t, ext_u64)
+
+#define DEF_ARG_LANE(NAME, T, ISNAN, ROW)                                                  \
     static void NAME(void *arg, size_t b, size_t e) {                                      \
         const arg_job *j = arg;                                                            \
         const T *x = j->x;                                                                 \
         int mx = j->k->arg_max, last = j->k->select_last;                                  \
         T best[CH];                                                                        \
         int64_t at[CH];                                                                    \
+        if (j->inner == 1) {                                                               \
+            for (size_t o = b; o < e; o++) j->y[o] = ROW(x + (int64_t)o * j->len, j->len, mx, last); \
+            return;                                                                        \
+        }                                                                                  \
         for (size_t t = b; t < e; t++) {                                                   \
             int64_t o = (int64_t)t / j->nch, i0 = ((int64_t)t % j->nch) * CH;              \
             int64_t ni = j->inner - i0 < CH ? j->inner - i0 : CH;                          \
@@ -275,10 +377,10 @@ typedef struct arg_job {
             memcpy(j->y + o * j->inner + i0, at, (size_t)ni * sizeof *at);                 \
         }                                                                                  \
     }
-DEF_ARG_LANE(arg_f32, float, IS_NAN_F)
-DEF_ARG_LANE(arg_f64, double, IS_NAN_F)
-DEF_ARG_LANE(arg_i64, int64_t, IS_NAN_I)
-DEF_ARG_LANE(arg_u64, uint64_t, IS_NAN_I)
+DEF_ARG_LANE(arg_f32, float, IS_NAN_F, argrow_f32)
+DEF_ARG_LANE(arg_f64, double, IS_NAN_F, argrow_f64)
+DEF_ARG_LANE(arg_i64, int64_t, IS_NAN_I, argrow_i64)
+DEF_ARG_LANE(arg_u64, uint64_t, IS_NAN_I, argrow_u64)
 
 /* ---- lane conversions ---- */
 

@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* A small regex engine with RE2 syntax and RE2's linear-time guarantee, for RegexFullMatch: the
- * pattern is parsed into a tree, compiled to a Thompson NFA program and simulated over the input
- * one code point at a time (no backtracking). What it lacks of RE2 is refused when the pattern is
- * compiled (see docs/strings.md). */
+/* RE2-syntax regex for RegexFullMatch with RE2's linear-time guarantee: parse to a tree, compile to
+ * a Thompson NFA, simulate one code point at a time. Gaps are refused at compile time
+ * (docs/strings.md). */
 #ifndef KILN_CPU_OPS_REGEX_H
 #define KILN_CPU_OPS_REGEX_H
 

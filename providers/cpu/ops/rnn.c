@@ -1,16 +1,14 @@
 /* SPDX-License-Identifier: MIT */
-/* RNN, GRU (linear_before_reset) and LSTM (peepholes, input_forget): every direction, both
- * layouts, sequence_lens, initial states, clip, and the activation functions of the spec with
- * their alpha/beta. float32 (float16, bfloat16, double computed in float32). The input
- * projection of all steps is one GEMM per direction; each step adds H_prev · R^T (one more
- * GEMM) and applies the gates. Steps past a sequence's length leave its state alone and write
- * zeros to Y. */
+/* RNN, GRU and LSTM (every direction and layout, sequence_lens, initial states, peepholes,
+ * input_forget, clip, the spec's activations), in float32: one GEMM per direction for the input
+ * projections, one per step for H·R^T; steps past a sequence's length write zeros to Y. */
 #include <ctype.h>
 #include <math.h>
 #include <string.h>
 
 #include "kernels/gemm/gemm.h"
 #include "providers/cpu/cpu_op.h"
+#include "providers/cpu/gemm_parallel.h"
 #include "providers/cpu/ops/f32_io.h"
 #include "providers/cpu/ops/window.h"
 
@@ -90,7 +88,8 @@ static size_t state_at(const rnn_kernel *k, const rnn_io *io, int d, int64_t b) 
     return (size_t)((k->layout ? b * k->dirs + d : d * io->batch + b) * io->hidden);
 }
 
-static void run_direction(const rnn_kernel *k, const rnn_io *io, int d, float *xw, float *hr, float *h, float *c, float *tmp) {
+static void run_direction(kiln_kernel_ctx *ctx, const rnn_kernel *k, const rnn_io *io, int d, float *xw, float *hr, float *h, float *c,
+                          float *tmp) {
     int64_t H = io->hidden, G = k->gates, GH = G * H, B = io->batch, S = io->seq;
     const float *w = io->w + (size_t)(d * GH * io->in), *r = io->r + (size_t)(d * GH * H);
     const float *wb = io->b ? io->b + (size_t)(d * 2 * GH) : NULL, *rb = wb ? wb + GH : NULL;
@@ -99,7 +98,7 @@ static void run_direction(const rnn_kernel *k, const rnn_io *io, int d, float *x
     int rev = k->reverse || d == 1;
     /* All input projections at once, rows in X's storage order, biases folded in where the
      * equations allow (not GRU's Rbh with linear_before_reset). */
-    kiln_f32_gemm(0, 1, (size_t)(S * B), (size_t)GH, (size_t)io->in, 1.0f, io->x, (size_t)io->in, w, (size_t)io->in, 0.0f, xw,
+    kiln_cpu_f32_gemm(ctx, 0, 1, (size_t)(S * B), (size_t)GH, (size_t)io->in, 1.0f, io->x, (size_t)io->in, w, (size_t)io->in, 0.0f, xw,
                   (size_t)GH);
     if (wb)
         for (int64_t row = 0; row < S * B; row++) {
@@ -119,7 +118,7 @@ static void run_direction(const rnn_kernel *k, const rnn_io *io, int d, float *x
         int64_t t = rev ? S - 1 - s : s;
         int gru_split = k->cell == CELL_GRU && !k->linear_before_reset;
         /* H_prev · R^T; for GRU without linear_before_reset only the z and r parts here. */
-        kiln_f32_gemm(0, 1, (size_t)B, (size_t)(gru_split ? 2 * H : GH), (size_t)H, 1.0f, h, (size_t)H, r, (size_t)H, 0.0f, hr,
+        kiln_cpu_f32_gemm(ctx, 0, 1, (size_t)B, (size_t)(gru_split ? 2 * H : GH), (size_t)H, 1.0f, h, (size_t)H, r, (size_t)H, 0.0f, hr,
                       (size_t)GH);
         if (gru_split) {
             /* r ⊙ H_prev, then its product with Rh */
@@ -130,7 +129,7 @@ static void run_direction(const rnn_kernel *k, const rnn_io *io, int d, float *x
                     tmp[b * H + j] = rg * h[b * H + j];
                 }
             }
-            kiln_f32_gemm(0, 1, (size_t)B, (size_t)H, (size_t)H, 1.0f, tmp, (size_t)H, r + 2 * H * H, (size_t)H, 0.0f,
+            kiln_cpu_f32_gemm(ctx, 0, 1, (size_t)B, (size_t)H, (size_t)H, 1.0f, tmp, (size_t)H, r + 2 * H * H, (size_t)H, 0.0f,
                           hr + 2 * H, (size_t)GH);
         }
         for (int64_t b = 0; b < B; b++) {
@@ -232,7 +231,7 @@ static kiln_status rnn_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, kil
     if (!io.x || !io.w || !io.r || (bias && !io.b) || (peep && !io.p) || (h0 && !io.h0) || (c0 && !io.c0) || (y && !io.y) ||
         (yh && !io.yh) || (yc && !io.yc) || !xw || !hr || !hs || !tmp || (k->cell == CELL_LSTM && !cs))
         return cpu_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory for %s buffers", k->cell == CELL_LSTM ? "LSTM" : k->cell == CELL_GRU ? "GRU" : "RNN");
-    for (int d = 0; d < k->dirs; d++) run_direction(k, &io, d, xw, hr, hs, cs, tmp);
+    for (int d = 0; d < k->dirs; d++) run_direction(ctx, k, &io, d, xw, hr, hs, cs, tmp);
     if (y) f32_commit(y, io.y);
     if (yh) f32_commit(yh, io.yh);
     if (yc) f32_commit(yc, io.yc);

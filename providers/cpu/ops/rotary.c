@@ -1,8 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* RotaryEmbedding: rotates the first rotary_embedding_dim values of every head by the cached
- * cos/sin of its position (position_ids into a [max_position, dim/2] cache, or a
- * [batch, seq, dim/2] cache used directly), in halves or interleaved pairs. 3-D input is
- * [batch, seq, heads * head_size], 4-D [batch, heads, seq, head_size]. float32; float16 and
+ * cos/sin of its position, in halves or interleaved pairs, for 3-D or 4-D input; float16 and
  * bfloat16 round each product and sum to their type. */
 #include <string.h>
 

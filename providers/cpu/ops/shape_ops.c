@@ -106,9 +106,8 @@ static void fill_with(kiln_value_desc *y, const kiln_value_desc *v) {
     }
     int zero = 1;
     for (size_t b = 0; b < es; b++) zero &= ((const uint8_t *)v->data)[b] == 0;
-    /* Outputs are not zeroed (the planner reuses memory): zero is written too. */
     if (zero) {
-        memset(y->data, 0, (size_t)y->count * es);
+        cpu_zero_fill(y);
         return;
     }
     char *d = y->data;
@@ -128,7 +127,7 @@ static kiln_status fill_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, ki
     kiln_value_desc *y;
     KILN_CPU_TRY(cpu_output(ctx, 0, (int32_t)s->count, dims, &y, err));
     if (k->value) fill_with(y, k->value);
-    else if (y->dtype != KILN_DTYPE_STRING) memset(y->data, 0, (size_t)y->count * cpu_dtype_size(y->dtype)); /* float 0 */
+    else cpu_zero_fill(y); /* no value attribute: float 0 */
     return KILN_OK;
 }
 
@@ -238,7 +237,7 @@ static kiln_status eye_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, kil
     (void)err;
     kiln_value_desc *y = ctx->outputs[0];
     int64_t rows = y->dims[0], cols = y->dims[1];
-    memset(y->data, 0, (size_t)y->count * cpu_dtype_size(y->dtype)); /* outputs are not zeroed */
+    cpu_zero_fill(y);
     for (int64_t i = 0; i < rows; i++) {
         int64_t j = i + k->k;
         if (j >= 0 && j < cols) cpu_store_f64(y->data, y->dtype, i * cols + j, 1.0);

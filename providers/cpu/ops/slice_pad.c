@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "providers/cpu/cpu_op.h"
+#include "providers/cpu/ops/copy.h"
 #include "providers/cpu/ops/elem.h"
 #include "providers/cpu/ops/strided.h"
 
@@ -207,7 +208,9 @@ static kiln_status pad_fill(const pad_kernel *k, kiln_kernel_ctx *ctx, kiln_valu
     size_t es = cpu_dtype_size(y->dtype);
     if (!es) {
         unsigned bits = cpu_sub_bits(y->dtype), e = cv ? cpu_sub_get(cv->data, 0, bits) : 0;
-        for (uint64_t i = 0; i < y->count; i++) cpu_sub_set(y->data, (int64_t)i, bits, e);
+        if (!e) cpu_zero_fill(y);
+        else
+            for (uint64_t i = 0; i < y->count; i++) cpu_sub_set(y->data, (int64_t)i, bits, e);
         return KILN_OK;
     }
     uint8_t v[16] = {0};
@@ -215,10 +218,11 @@ static kiln_status pad_fill(const pad_kernel *k, kiln_kernel_ctx *ctx, kiln_valu
     else if (k->value != 0 && cpu_elem_numeric(y->dtype)) cpu_store_f64(v, y->dtype, 0, k->value);
     int zero = 1;
     for (size_t b = 0; b < es; b++) zero &= v[b] == 0;
-    /* Outputs are not zeroed (the planner reuses memory): zero is written too. */
-    if (zero) memset(y->data, 0, (size_t)y->count * es);
-    else
-        for (uint64_t i = 0; i < y->count; i++) memcpy((char *)y->data + i * es, v, es);
+    if (zero) {
+        cpu_zero_fill(y);
+        return KILN_OK;
+    }
+    for (uint64_t i = 0; i < y->count; i++) memcpy((char *)y->data + i * es, v, es);
     return KILN_OK;
 }
 

@@ -1,10 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* TfIdfVectorizer: counts the pool's n-grams (of min..max_gram_length items, taken with every
- * skip up to max_skip_count) in each row of int32/int64/string input, then weights them (TF, IDF,
- * TFIDF). The pool's n-grams live in a hash table; each (start, skip) walk extends its n-gram one
- * item at a time, so a row costs O(C x skips x max_gram_length) lookups. Unigrams are counted
- * once, not once per skip, and weights are indexed by output coordinate, as in the ONNX
- * reference and onnxruntime. */
+/* TfIdfVectorizer: counts the pool's n-grams (all skips up to max_skip_count) per row through a
+ * hash table of the pool, then weights them. Unigrams count once, and weights are indexed by output
+ * coordinate, as in the ONNX reference and onnxruntime. */
 #include <string.h>
 
 #include "providers/cpu/cpu_op.h"

@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* MaxUnpool: scatters X into a zeroed tensor at the flat positions I gives. Indices address the
- * shape the pooling attributes invert; with an output_shape input, that tensor is placed at the
- * origin of the requested output (as the ONNX reference does). Elements are copied as bytes, so
- * every float type works. */
+/* MaxUnpool: scatters X into zeros at the flat positions I gives, positions of the shape the pool
+ * attributes invert; an output_shape input places that tensor at the output's origin (as the ONNX
+ * reference does). Elements are copied as bytes, so every float type works. */
 #include <string.h>
 
 #include "providers/cpu/cpu_op.h"

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Sliding-window geometry shared by the convolutions and the pooling ops: attributes read once
- * when the kernel is created, pads resolved per call from the actual input and output sizes
- * (auto_pad SAME_* puts the odd pixel at the end for SAME_UPPER, at the start for SAME_LOWER),
+/* Sliding-window geometry shared by the convolutions and pooling: attributes read once, pads
+ * resolved per call (auto_pad SAME_UPPER puts the odd pad at the end, SAME_LOWER at the start),
  * and im2col, which unfolds windows into the columns of a GEMM operand. */
 #ifndef KILN_CPU_OPS_WINDOW_H
 #define KILN_CPU_OPS_WINDOW_H
