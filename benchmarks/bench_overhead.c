@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Kiln's own cost per run on a tiny model: random inputs of the model's declared shapes, one
- * intra-op thread, then the median over batches of runs of the time per run, through
- * kiln_session_run (outputs into caller tensors) and through an I/O binding. Prints JSON.
+/* Kiln's own cost per run on a tiny model (one thread; kiln_session_run into caller tensors, and
+ * an I/O binding): median over batches of the time per run, as JSON.
  *   bench-overhead MODEL [--runs N] [--batches N] */
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,10 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* The executor: compiles a graph into kernels (asking the providers), runs it in a frame that
- * holds each value while it is alive, node after node or (parallel mode) independent nodes at
- * once; computes output shapes with the op's shape function before each kernel unless the
- * plan knows them; places outputs in the plan's arena, the caller's tensors or the heap; serves
- * kernels' requests (data-dependent shapes, sequences, strings, scratch, parallel_for,
- * subgraphs); records what a first run sees so the planner can plan the next ones. */
+/* The executor: compiles graphs into the partition's kernels and runs them node after node or
+ * (parallel mode) as nodes become ready, placing outputs by the memory plan, recording what a
+ * first run sees for the planner, and serving kernels' requests (scratch, parallel_for, subgraphs). */
 #include <stdio.h>
 #include <string.h>
 

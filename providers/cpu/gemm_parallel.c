@@ -1,8 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* f32 GEMM tiled over parallel_for (see gemm_parallel.h). Tiles are whole columns of C when C is
- * wide (convolutions: n = output pixels) and whole rows otherwise, so each tile is an
- * independent GEMM on the same A or B and no two threads write the same element. Also im2col,
- * by channels. */
+/* f32 GEMM tiled over parallel_for: whole columns of C when C is wide (convolutions), else whole
+ * rows, each tile an independent GEMM, so no two threads write one element; im2col by channel. */
 #include "providers/cpu/gemm_parallel.h"
 
 #include "kernels/gemm/gemm.h"

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* I/O binding: inputs and outputs bound once, runs computing into the bound tensors; a counting
- * allocator proves that a warm run allocates nothing (also with kiln_session_run and caller
- * outputs); kept outputs follow shape changes; misuse fails cleanly. */
+/* I/O binding: runs compute into bound tensors (host or device memory); a counting allocator
+ * proves a warm run allocates nothing; kept outputs follow shape changes; misuse fails cleanly. */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>

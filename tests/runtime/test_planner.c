@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* The memory planner and the planned executor: placement never overlaps blocks that live at
- * once and reaches the lower bound on a residual pattern; planned runs (arena, in place,
- * aliases, skipped shape inference) give the first run's results; a plan per input-shape
- * signature in a bounded cache; outputs computed into caller tensors. */
+/* The memory planner and planned runs: placement never overlaps and reaches the lower bound on a
+ * residual pattern; planned runs equal the first; a plan per signature in a bounded cache;
+ * outputs into caller tensors; parallel mode. */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
