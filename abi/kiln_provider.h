@@ -34,7 +34,7 @@ extern "C" {
 #define KILN_ABI_MINOR(v) ((uint32_t)(v) & 0xffffu)
 /** The version this header describes: the newest the host speaks and the newest a provider
  * built against this header can speak. */
-#define KILN_ABI_VERSION KILN_ABI_MAKE(1, 0)
+#define KILN_ABI_VERSION KILN_ABI_MAKE(1, 1)
 /** The oldest version this host still speaks. */
 #define KILN_ABI_VERSION_MIN KILN_ABI_MAKE(1, 0)
 
@@ -225,6 +225,13 @@ typedef struct kiln_host_api {
      * device time of a kernel) during the call `ctx`; `name` is copied. The host logs it at debug
      * level with the node and provider named. */
     void (*trace)(kiln_kernel_ctx *ctx, const char *name, uint64_t begin_ns, uint64_t end_ns);
+
+    /* -- threads -- */
+    /** Threads a parallel_for on `ctx` may run on, the calling one included (1 when the session
+     * has no intra-op pool). A sizing hint: a kernel whose tiles carry a fixed cost (packing a
+     * GEMM operand) cuts as many tiles as threads. A provider must check KILN_ABI_HAS before
+     * calling it and assume 1 when absent. */
+    uint32_t (*thread_count)(kiln_kernel_ctx *ctx);
 } kiln_host_api;
 
 /** The host side of one kernel call. Inputs are ready; outputs the host could size from the

@@ -455,6 +455,8 @@ void *kiln_call_scratch(kiln_kernel_ctx *ctx, size_t bytes) {
 void kiln_call_parallel_for(kiln_kernel_ctx *ctx, size_t n, size_t grain, kiln_range_fn fn, void *arg) {
     kiln_threadpool_run(CALL(ctx)->frame->session->pool, n, grain, fn, arg);
 }
+
+uint32_t kiln_call_thread_count(kiln_kernel_ctx *ctx) { return kiln_threadpool_size(CALL(ctx)->frame->session->pool); }
 int32_t kiln_call_run_subgraph(kiln_kernel_ctx *ctx, const char *attr, uint32_t index,
                                const kiln_value_desc *const *inputs, uint32_t n_in,
                                const kiln_value_desc *const **outputs, uint32_t *n_out, kiln_error *err) {

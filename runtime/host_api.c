@@ -159,4 +159,5 @@ const kiln_host_api kiln_host = {
     .claim_group = kiln_view_claim_group,
     .now_ns = kiln_view_now_ns,
     .trace = kiln_view_trace,
+    .thread_count = kiln_call_thread_count,
 };

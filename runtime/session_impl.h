@@ -268,6 +268,7 @@ int32_t kiln_call_set_string(kiln_kernel_ctx *ctx, kiln_value_desc *t, uint64_t 
                              kiln_error *err);
 void *kiln_call_scratch(kiln_kernel_ctx *ctx, size_t bytes);
 void kiln_call_parallel_for(kiln_kernel_ctx *ctx, size_t n, size_t grain, kiln_range_fn fn, void *arg);
+uint32_t kiln_call_thread_count(kiln_kernel_ctx *ctx);
 int32_t kiln_call_run_subgraph(kiln_kernel_ctx *ctx, const char *attr, uint32_t index,
                                const kiln_value_desc *const *inputs, uint32_t n_in,
                                const kiln_value_desc *const **outputs, uint32_t *n_out, kiln_error *err);

@@ -82,6 +82,10 @@ kiln_status cpu_output(kiln_kernel_ctx *c, uint32_t i, int32_t rank, const int64
 static inline void cpu_parallel_for(kiln_kernel_ctx *c, size_t n, size_t grain, kiln_range_fn fn, void *arg) {
     c->host->parallel_for(c, n, grain, fn, arg);
 }
+/* Threads a parallel_for may use (1 when the host does not say). */
+static inline uint32_t cpu_thread_count(kiln_kernel_ctx *c) {
+    return KILN_ABI_HAS(c->host, kiln_host_api, thread_count) && c->host->thread_count ? c->host->thread_count(c) : 1;
+}
 
 /* Bytes per element of a dtype of 8 bits or more (STRING: a pointer); 0 for sub-byte types. */
 size_t cpu_dtype_size(int32_t dtype);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* f32 GEMM tiled over parallel_for: whole columns of C when C is wide (convolutions), else whole
- * rows, each tile an independent GEMM, so no two threads write one element; im2col by channel. */
+ * rows, one tile per thread (each tile packs its operands again), each an independent GEMM, so
+ * no two threads write one element; im2col by channel. */
 #include "providers/cpu/gemm_parallel.h"
 
 #include "kernels/gemm/gemm.h"
@@ -10,8 +11,6 @@
 #define SERIAL_MACS (64u * 1024u)
 /* Tiles are multiples of this many columns or rows (a register-tile multiple for the kernels). */
 #define TILE_STEP 16
-/* Up to this many tiles: enough for the pool to balance 2-16 threads. */
-#define MAX_TILES 32
 /* A tile does at least this many multiply-adds. */
 #define TILE_MACS (256u * 1024u)
 
@@ -53,8 +52,9 @@ void kiln_cpu_f32_gemm(kiln_kernel_ctx *ctx, int trans_a, int trans_b, size_t m,
     size_t dim = j.by_cols ? n : m;
     size_t tiles = dim / TILE_STEP;
     size_t by_work = (size_t)(macs / TILE_MACS);
+    size_t threads = cpu_thread_count(ctx);
     if (tiles > by_work) tiles = by_work;
-    if (tiles > MAX_TILES) tiles = MAX_TILES;
+    if (tiles > threads) tiles = threads;
     if (tiles < 2) {
         kiln_f32_gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         return;

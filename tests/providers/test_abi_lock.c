@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The ABI lock: sizes and member offsets of every struct of provider ABI 1.0 as released, on
+/* The ABI lock: sizes and member offsets of every struct of provider ABI 1.x as released, on
  * LP64 targets, checked at compile time (so an accidental change fails the build), compiled as
  * C99 with -Wpedantic (so the header stays plain C). A new minor version appends members: add
  * their lines and update the sizes, never change an offset. */
@@ -17,7 +17,7 @@
 
 #if UINTPTR_MAX == UINT64_MAX && (defined(__x86_64__) || defined(__aarch64__))
 #define LOCKED 1
-LOCK(KILN_ABI_VERSION == 0x00010000u);
+LOCK(KILN_ABI_VERSION == 0x00010001u);
 LOCK(KILN_ABI_VERSION_MIN == 0x00010000u);
 LOCK(KILN_MAX_RANK == 16);
 LOCK(KILN_ERROR_MSG_MAX == 512);
@@ -56,7 +56,7 @@ AT(kiln_value_info, rank, 28);
 AT(kiln_value_info, dims, 32);
 AT(kiln_value_info, constant, 160);
 
-SIZE(kiln_host_api, 368);
+SIZE(kiln_host_api, 376); /* 368 in 1.0; 1.1 appended thread_count */
 AT(kiln_host_api, hdr, 0);
 AT(kiln_host_api, log, 8);
 AT(kiln_host_api, alloc, 16);
@@ -103,6 +103,7 @@ AT(kiln_host_api, graph_output_info, 336);
 AT(kiln_host_api, claim_group, 344);
 AT(kiln_host_api, now_ns, 352);
 AT(kiln_host_api, trace, 360);
+AT(kiln_host_api, thread_count, 368); /* 1.1 */
 
 SIZE(kiln_kernel_ctx, 40);
 AT(kiln_kernel_ctx, hdr, 0);

@@ -244,7 +244,7 @@ KILN_PROVIDER_EXPORT int32_t ENTRY(const kiln_host_api *host, void *host_ctx, ui
     } else if (TP_MODE == TP_BLIND) {
         v = KILN_ABI_MAKE(1, 7); /* its build-time version, whatever the host offered */
     } else if (lo > KILN_ABI_VERSION || hi < KILN_ABI_VERSION) {
-        return fail(err, KILN_ERR_PROVIDER, "testprov speaks ABI 1.0 only");
+        return fail(err, KILN_ERR_PROVIDER, "testprov speaks ABI 1.1 only");
     }
     tp_library *l = host->alloc(host_ctx, sizeof(*l), 16);
     if (!l) return fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory");

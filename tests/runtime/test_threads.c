@@ -4,6 +4,7 @@
  * session starts no thread; results do not depend on the thread count. */
 #include <check.h>
 #include <dirent.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -179,6 +180,55 @@ START_TEST(results_do_not_depend_on_threads) {
 }
 END_TEST
 
+/* Y = X [m,k] x W [k,n] with W an initializer: large enough that the CPU provider tiles the
+ * GEMM over the pool (by columns when n >= m, else by rows, one tile per thread). */
+static mb *matmul_model(int64_t m, int64_t k, int64_t n, const float *w) {
+    mb *b = mb_new(8, 13);
+    KilnOnnx__GraphProto *g = mb_graph(b);
+    mb_input(b, g, "x", KILN_DTYPE_FLOAT, 2, (const int64_t[]){m, k});
+    mb_output(b, g, "y", KILN_DTYPE_FLOAT, 2, (const int64_t[]){m, n});
+    mb_initializer(b, g, mb_tensor_raw(b, "w", KILN_DTYPE_FLOAT, 2, (const int64_t[]){k, n}, w, (size_t)(k * n) * sizeof(float)));
+    mb_node(b, g, "MatMul", "mm", (const char *[]){"x", "w", NULL}, (const char *[]){"y", NULL});
+    return b;
+}
+
+static void tiled_gemm_case(int64_t m, int64_t k, int64_t n) {
+    float *x = malloc((size_t)(m * k) * sizeof(float)), *w = malloc((size_t)(k * n) * sizeof(float));
+    double *ref = calloc((size_t)(m * n), sizeof(double));
+    rt_fill(x, (size_t)(m * k), 3);
+    rt_fill(w, (size_t)(k * n), 4);
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t p = 0; p < k; p++)
+            for (int64_t j = 0; j < n; j++) ref[i * n + j] += (double)x[i * k + p] * (double)w[p * n + j];
+    mb *b = matmul_model(m, k, n, w);
+    const int32_t threads[] = {1, 2, 3};
+    for (size_t t = 0; t < 3; t++) {
+        kiln_session *s = cnn_session(b, threads[t], 1);
+        kiln_tensor *xt, *y = NULL;
+        ck_assert_int_eq(kiln_tensor_wrap(env, KILN_DTYPE_FLOAT, (const int64_t[]){m, k}, 2, x, (size_t)(m * k) * sizeof(float), &xt, &err), KILN_OK);
+        ck_assert_msg(kiln_session_run(s, NULL, (const kiln_tensor *const *)&xt, 1, NULL, &y, 1, &err) == KILN_OK, "%s", err.msg);
+        const float *yd = kiln_tensor_data(y);
+        for (int64_t i = 0; i < m * n; i++)
+            ck_assert_msg(fabs(yd[i] - ref[i]) <= 1e-4 * (1.0 + fabs(ref[i])), "%lldx%lldx%lld, %d threads: y[%lld] = %g, expected %g",
+                          (long long)m, (long long)k, (long long)n, threads[t], (long long)i, yd[i], ref[i]);
+        kiln_tensor_destroy(y);
+        kiln_tensor_destroy(xt);
+        kiln_session_destroy(s);
+    }
+    mb_free(b);
+    free(ref);
+    free(w);
+    free(x);
+}
+
+/* Tiles by columns (wide), by rows (tall), and sizes that do not divide by the thread count. */
+START_TEST(tiled_gemm_matches_reference) {
+    tiled_gemm_case(40, 300, 500);
+    tiled_gemm_case(517, 150, 37);
+    tiled_gemm_case(33, 97, 1001);
+}
+END_TEST
+
 int main(void) {
     Suite *su = suite_create("threads");
     TCase *tc = tcase_create("threads");
@@ -189,6 +239,7 @@ int main(void) {
     tcase_add_test(tc, thread_counts);
     tcase_add_test(tc, one_thread_session_starts_none);
     tcase_add_test(tc, results_do_not_depend_on_threads);
+    tcase_add_test(tc, tiled_gemm_matches_reference);
     suite_add_tcase(su, tc);
     SRunner *sr = srunner_create(su);
     srunner_run_all(sr, CK_ENV);
