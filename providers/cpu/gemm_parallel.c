@@ -18,16 +18,28 @@ typedef struct gemm_job {
     int trans_a, trans_b, by_cols;
     size_t m, n, k, tile;
     float alpha, beta;
-    const float *a, *b;
+    const float *a, *b, *bias;
     float *c;
     size_t lda, ldb, ldc;
 } gemm_job;
+
+/* Rows [r0, r1) x columns [c0, c1) of C = the row's bias. */
+static void fill_bias(const float *bias, float *c, size_t ldc, size_t r0, size_t r1, size_t c0, size_t c1) {
+    for (size_t r = r0; r < r1; r++) {
+        float v = bias[r], *row = c + r * ldc;
+        for (size_t q = c0; q < c1; q++) row[q] = v;
+    }
+}
 
 static void gemm_tiles(void *arg, size_t begin, size_t end) {
     const gemm_job *j = arg;
     size_t dim = j->by_cols ? j->n : j->m;
     size_t lo = begin * j->tile, hi = end * j->tile < dim ? end * j->tile : dim;
     if (lo >= hi) return;
+    if (j->bias) {
+        if (j->by_cols) fill_bias(j->bias, j->c, j->ldc, 0, j->m, lo, hi);
+        else fill_bias(j->bias, j->c, j->ldc, lo, hi, 0, j->n);
+    }
     if (j->by_cols) {
         /* Columns [lo, hi) of C need columns [lo, hi) of op(B). */
         const float *b = j->trans_b ? j->b + lo * j->ldb : j->b + lo;
@@ -41,28 +53,39 @@ static void gemm_tiles(void *arg, size_t begin, size_t end) {
     }
 }
 
-void kiln_cpu_f32_gemm(kiln_kernel_ctx *ctx, int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha,
-                       const float *a, size_t lda, const float *b, size_t ldb, float beta, float *c, size_t ldc) {
-    double macs = (double)m * (double)n * (double)(k ? k : 1);
-    if (macs < SERIAL_MACS || (m < 2 * TILE_STEP && n < 2 * TILE_STEP)) {
-        kiln_f32_gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-        return;
+static void gemm_run(kiln_kernel_ctx *ctx, gemm_job *j) {
+    double macs = (double)j->m * (double)j->n * (double)(j->k ? j->k : 1);
+    size_t tiles = 1;
+    if (macs >= SERIAL_MACS && (j->m >= 2 * TILE_STEP || j->n >= 2 * TILE_STEP)) {
+        size_t by_work = (size_t)(macs / TILE_MACS), threads = cpu_thread_count(ctx);
+        tiles = (j->by_cols ? j->n : j->m) / TILE_STEP;
+        if (tiles > by_work) tiles = by_work;
+        if (tiles > threads) tiles = threads;
     }
-    gemm_job j = {trans_a, trans_b, n >= m, m, n, k, 0, alpha, beta, a, b, c, lda, ldb, ldc};
-    size_t dim = j.by_cols ? n : m;
-    size_t tiles = dim / TILE_STEP;
-    size_t by_work = (size_t)(macs / TILE_MACS);
-    size_t threads = cpu_thread_count(ctx);
-    if (tiles > by_work) tiles = by_work;
-    if (tiles > threads) tiles = threads;
+    size_t dim = j->by_cols ? j->n : j->m;
     if (tiles < 2) {
-        kiln_f32_gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        j->tile = dim;
+        gemm_tiles(j, 0, 1);
         return;
     }
     size_t tile = (dim + tiles - 1) / tiles;
-    tile = (tile + TILE_STEP - 1) / TILE_STEP * TILE_STEP;
-    j.tile = tile;
-    cpu_parallel_for(ctx, (dim + tile - 1) / tile, 1, gemm_tiles, &j);
+    j->tile = (tile + TILE_STEP - 1) / TILE_STEP * TILE_STEP;
+    cpu_parallel_for(ctx, (dim + j->tile - 1) / j->tile, 1, gemm_tiles, j);
+}
+
+void kiln_cpu_f32_gemm(kiln_kernel_ctx *ctx, int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha,
+                       const float *a, size_t lda, const float *b, size_t ldb, float beta, float *c, size_t ldc) {
+    if (!m || !n) return;
+    gemm_job j = {trans_a, trans_b, n >= m, m, n, k, 0, alpha, beta, a, b, NULL, c, lda, ldb, ldc};
+    gemm_run(ctx, &j);
+}
+
+void kiln_cpu_f32_gemm_bias(kiln_kernel_ctx *ctx, int trans_a, int trans_b, size_t m, size_t n, size_t k,
+                            const float *a, size_t lda, const float *b, size_t ldb, const float *row_bias, float *c,
+                            size_t ldc) {
+    if (!m || !n) return;
+    gemm_job j = {trans_a, trans_b, n >= m, m, n, k, 0, 1.0f, row_bias ? 1.0f : 0.0f, a, b, row_bias, c, lda, ldb, ldc};
+    gemm_run(ctx, &j);
 }
 
 /* ---- im2col ---- */

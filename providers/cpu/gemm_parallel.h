@@ -15,6 +15,12 @@
 void kiln_cpu_f32_gemm(kiln_kernel_ctx *ctx, int trans_a, int trans_b, size_t m, size_t n, size_t k, float alpha,
                        const float *a, size_t lda, const float *b, size_t ldb, float beta, float *c, size_t ldc);
 
+/* C = op(A) · op(B) + row_bias broadcast along each row of C (m values; NULL: none), with
+ * each tile writing its own bias before its GEMM accumulates onto it (one pass over C). */
+void kiln_cpu_f32_gemm_bias(kiln_kernel_ctx *ctx, int trans_a, int trans_b, size_t m, size_t n, size_t k,
+                            const float *a, size_t lda, const float *b, size_t ldb, const float *row_bias, float *c,
+                            size_t ldc);
+
 /* cpu_im2col_f32 with the channels shared out among ctx's threads (each channel's rows of col
  * are written by one thread). */
 void kiln_cpu_im2col_f32(kiln_kernel_ctx *ctx, const float *x, int64_t channels, const cpu_window *w, float pad,

@@ -161,15 +161,11 @@ static kiln_status conv_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, ki
                 kiln_cpu_im2col_f32(ctx, xg, cg, &w, 0.0f, col);
                 bmat = col;
             }
-            /* The bias goes in first and the GEMM accumulates onto it (beta 1): one pass over Y
-             * instead of the GEMM's clearing pass plus an add. */
-            if (bd) {
-                const float *bg = bd + gi * mg;
-                for (int64_t oc = 0; oc < mg; oc++)
-                    for (int64_t p = 0; p < w.out_size; p++) yg[oc * w.out_size + p] = bg[oc];
-            }
-            kiln_cpu_f32_gemm(ctx, 0, 0, (size_t)mg, (size_t)w.out_size, (size_t)rows, 1.0f, wd + gi * mg * rows, (size_t)rows,
-                              bmat, (size_t)w.out_size, bd ? 1.0f : 0.0f, yg, (size_t)w.out_size);
+            /* The bias goes in first and the GEMM accumulates onto it, tile by tile: one pass
+             * over Y instead of the GEMM's clearing pass plus an add. */
+            kiln_cpu_f32_gemm_bias(ctx, 0, 0, (size_t)mg, (size_t)w.out_size, (size_t)rows, wd + gi * mg * rows,
+                                   (size_t)rows, bmat, (size_t)w.out_size, bd ? bd + gi * mg : NULL, yg,
+                                   (size_t)w.out_size);
         }
     }
     f32_commit(y, yd);
