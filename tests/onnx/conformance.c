@@ -2,10 +2,11 @@
 /* ONNX conformance runner: runs every backend test folder (model.onnx + test_data_set_*) under
  * the given roots, each in its own process with a time limit, compares outputs with the ONNX
  * backend tolerances (rtol 1e-3, atol 1e-7, or a per-test override from tolerances.txt), prints a
- * summary by op and by category, and fails when a test on the expected-pass list does not pass.
+ * summary by op and by category, and fails when a test on the expected-pass list does not pass
+ * or (with --reasons) a test that does not pass has no reason on the not-passing list.
  *
- *   kiln-conformance [--expected FILE] [--tolerances FILE] [--jobs N] [--timeout S]
- *                    [--verbose] [--write-expected FILE] [--filter SUBSTRING] ROOT...
+ *   kiln-conformance [--expected FILE] [--tolerances FILE] [--reasons FILE] [--jobs N]
+ *                    [--timeout S] [--verbose] [--write-expected FILE] [--filter SUBSTRING] ROOT...
  * Each ROOT holds category folders (node/, simple/, ...) of test folders. */
 #include <dirent.h>
 #include <errno.h>
@@ -42,6 +43,8 @@ typedef struct runner {
     size_t n, cap;
     char **expected;
     size_t n_expected;
+    char **reasons; /* tests that do not pass, each with its reason (not_passing.txt) */
+    size_t n_reasons;
     int jobs, timeout_s, verbose;
     const char *filter;
 } runner;
@@ -105,7 +108,8 @@ static char *trim(char *s) {
     return s;
 }
 
-static void read_expected(runner *r, const char *path) {
+/* A list of test ids, one per line; '#' starts a comment (a reason). Sorted for bsearch. */
+static void read_list(const char *path, char ***out, size_t *n_out) {
     FILE *f = fopen(path, "r");
     if (!f) {
         fprintf(stderr, "conformance: cannot read %s\n", path);
@@ -119,14 +123,18 @@ static void read_expected(runner *r, const char *path) {
         if (hash) *hash = '\0';
         s = trim(s);
         if (!*s) continue;
-        if (r->n_expected == cap) {
+        if (*n_out == cap) {
             cap = cap ? cap * 2 : 1024;
-            r->expected = realloc(r->expected, cap * sizeof(char *));
+            *out = realloc(*out, cap * sizeof(char *));
         }
-        r->expected[r->n_expected++] = strdup(s);
+        (*out)[(*n_out)++] = strdup(s);
     }
     fclose(f);
-    qsort(r->expected, r->n_expected, sizeof(char *), cmp_str);
+    if (*n_out) qsort(*out, *n_out, sizeof(char *), cmp_str);
+}
+
+static int on_list(char **list, size_t n, const char *id) {
+    return n && bsearch(&id, list, n, sizeof(char *), cmp_str) != NULL;
 }
 
 /* tolerances.txt: "category/test rtol atol  # reason" */
@@ -339,13 +347,14 @@ int main(int argc, char **argv) {
     runner r = {0};
     r.jobs = (int)sysconf(_SC_NPROCESSORS_ONLN);
     r.timeout_s = 10;
-    const char *expected = NULL, *tolerances = NULL, *write_expected = NULL;
+    const char *expected = NULL, *tolerances = NULL, *write_expected = NULL, *reasons = NULL;
     const char *roots[16];
     int n_roots = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--expected") == 0 && v) expected = v, i++;
         else if (strcmp(a, "--tolerances") == 0 && v) tolerances = v, i++;
+        else if (strcmp(a, "--reasons") == 0 && v) reasons = v, i++;
         else if (strcmp(a, "--write-expected") == 0 && v) write_expected = v, i++;
         else if (strcmp(a, "--jobs") == 0 && v) r.jobs = atoi(v), i++;
         else if (strcmp(a, "--timeout") == 0 && v) r.timeout_s = atoi(v), i++;
@@ -354,7 +363,7 @@ int main(int argc, char **argv) {
         else if (a[0] != '-' && n_roots < 16) roots[n_roots++] = a;
         else {
             fprintf(stderr, "usage: kiln-conformance [--expected F] [--tolerances F] [--jobs N] [--timeout S] "
-                            "[--verbose] [--write-expected F] [--filter S] ROOT...\n");
+                            "[--reasons F] [--verbose] [--write-expected F] [--filter S] ROOT...\n");
             return 2;
         }
     }
@@ -362,11 +371,12 @@ int main(int argc, char **argv) {
     if (r.jobs > 64) r.jobs = 64;
     for (int i = 0; i < n_roots; i++) scan_root(&r, roots[i]);
     qsort(r.tests, r.n, sizeof(test_case), cmp_test);
-    if (expected) read_expected(&r, expected);
+    if (expected) read_list(expected, &r.expected, &r.n_expected);
+    if (reasons) read_list(reasons, &r.reasons, &r.n_reasons);
     if (tolerances) read_tolerances(&r, tolerances);
     for (size_t i = 0; i < r.n; i++) {
         const char *id = r.tests[i].id;
-        r.tests[i].expected = r.n_expected && bsearch(&id, r.expected, r.n_expected, sizeof(char *), cmp_str) != NULL;
+        r.tests[i].expected = on_list(r.expected, r.n_expected, id);
     }
     /* Expected tests that no longer exist are errors too: the list only grows with real tests. */
     int missing = 0;
@@ -385,7 +395,7 @@ int main(int argc, char **argv) {
 
     op_row *ops = calloc(r.n + 1, sizeof(op_row));
     size_t n_ops = 0;
-    int totals[R_COUNT] = {0}, regressions = 0, new_passes = 0;
+    int totals[R_COUNT] = {0}, regressions = 0, new_passes = 0, unexplained = 0;
     char cats[16][64];
     int cat_counts[16][R_COUNT];
     int n_cats = 0;
@@ -413,6 +423,14 @@ int main(int argc, char **argv) {
             printf("%-11s %s: %s\n", result_names[t->result], t->id, t->msg);
         }
         if (t->result == R_CRASH || t->result == R_TIMEOUT) printf("%s %s: %s\n", result_names[t->result], t->id, t->msg);
+        /* With --reasons, every test that does not pass must be on that list with its reason. */
+        if (reasons && t->result != R_PASS && !on_list(r.reasons, r.n_reasons, t->id)) {
+            printf("NO REASON %s: %s: %s (add it to %s with a one-line reason)\n", t->id, result_names[t->result], t->msg,
+                   reasons);
+            unexplained++;
+        } else if (reasons && t->result == R_PASS && on_list(r.reasons, r.n_reasons, t->id)) {
+            printf("PASSES NOW %s (remove it from %s)\n", t->id, reasons);
+        }
     }
     printf("\n%-28s %6s %6s %6s %6s\n", "op", "pass", "fail", "unsup", "crash");
     for (size_t k = 0; k < n_ops; k++)
@@ -430,6 +448,7 @@ int main(int argc, char **argv) {
            totals[R_CRASH], totals[R_TIMEOUT], total_s);
     printf("expected-pass list: %zu tests, %d regressions, %d missing; %d passing tests not on the list\n", r.n_expected,
            regressions, missing, new_passes);
+    if (reasons) printf("not-passing list: %zu tests with reasons; %d tests not passing without one\n", r.n_reasons, unexplained);
     if (write_expected) {
         FILE *f = fopen(write_expected, "w");
         if (!f) return 2;
@@ -442,6 +461,8 @@ int main(int argc, char **argv) {
     free(ops);
     for (size_t k = 0; k < r.n_expected; k++) free(r.expected[k]);
     free(r.expected);
+    for (size_t k = 0; k < r.n_reasons; k++) free(r.reasons[k]);
+    free(r.reasons);
     free(r.tests);
-    return regressions || missing || totals[R_CRASH] || totals[R_TIMEOUT] ? 1 : 0;
+    return regressions || missing || unexplained || totals[R_CRASH] || totals[R_TIMEOUT] ? 1 : 0;
 }
