@@ -24,10 +24,22 @@ if ((${#missing[@]})); then
 fi
 
 # Python packages for the tests that compare with onnxruntime and for model generation.
-if ! .venv/bin/python -c "import onnx, numpy, onnxruntime" 2>/dev/null; then
-  echo "setup: creating .venv with onnx, numpy, onnxruntime"
-  python3 -m venv .venv
-  .venv/bin/pip install -q --disable-pip-version-check onnx numpy onnxruntime
+venv_ok() {
+  .venv/bin/python - scripts/requirements.txt <<'PY' 2>/dev/null
+import sys
+from importlib.metadata import version
+for line in open(sys.argv[1]):
+    line = line.split("#")[0].strip()
+    if line:
+        name, want = line.split("==")
+        if version(name) != want:
+            sys.exit(1)
+PY
+}
+if ! venv_ok; then
+  echo "setup: creating .venv with $(grep -v '^#' scripts/requirements.txt | tr '\n' ' ')"
+  [ -x .venv/bin/pip ] || python3 -m venv .venv
+  .venv/bin/pip install -q --disable-pip-version-check -r scripts/requirements.txt
 fi
 
 if [ ! -f "$BUILD_DIR/build.ninja" ]; then
