@@ -38,25 +38,11 @@ CPU_EW_ZIP(eq_str, cstr, cstr, uint8_t, strcmp(x ? x : "", y ? y : "") == 0)
 #define ROW(S) {eq_##S, lt_##S, le_##S, gt_##S, ge_##S}
 
 static cpu_ew_zip pick(int32_t dt, int op) {
-    static const cpu_ew_zip f32[CMP_COUNT] = ROW(f32), f64[CMP_COUNT] = ROW(f64), s8[CMP_COUNT] = ROW(s8),
-                            s16[CMP_COUNT] = ROW(s16), s32[CMP_COUNT] = ROW(s32), s64[CMP_COUNT] = ROW(s64),
-                            u8[CMP_COUNT] = ROW(u8), u16[CMP_COUNT] = ROW(u16), u32[CMP_COUNT] = ROW(u32),
-                            u64[CMP_COUNT] = ROW(u64);
-    switch (dt) {
-    case KILN_DTYPE_FLOAT: case KILN_DTYPE_FLOAT16: case KILN_DTYPE_BFLOAT16: return f32[op];
-    case KILN_DTYPE_DOUBLE: return f64[op];
-    case KILN_DTYPE_INT8: return s8[op];
-    case KILN_DTYPE_INT16: return s16[op];
-    case KILN_DTYPE_INT32: return s32[op];
-    case KILN_DTYPE_INT64: return s64[op];
-    case KILN_DTYPE_UINT8: return u8[op];
-    case KILN_DTYPE_UINT16: return u16[op];
-    case KILN_DTYPE_UINT32: return u32[op];
-    case KILN_DTYPE_UINT64: return u64[op];
-    case KILN_DTYPE_BOOL: return op == CMP_EQ ? eq_b8 : NULL;
-    case KILN_DTYPE_STRING: return op == CMP_EQ ? eq_str : NULL;
-    default: return NULL;
-    }
+    static const cpu_ew_zip t[CPU_LANE_COUNT][CMP_COUNT] = CPU_LANE_TABLE(ROW);
+    if (dt == KILN_DTYPE_BOOL) return op == CMP_EQ ? eq_b8 : NULL;
+    if (dt == KILN_DTYPE_STRING) return op == CMP_EQ ? eq_str : NULL;
+    int lane = cpu_lane(dt);
+    return lane < 0 ? NULL : t[lane][op];
 }
 
 typedef struct compare_kernel {

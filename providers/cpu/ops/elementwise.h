@@ -95,6 +95,29 @@ static inline int cpu_is_uint(int32_t dt) {
 static inline int cpu_is_int(int32_t dt) { return cpu_is_sint(dt) || cpu_is_uint(dt); }
 static inline int cpu_is_numeric(int32_t dt) { return cpu_is_float(dt) || cpu_is_int(dt); }
 
+/* The ten storage lanes of numeric kernels, in the order function tables list them: float32
+ * (also float16/bfloat16, widened), float64, int8..int64, uint8..uint64. */
+enum { CPU_LANE_F32, CPU_LANE_F64, CPU_LANE_S8, CPU_LANE_S16, CPU_LANE_S32, CPU_LANE_S64, CPU_LANE_U8, CPU_LANE_U16,
+       CPU_LANE_U32, CPU_LANE_U64, CPU_LANE_COUNT };
+/* A table row of functions per lane: CPU_LANE_TABLE(ROW) expands ROW(f32), ROW(f64), ... */
+#define CPU_LANE_TABLE(ROW) {ROW(f32), ROW(f64), ROW(s8), ROW(s16), ROW(s32), ROW(s64), ROW(u8), ROW(u16), ROW(u32), ROW(u64)}
+/* The lane of a numeric dtype; -1 for any other. */
+static inline int cpu_lane(int32_t dt) {
+    switch (dt) {
+    case KILN_DTYPE_FLOAT: case KILN_DTYPE_FLOAT16: case KILN_DTYPE_BFLOAT16: return CPU_LANE_F32;
+    case KILN_DTYPE_DOUBLE: return CPU_LANE_F64;
+    case KILN_DTYPE_INT8: return CPU_LANE_S8;
+    case KILN_DTYPE_INT16: return CPU_LANE_S16;
+    case KILN_DTYPE_INT32: return CPU_LANE_S32;
+    case KILN_DTYPE_INT64: return CPU_LANE_S64;
+    case KILN_DTYPE_UINT8: return CPU_LANE_U8;
+    case KILN_DTYPE_UINT16: return CPU_LANE_U16;
+    case KILN_DTYPE_UINT32: return CPU_LANE_U32;
+    case KILN_DTYPE_UINT64: return CPU_LANE_U64;
+    default: return -1;
+    }
+}
+
 /* Float → integer bits as Kiln defines the cases the spec leaves undefined: truncate toward
  * zero, NaN to 0, saturate to the int64 range; the caller keeps the low bits, so a narrower
  * type wraps like a fixed-point cast (300.7 → int8 44, as numpy on values within int64). */

@@ -78,23 +78,10 @@ ARITH_UINT(u64, uint64_t, 64)
 #define UROW(S) {add_##S, sub_##S, mul_##S, div_##S, mod_##S, mod_##S, shl_##S, shr_##S, and_##S, or_##S, xor_##S}
 
 static cpu_ew_zip pick(int32_t dt, int op) {
-    static const cpu_ew_zip f32[OP_COUNT] = FROW(f32), f64[OP_COUNT] = FROW(f64), s8[OP_COUNT] = SROW(s8),
-                            s16[OP_COUNT] = SROW(s16), s32[OP_COUNT] = SROW(s32), s64[OP_COUNT] = SROW(s64),
-                            u8[OP_COUNT] = UROW(u8), u16[OP_COUNT] = UROW(u16), u32[OP_COUNT] = UROW(u32),
-                            u64[OP_COUNT] = UROW(u64);
-    switch (dt) {
-    case KILN_DTYPE_FLOAT: case KILN_DTYPE_FLOAT16: case KILN_DTYPE_BFLOAT16: return f32[op];
-    case KILN_DTYPE_DOUBLE: return f64[op];
-    case KILN_DTYPE_INT8: return s8[op];
-    case KILN_DTYPE_INT16: return s16[op];
-    case KILN_DTYPE_INT32: return s32[op];
-    case KILN_DTYPE_INT64: return s64[op];
-    case KILN_DTYPE_UINT8: return u8[op];
-    case KILN_DTYPE_UINT16: return u16[op];
-    case KILN_DTYPE_UINT32: return u32[op];
-    case KILN_DTYPE_UINT64: return u64[op];
-    default: return NULL;
-    }
+    static const cpu_ew_zip t[CPU_LANE_COUNT][OP_COUNT] = {FROW(f32), FROW(f64), SROW(s8), SROW(s16), SROW(s32),
+                                                          SROW(s64), UROW(u8), UROW(u16), UROW(u32), UROW(u64)};
+    int lane = cpu_lane(dt);
+    return lane < 0 ? NULL : t[lane][op];
 }
 
 /* ---- Pow: the exponent is first converted to double (float base or float exponent) or to

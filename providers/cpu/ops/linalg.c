@@ -5,6 +5,7 @@
 
 #include "kernels/common/half.h"
 #include "providers/cpu/cpu_op.h"
+#include "providers/cpu/ops/elem.h"
 
 typedef struct det_kernel {
     cpu_kernel base;
@@ -19,14 +20,7 @@ typedef struct det_job {
     int64_t m;
 } det_job;
 
-static double get_f(int32_t dt, const void *p, size_t i) {
-    switch (dt) {
-    case KILN_DTYPE_FLOAT: return ((const float *)p)[i];
-    case KILN_DTYPE_DOUBLE: return ((const double *)p)[i];
-    case KILN_DTYPE_FLOAT16: return kiln_f16_to_f32(((const uint16_t *)p)[i]);
-    default: return kiln_bf16_to_f32(((const uint16_t *)p)[i]);
-    }
-}
+static double get_f(int32_t dt, const void *p, size_t i) { return cpu_load_f64(p, dt, (int64_t)i); }
 
 static void det_range(void *arg, size_t b, size_t e) {
     const det_job *j = arg;

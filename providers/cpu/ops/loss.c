@@ -7,6 +7,7 @@
 
 #include "kernels/common/half.h"
 #include "providers/cpu/cpu_op.h"
+#include "providers/cpu/ops/elem.h"
 
 enum { RED_NONE, RED_SUM, RED_MEAN };
 
@@ -16,25 +17,9 @@ typedef struct loss_kernel {
     int64_t ignore;
 } loss_kernel;
 
-static double get_f(int32_t dt, const void *p, size_t i) {
-    switch (dt) {
-    case KILN_DTYPE_FLOAT: return ((const float *)p)[i];
-    case KILN_DTYPE_DOUBLE: return ((const double *)p)[i];
-    case KILN_DTYPE_FLOAT16: return kiln_f16_to_f32(((const uint16_t *)p)[i]);
-    case KILN_DTYPE_BFLOAT16: return kiln_bf16_to_f32(((const uint16_t *)p)[i]);
-    default: return 0.0;
-    }
-}
+static double get_f(int32_t dt, const void *p, size_t i) { return cpu_load_f64(p, dt, (int64_t)i); }
 
-static void put_f(int32_t dt, void *p, size_t i, double v) {
-    switch (dt) {
-    case KILN_DTYPE_FLOAT: ((float *)p)[i] = (float)v; break;
-    case KILN_DTYPE_DOUBLE: ((double *)p)[i] = v; break;
-    case KILN_DTYPE_FLOAT16: ((uint16_t *)p)[i] = kiln_f32_to_f16((float)v); break;
-    case KILN_DTYPE_BFLOAT16: ((uint16_t *)p)[i] = kiln_f32_to_bf16((float)v); break;
-    default: break;
-    }
-}
+static void put_f(int32_t dt, void *p, size_t i, double v) { cpu_store_f64(p, dt, (int64_t)i, v); }
 
 static kiln_status loss_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, kiln_error *err) {
     const loss_kernel *k = (const loss_kernel *)base;

@@ -8,6 +8,7 @@
 
 #include "kernels/common/half.h"
 #include "providers/cpu/cpu_op.h"
+#include "providers/cpu/ops/elem.h"
 
 enum { N_BATCH, N_LAYER, N_RMS, N_INST, N_GROUP, N_MVN, N_LP, N_LRN };
 
@@ -29,25 +30,9 @@ typedef struct norm_kernel {
 
 /* ---- element access for any float type ---- */
 
-static double get_f(int32_t dt, const void *p, size_t i) {
-    switch (dt) {
-    case KILN_DTYPE_FLOAT: return ((const float *)p)[i];
-    case KILN_DTYPE_DOUBLE: return ((const double *)p)[i];
-    case KILN_DTYPE_FLOAT16: return kiln_f16_to_f32(((const uint16_t *)p)[i]);
-    case KILN_DTYPE_BFLOAT16: return kiln_bf16_to_f32(((const uint16_t *)p)[i]);
-    default: return 0.0;
-    }
-}
+static double get_f(int32_t dt, const void *p, size_t i) { return cpu_load_f64(p, dt, (int64_t)i); }
 
-static void put_f(int32_t dt, void *p, size_t i, double v) {
-    switch (dt) {
-    case KILN_DTYPE_FLOAT: ((float *)p)[i] = (float)v; break;
-    case KILN_DTYPE_DOUBLE: ((double *)p)[i] = v; break;
-    case KILN_DTYPE_FLOAT16: ((uint16_t *)p)[i] = kiln_f32_to_f16((float)v); break;
-    case KILN_DTYPE_BFLOAT16: ((uint16_t *)p)[i] = kiln_f32_to_bf16((float)v); break;
-    default: break;
-    }
-}
+static void put_f(int32_t dt, void *p, size_t i, double v) { cpu_store_f64(p, dt, (int64_t)i, v); }
 
 static int is_float(int32_t dt) {
     return dt == KILN_DTYPE_FLOAT || dt == KILN_DTYPE_DOUBLE || dt == KILN_DTYPE_FLOAT16 || dt == KILN_DTYPE_BFLOAT16;

@@ -7,6 +7,7 @@
 
 #include "kernels/common/half.h"
 #include "providers/cpu/cpu_op.h"
+#include "providers/cpu/ops/elem.h"
 
 #ifndef M_PI
 #define M_PI 3.14159265358979323846
@@ -14,15 +15,7 @@
 
 #define MAX_TASKS 64 /* work buffers per call: signals are split among at most this many tasks */
 
-static double get_f(int32_t dt, const void *p, size_t i) {
-    switch (dt) {
-    case KILN_DTYPE_FLOAT: return ((const float *)p)[i];
-    case KILN_DTYPE_DOUBLE: return ((const double *)p)[i];
-    case KILN_DTYPE_FLOAT16: return kiln_f16_to_f32(((const uint16_t *)p)[i]);
-    case KILN_DTYPE_BFLOAT16: return kiln_bf16_to_f32(((const uint16_t *)p)[i]);
-    default: return 0.0;
-    }
-}
+static double get_f(int32_t dt, const void *p, size_t i) { return cpu_load_f64(p, dt, (int64_t)i); }
 
 /* Stores v into element i of any numeric type (integers truncate toward zero, saturating). */
 static void put_any(int32_t dt, void *p, size_t i, double v) {

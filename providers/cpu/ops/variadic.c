@@ -32,23 +32,9 @@ VROW_INT(u64, uint64_t)
 #define ROW(S) {max_##S, min_##S, sum_##S}
 
 static cpu_ew_zip pick(int32_t dt, int op) {
-    static const cpu_ew_zip f32[V_COUNT] = ROW(f32), f64[V_COUNT] = ROW(f64), s8[V_COUNT] = ROW(s8),
-                            s16[V_COUNT] = ROW(s16), s32[V_COUNT] = ROW(s32), s64[V_COUNT] = ROW(s64),
-                            u8[V_COUNT] = ROW(u8), u16[V_COUNT] = ROW(u16), u32[V_COUNT] = ROW(u32),
-                            u64[V_COUNT] = ROW(u64);
-    switch (dt) {
-    case KILN_DTYPE_FLOAT: case KILN_DTYPE_FLOAT16: case KILN_DTYPE_BFLOAT16: return f32[op];
-    case KILN_DTYPE_DOUBLE: return f64[op];
-    case KILN_DTYPE_INT8: return s8[op];
-    case KILN_DTYPE_INT16: return s16[op];
-    case KILN_DTYPE_INT32: return s32[op];
-    case KILN_DTYPE_INT64: return s64[op];
-    case KILN_DTYPE_UINT8: return u8[op];
-    case KILN_DTYPE_UINT16: return u16[op];
-    case KILN_DTYPE_UINT32: return u32[op];
-    case KILN_DTYPE_UINT64: return u64[op];
-    default: return NULL;
-    }
+    static const cpu_ew_zip t[CPU_LANE_COUNT][V_COUNT] = CPU_LANE_TABLE(ROW);
+    int lane = cpu_lane(dt);
+    return lane < 0 ? NULL : t[lane][op];
 }
 
 /* Mean's final division by the input count (a double in p). */
