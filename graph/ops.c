@@ -4,6 +4,7 @@
 
 #include <string.h>
 
+#include "graph/op_signatures.h"
 #include "graph/shape/infer_fns.h"
 
 const kiln_op_info kiln_ops[KILN_OP_COUNT] = {
@@ -40,7 +41,9 @@ static kiln_status bind_node(kiln_node *n, kiln_error *err) {
         return kiln_fail(err, KILN_ERR_UNSUPPORTED,
                          KILN_NODE_FMT ": opset %lld of domain 'ai.onnx' is newer than Kiln knows (%d)",
                          KILN_NODE_ARGS(n), (long long)n->opset, KILN_ONNX_OPSET_MAX);
-    return KILN_OK;
+    /* Ops Kiln refuses say why at shape inference, whatever their inputs. */
+    if (n->op->infer == kiln_infer_refused) return KILN_OK;
+    return kiln_node_check_signature(n, err);
 }
 
 kiln_status kiln_graph_bind_ops(kiln_graph *g, kiln_error *err) {

@@ -35,7 +35,7 @@ kiln_status kiln_infer_dft(kiln_shape_ctx *c) {
     int64_t axis = -2, len = 0;
     int axis_known = 1, len_known;
     if (c->opset < 20) axis = kiln_attr_int(c->node, "axis", 1);
-    else KILN_TRY(scalar(c, 2, "axis", &axis, &axis_known));
+    else if (kiln_shape_in(c, 2)) KILN_TRY(scalar(c, 2, "axis", &axis, &axis_known));
     KILN_TRY(scalar(c, 1, "dft_length", &len, &len_known));
     int64_t dims[KILN_MAX_RANK];
     for (int32_t d = 0; d < r; d++) dims[d] = x->t.dims[d];

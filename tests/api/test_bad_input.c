@@ -177,6 +177,44 @@ START_TEST(unknown_op_named) {
 }
 END_TEST
 
+/* Node signatures against the spec: too few or too many inputs or outputs, and an empty name
+ * for a required input, are refused at load with the node and op named (before any shape
+ * function or kernel could read the missing value). */
+static void signature_refused(int64_t opset, const char *op, const char *const *ins, const char *const *outs,
+                              const char *what) {
+    mb *b = mb_new(8, opset);
+    KilnOnnx__GraphProto *g = mb_graph(b);
+    mb_input(b, g, "x", KILN_DTYPE_FLOAT, 2, (const int64_t[]){2, 3});
+    mb_node(b, g, op, "sig0", ins, outs);
+    mb_output(b, g, outs[0][0] ? outs[0] : "x", KILN_DTYPE_FLOAT, -1, NULL);
+    kiln_session *s;
+    ck_assert_int_eq(create_from(b, &s), KILN_ERR_INVALID_MODEL);
+    ck_assert_msg(strstr(err.msg, "sig0") && strstr(err.msg, op) && strstr(err.msg, what), "%s", err.msg);
+    ck_assert_ptr_null(s);
+    mb_free(b);
+}
+
+START_TEST(signatures_checked) {
+    signature_refused(17, "Add", (const char *[]){"x", NULL}, (const char *[]){"y", NULL}, "at least 2");
+    signature_refused(17, "Relu", (const char *[]){"x", "x", NULL}, (const char *[]){"y", NULL}, "at most 1");
+    signature_refused(17, "Add", (const char *[]){"x", "", NULL}, (const char *[]){"y", NULL}, "input 1 is required");
+    signature_refused(20, "DFT", (const char *[]){"x", "", "", "x", NULL}, (const char *[]){"y", NULL}, "at most 3");
+    signature_refused(17, "HammingWindow", (const char *[]){"", NULL}, (const char *[]){"y", NULL}, "input 0 is required");
+    signature_refused(17, "Relu", (const char *[]){"x", NULL}, (const char *[]){"y", "z", NULL}, "at most 1");
+    signature_refused(17, "Relu", (const char *[]){"x", NULL}, (const char *[]){"", NULL}, "output 0 is required");
+    /* Optional inputs may be empty; Clip's min and max are optional from opset 11. */
+    mb *b = mb_new(8, 13);
+    KilnOnnx__GraphProto *g = mb_graph(b);
+    mb_input(b, g, "x", KILN_DTYPE_FLOAT, 2, (const int64_t[]){2, 3});
+    mb_node(b, g, "Clip", "clip0", (const char *[]){"x", "", "", NULL}, (const char *[]){"y", NULL});
+    mb_output(b, g, "y", KILN_DTYPE_FLOAT, 2, (const int64_t[]){2, 3});
+    kiln_session *s;
+    ck_assert_msg(create_from(b, &s) == KILN_OK, "%s", err.msg);
+    kiln_session_destroy(s);
+    mb_free(b);
+}
+END_TEST
+
 START_TEST(cycle_detected) {
     mb *b = mb_new(8, 17);
     KilnOnnx__GraphProto *g = mb_graph(b);
@@ -362,6 +400,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, gather_index_out_of_range);
     tcase_add_test(tc, integer_division_by_zero);
     tcase_add_test(tc, out_of_memory_everywhere);
+    tcase_add_test(tc, signatures_checked);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -284,7 +284,7 @@ static kiln_status dft_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, kil
     if (axis < -r || axis > r - 2 || axis == -1)
         return cpu_fail(err, KILN_ERR_SHAPE, "axis %lld is out of range for rank %d", (long long)axis, (int)r);
     if (axis < 0) axis += r;
-    sig_job j = {.k = k, .x = x, .y = ctx->outputs[0], .outer = 1, .inner = 1, .nin = x->dims[axis], .cin = x->dims[r - 1]};
+    sig_job j = {.k = k, .x = x, .outer = 1, .inner = 1, .nin = x->dims[axis], .cin = x->dims[r - 1]};
     for (int32_t d = 0; d < r - 1; d++) {
         if (d < axis) j.outer *= x->dims[d];
         else if (d > axis) j.inner *= x->dims[d];
@@ -296,8 +296,11 @@ static kiln_status dft_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, kil
     if (irfft && j.cin != 2) return cpu_fail(err, KILN_ERR_SHAPE, "an inverse one-sided DFT needs complex input");
     j.nout = k->onesided && !k->inverse ? n / 2 + 1 : n;
     j.cout = irfft ? 1 : 2;
-    if (j.y->dims[axis] != j.nout || j.y->dims[r - 1] != j.cout)
-        return cpu_fail(err, KILN_ERR_INTERNAL, "output shape does not match the transform");
+    int64_t dims[KILN_MAX_RANK];
+    for (int32_t d = 0; d < r; d++) dims[d] = x->dims[d];
+    dims[axis] = j.nout;
+    dims[r - 1] = j.cout;
+    KILN_CPU_TRY(cpu_output(ctx, 0, r, dims, &j.y, err));
     j.nsig = j.outer * j.inner;
     return sig_run(ctx, &j, n, err);
 }
@@ -307,7 +310,7 @@ static kiln_status stft_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, ki
     const kiln_value_desc *x = cpu_in(ctx, 0), *w = cpu_in(ctx, 2);
     if (x->rank != 3 || (x->dims[2] != 1 && x->dims[2] != 2))
         return cpu_fail(err, KILN_ERR_SHAPE, "signal must be [batch, length, 1 or 2]");
-    sig_job j = {.k = k, .x = x, .win = w, .y = ctx->outputs[0], .slen = x->dims[1], .cin = x->dims[2], .cout = 2};
+    sig_job j = {.k = k, .x = x, .win = w, .slen = x->dims[1], .cin = x->dims[2], .cout = 2};
     if (w && (w->rank != 1 || !is_float(w->dtype))) return cpu_fail(err, KILN_ERR_SHAPE, "window must be a 1-D float tensor");
     int64_t n = w ? w->dims[0] : j.slen;
     j.step = 0;
@@ -321,8 +324,7 @@ static kiln_status stft_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, ki
     j.wlen = w ? w->dims[0] : n;
     j.frames = 1 + (j.slen - n) / j.step;
     j.nout = k->onesided ? n / 2 + 1 : n;
-    const kiln_value_desc *y = j.y;
-    if (y->dims[1] != j.frames || y->dims[2] != j.nout) return cpu_fail(err, KILN_ERR_INTERNAL, "output shape does not match");
+    KILN_CPU_TRY(cpu_output(ctx, 0, 4, (const int64_t[]){x->dims[0], j.frames, j.nout, 2}, &j.y, err));
     j.nsig = x->dims[0] * j.frames;
     return sig_run(ctx, &j, n, err);
 }
