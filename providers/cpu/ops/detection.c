@@ -130,7 +130,7 @@ typedef struct roi_align_kernel {
  * outside give 0, the rest clamp to the border. The four weighted corners go to v[4]. */
 static void bilinear4(const float *x, int64_t h, int64_t w, float y, float xx, float *v) {
     v[0] = v[1] = v[2] = v[3] = 0.0f;
-    if (y < -1.0f || y > (float)h || xx < -1.0f || xx > (float)w) return;
+    if (!(y >= -1.0f && y <= (float)h && xx >= -1.0f && xx <= (float)w)) return; /* NaN included */
     if (y <= 0) y = 0;
     if (xx <= 0) xx = 0;
     int64_t y0 = (int64_t)y, x0 = (int64_t)xx, y1, x1;
@@ -215,11 +215,13 @@ kiln_status kiln_cpu_roi_align(const cpu_node *n, cpu_kernel **out, kiln_error *
         return cpu_fail(err, KILN_ERR_INVALID_MODEL, "unknown coordinate_transformation_mode '%s'", ct);
     int64_t oh = cpu_attr_int(n, "output_height", 1), ow = cpu_attr_int(n, "output_width", 1), sr = cpu_attr_int(n, "sampling_ratio", 0);
     if (oh < 1 || ow < 1 || sr < 0 || sr > 4096) return cpu_fail(err, KILN_ERR_INVALID_MODEL, "output sizes must be positive and sampling_ratio in [0, 4096]");
+    float scale = cpu_attr_float(n, "spatial_scale", 1.0f);
+    if (!isfinite(scale)) return cpu_fail(err, KILN_ERR_INVALID_MODEL, "spatial_scale must be finite, not %g", (double)scale);
     KILN_CPU_TRY(cpu_kernel_new(n, sizeof(roi_align_kernel), roi_align_compute, out, err));
     roi_align_kernel *k = (roi_align_kernel *)*out;
     k->max_mode = max_mode, k->half_pixel = half;
     k->oh = oh, k->ow = ow, k->sampling = sr;
-    k->spatial_scale = cpu_attr_float(n, "spatial_scale", 1.0f);
+    k->spatial_scale = scale;
     return KILN_OK;
 }
 
