@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """Structural fuzzing of model loading, shape inference and kernels: takes the ONNX node test
 models, changes 1-3 things that keep the protobuf valid (attribute values, input dims and
-dtypes, initializer dims and bytes, node inputs, opset versions, output dtypes), and runs each
+dtypes, initializer dims and bytes, node inputs, opset versions, output dtypes), or (a fraction
+--bytes of the cases) flips, overwrites, deletes and inserts bytes of the file, and runs each
 through rt-run (an ASan/UBSan build), half the time with the test's own input files. Any exit
 other than rt-run's documented codes (0-4) is a finding: the model is kept in OUT with the
 command and the sanitizer's report. Not a CI test (random by design); run it before releases:
 
-  fuzz_models.py RT_RUN [--seed S] [--cases N] [--out DIR] [--tests DIR]
+  fuzz_models.py RT_RUN [--seed S] [--cases N] [--bytes F] [--out DIR] [--tests DIR]
 
 Findings become regression cases in tests/regress/ (docs/testing.md)."""
 import argparse
@@ -86,11 +87,30 @@ def mutate(rng, m):
         g.output[rng.randrange(len(g.output))].type.tensor_type.elem_type = rng.choice([1, 7, 9, 16])
 
 
+def mutate_bytes(rng, data):
+    """Raw damage for the protobuf reader: 1-8 byte edits."""
+    data = bytearray(data)
+    for _ in range(rng.randint(1, 8)):
+        if not data:
+            break
+        pos, r = rng.randrange(len(data)), rng.random()
+        if r < 0.5:
+            data[pos] = rng.randrange(256)
+        elif r < 0.7:
+            data[pos] ^= 1 << rng.randrange(8)
+        elif r < 0.85:
+            del data[pos:pos + rng.randint(1, 16)]
+        else:
+            data[pos:pos] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 8)))
+    return bytes(data)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("rt_run")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--cases", type=int, default=1000)
+    ap.add_argument("--bytes", type=float, default=0.2, help="fraction of cases with raw byte damage")
     ap.add_argument("--out", default="fuzz-findings")
     ap.add_argument("--tests", default=os.path.join(HERE, "..", "..", "..", "shared", "onnx-tests", "node"))
     a = ap.parse_args()
@@ -104,10 +124,14 @@ def main():
     for it in range(a.cases):
         d = rng.choice(dirs)
         m = onnx.load(os.path.join(d, "model.onnx"))
-        for _ in range(rng.randint(1, 3)):
-            mutate(rng, m)
+        if rng.random() < a.bytes:
+            data = mutate_bytes(rng, m.SerializeToString())
+        else:
+            for _ in range(rng.randint(1, 3)):
+                mutate(rng, m)
+            data = m.SerializeToString()
         with open(work, "wb") as f:
-            f.write(m.SerializeToString())
+            f.write(data)
         args = []
         if rng.random() < 0.5:
             for k, vi in enumerate(m.graph.input):
