@@ -6,7 +6,8 @@ can be kept with --keep DIR, as ONNX test folders that `rt-run --test-dir` reads
   check_models.py RT_RUN [--models-dir DIR] [--keep DIR] [NAME ...]
 
 NAMEs: ppocr_det silero_vad mobilenetv2 resnet50 bert_base bert_base_ln17 bert_base_dynq
-resnet50_qlinear (default: ppocr_det silero_vad mobilenetv2, the ones CI runs). Models of
+resnet50_qlinear (default: ppocr_det silero_vad mobilenetv2, the ones CI runs), light_<model>
+for the model-zoo architectures of the onnx package, or `light` for all of them (CI runs them). Models of
 ../shared/models/build_models.py are built into --models-dir when missing.
 Silero VAD runs 10 chunks of 576 samples with its state fed back: Kiln's own state goes into
 Kiln's next chunk, onnxruntime's into onnxruntime's, and every chunk's outputs are compared."""
@@ -17,6 +18,7 @@ import sys
 import tempfile
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 from onnx import numpy_helper
 
@@ -40,10 +42,23 @@ MODELS = {
     "resnet50_qlinear": ("resnet50_qlinear.onnx", {}, 0.0, 0.15, "QLinearConv u8/s8: within a few quantization steps"),
 }
 BUILT = {"mobilenetv2", "resnet50", "bert_base", "bert_base_ln17", "bert_base_dynq", "resnet50_qlinear"}
+# Model-zoo architectures shipped in the onnx package (opset 9), models Kiln was not developed
+# against. Their weights are ConstantOfShape nodes filling every tensor with 0.02, which makes
+# every output class equal; the check replaces them with fixed-seed random weights (He-scaled
+# for filters; BatchNormalization's scale and variance in [0.5, 1.5], other 1-D parameters small)
+# so the outputs differ and a wrong kernel shows; the logits before a final Softmax are compared
+# too. (With the constant weights, light_squeezenet's 1000 logits are ~4.8e9 and equal but for
+# float32 rounding, so no two runtimes agree on its softmax.)
+LIGHT = ["bvlc_alexnet", "densenet121", "inception_v1", "inception_v2", "resnet50", "shufflenet", "squeezenet", "vgg19",
+         "zfnet512"]
+for _m in LIGHT:
+    MODELS["light_" + _m] = ("light_" + _m + ".onnx", {}, 1e-3, 1e-4, "model zoo architecture from the onnx package")
 
 
 def model_path(name, models_dir):
     fname = MODELS[name][0]
+    if name.startswith("light_"):
+        return os.path.join(os.path.dirname(onnx.__file__), "backend", "test", "data", "light", fname)
     if name not in BUILT:
         return os.path.join(SHARED, "models", fname)
     path = os.path.join(models_dir, fname)
@@ -52,6 +67,44 @@ def model_path(name, models_dir):
         subprocess.run([sys.executable, os.path.join(SHARED, "models", "build_models.py"), models_dir, name],
                        check=True, stdout=subprocess.DEVNULL)
     return path
+
+
+def randomized_light_model(path, out_path):
+    """The light model at `path` with each ConstantOfShape weight made a fixed-seed random
+    initializer, and the logits before a final Softmax made an output too."""
+    from onnx import helper
+    from onnx import numpy_helper as nh
+    m = onnx.load(path)
+    g = m.graph
+    rng = np.random.default_rng(7)
+    consts = {t.name: nh.to_array(t) for t in g.initializer}
+    bn_role = {}  # BatchNormalization parameters by role: scale, bias, mean, var
+    for n in g.node:
+        if n.op_type == "BatchNormalization":
+            for role, name in zip(("scale", "bias", "mean", "var"), n.input[1:5]):
+                bn_role[name] = role
+    keep = []
+    for n in g.node:
+        if n.op_type != "ConstantOfShape" or n.input[0] not in consts:
+            keep.append(n)
+            continue
+        shape = [int(d) for d in consts[n.input[0]]]
+        role = bn_role.get(n.output[0])
+        if role in ("scale", "var"):
+            w = rng.uniform(0.5, 1.5, shape)
+        elif role is not None or len(shape) == 1:
+            w = rng.standard_normal(shape) * 0.1  # BN bias and mean, Conv and Gemm biases
+        else:
+            fan_in = int(np.prod(shape[1:])) or 1
+            w = rng.standard_normal(shape) * np.sqrt(1.0 / fan_in)
+        g.initializer.append(nh.from_array(w.astype(np.float32), n.output[0]))
+    del g.node[:]
+    g.node.extend(keep)
+    last = g.node[len(g.node) - 1]
+    if last.op_type == "Softmax":
+        g.output.append(helper.make_tensor_value_info(last.input[0], onnx.TensorProto.FLOAT, None))
+    onnx.save(m, out_path)
+    return out_path
 
 
 def random_inputs(sess, rng):
@@ -145,6 +198,8 @@ def main():
     ap.add_argument("--keep", help="keep references here as ONNX test folders")
     a = ap.parse_args()
     names = a.names or ["ppocr_det", "silero_vad", "mobilenetv2"]
+    if names == ["light"]:
+        names = ["light_" + m for m in LIGHT]
     failed = 0
     for name in names:
         if name not in MODELS:
@@ -153,6 +208,10 @@ def main():
         path = model_path(name, a.models_dir)
         if name == "silero_vad":
             rc, msg = check_silero(a.rt_run, path, rtol, atol)
+        elif name.startswith("light_"):
+            with tempfile.TemporaryDirectory() as tmp:
+                rnd = randomized_light_model(path, os.path.join(tmp, fname))
+                rc, msg = check_plain(a.rt_run, name, rnd, rtol, atol, a.keep)
         else:
             rc, msg = check_plain(a.rt_run, name, path, rtol, atol, a.keep)
         status = "match" if rc == 0 else f"FAIL (rt-run exit {rc})"
