@@ -23,6 +23,19 @@
 /* Ranges per thread a job is cut into, so threads that start late or run slower still share. */
 #define CHUNKS_PER_THREAD 4
 
+/* The job word: which job (24 bits), how many chunks it has (20 bits) and the next chunk to
+ * hand out (20 bits), changed only by compare-and-swap. A thread runs a chunk only after
+ * claiming it in this word, so a worker that wakes late for a finished job finds nothing to
+ * claim, and the caller never waits for a thread that did not take part: it waits for the
+ * job's chunks, not for the workers. */
+#define JOB_NEXT_BITS 20
+#define JOB_MAX_CHUNKS ((1u << JOB_NEXT_BITS) - 1)
+#define JOB_GEN(w) ((uint32_t)((w) >> (2 * JOB_NEXT_BITS)))
+#define JOB_COUNT(w) ((size_t)(((w) >> JOB_NEXT_BITS) & JOB_MAX_CHUNKS))
+#define JOB_NEXT(w) ((size_t)((w) & JOB_MAX_CHUNKS))
+#define JOB_WORD(gen, count, next) \
+    (((uint64_t)((gen) & 0xffffffu) << (2 * JOB_NEXT_BITS)) | ((uint64_t)(count) << JOB_NEXT_BITS) | (uint64_t)(next))
+
 struct kiln_threadpool {
     const kiln_allocator *a;
     uint32_t n_workers;
@@ -30,13 +43,13 @@ struct kiln_threadpool {
     pthread_mutex_t submit; /* held by the caller whose job is running */
     pthread_mutex_t m;      /* guards the sleeps below */
     pthread_cond_t wake, done;
-    /* The job: written by the submitter before `gen` moves, read by workers after. */
+    /* The job: written by the submitter before it publishes the job word, read by a thread
+     * only while it holds a claimed, unfinished chunk (so the job cannot end under it). */
     kiln_range_fn fn;
     void *arg;
-    size_t n, chunk, n_chunks;
-    atomic_size_t next;     /* next chunk to take */
-    atomic_uint pending;    /* workers not yet finished with the current job */
-    atomic_uint gen;        /* job number; a change means a new job (or stop) */
+    size_t n, chunk;
+    _Atomic uint64_t job;   /* JOB_WORD(gen, chunks, next) */
+    atomic_size_t finished; /* chunks of the current job done */
     atomic_int sleepers;    /* workers waiting on `wake` */
     atomic_int waiting;     /* 1 while the submitter waits on `done` */
     atomic_int stop;
@@ -56,20 +69,31 @@ static uint64_t now_us(void) {
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-static void work(kiln_threadpool *p) {
-    size_t c;
-    while ((c = atomic_fetch_add_explicit(&p->next, 1, memory_order_relaxed)) < p->n_chunks) {
-        size_t begin = c * p->chunk, end = begin + p->chunk;
+/* Claims and runs chunks of job `gen` until none is left. */
+static void work(kiln_threadpool *p, uint32_t gen) {
+    uint64_t w = atomic_load(&p->job);
+    for (;;) {
+        if (JOB_GEN(w) != (gen & 0xffffffu) || JOB_NEXT(w) >= JOB_COUNT(w)) return;
+        uint64_t claimed = w + 1;
+        if (!atomic_compare_exchange_weak(&p->job, &w, claimed)) continue; /* w reloaded */
+        size_t c = JOB_NEXT(w), begin = c * p->chunk, end = begin + p->chunk;
         p->fn(p->arg, begin, end < p->n ? end : p->n);
+        /* The last chunk out wakes a sleeping submitter; seq_cst on both sides (finished then
+         * waiting here, waiting then finished there) means one of them sees the other. */
+        if (atomic_fetch_add(&p->finished, 1) + 1 == JOB_COUNT(w) && atomic_load(&p->waiting)) {
+            pthread_mutex_lock(&p->m);
+            pthread_cond_signal(&p->done);
+            pthread_mutex_unlock(&p->m);
+        }
+        w = claimed;
     }
 }
 
-/* Polls *v for up to KILN_SPIN_US until it differs from `val` (until_differs) or equals it
- * (!until_differs); returns 1 when it did, 0 when time ran out. */
-static int spin(atomic_uint *v, unsigned val, int until_differs) {
+/* Polls until `ready(p, val)` or KILN_SPIN_US pass; returns 1 when it became ready. */
+static int spin(kiln_threadpool *p, uint32_t val, int (*ready)(kiln_threadpool *, uint32_t)) {
     uint64_t t0 = 0;
     for (unsigned i = 0;; i++) {
-        if ((atomic_load(v) != val) == until_differs) return 1;
+        if (ready(p, val)) return 1;
         if ((i & 63) == 63) {
             uint64_t t = now_us();
             if (!t0) t0 = t;
@@ -79,27 +103,23 @@ static int spin(atomic_uint *v, unsigned val, int until_differs) {
     }
 }
 
+static int new_job(kiln_threadpool *p, uint32_t seen) { return JOB_GEN(atomic_load(&p->job)) != seen || atomic_load(&p->stop); }
+static int all_done(kiln_threadpool *p, uint32_t count) { return atomic_load(&p->finished) == count; }
+
 static void *worker(void *arg) {
     kiln_threadpool *p = arg;
-    unsigned seen = 0;
+    uint32_t seen = JOB_GEN(atomic_load(&p->job));
     for (;;) {
-        if (!spin(&p->gen, seen, 1)) {
+        if (!spin(p, seen, new_job)) {
             pthread_mutex_lock(&p->m);
             atomic_fetch_add(&p->sleepers, 1);
-            while (atomic_load(&p->gen) == seen) pthread_cond_wait(&p->wake, &p->m);
+            while (!new_job(p, seen)) pthread_cond_wait(&p->wake, &p->m);
             atomic_fetch_sub(&p->sleepers, 1);
             pthread_mutex_unlock(&p->m);
         }
-        seen = atomic_load(&p->gen);
         if (atomic_load(&p->stop)) return NULL;
-        work(p);
-        /* The last worker out wakes a sleeping submitter; seq_cst on both sides (pending then
-         * waiting here, waiting then pending there) means one of them sees the other. */
-        if (atomic_fetch_sub(&p->pending, 1) == 1 && atomic_load(&p->waiting)) {
-            pthread_mutex_lock(&p->m);
-            pthread_cond_signal(&p->done);
-            pthread_mutex_unlock(&p->m);
-        }
+        seen = JOB_GEN(atomic_load(&p->job));
+        work(p, seen);
     }
 }
 
@@ -134,7 +154,6 @@ void kiln_threadpool_destroy(kiln_threadpool *p) {
     if (!p) return;
     pthread_mutex_lock(&p->m);
     atomic_store(&p->stop, 1);
-    atomic_fetch_add(&p->gen, 1);
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->m);
     for (uint32_t i = 0; i < p->n_workers; i++) pthread_join(p->threads[i], NULL);
@@ -154,30 +173,32 @@ void kiln_threadpool_run(kiln_threadpool *p, size_t n, size_t grain, kiln_range_
     /* Chunks of at least `grain` indices, a few per thread. */
     size_t n_chunks = n / grain, max_chunks = p ? (size_t)(p->n_workers + 1) * CHUNKS_PER_THREAD : 1;
     if (n_chunks > max_chunks) n_chunks = max_chunks;
+    if (n_chunks > JOB_MAX_CHUNKS) n_chunks = JOB_MAX_CHUNKS;
     if (n_chunks < 2 || pthread_mutex_trylock(&p->submit) != 0) {
         fn(arg, 0, n);
         return;
     }
-    p->chunk = (n + n_chunks - 1) / n_chunks;
-    p->n_chunks = (n + p->chunk - 1) / p->chunk;
+    size_t chunk = (n + n_chunks - 1) / n_chunks;
+    n_chunks = (n + chunk - 1) / chunk;
+    /* No thread holds a chunk of the previous job (it ended with all its chunks finished), so
+     * the fields are free to rewrite; publishing the word makes them visible. */
     p->fn = fn;
     p->arg = arg;
     p->n = n;
-    atomic_store(&p->next, 0);
-    atomic_store(&p->pending, p->n_workers);
-    /* Every worker takes part in every job (if only to find no chunk left), so none can still
-     * be inside this job when the next one rewrites the fields above. */
-    atomic_fetch_add(&p->gen, 1);
+    p->chunk = chunk;
+    atomic_store(&p->finished, 0);
+    uint32_t gen = (JOB_GEN(atomic_load(&p->job)) + 1) & 0xffffffu;
+    atomic_store(&p->job, JOB_WORD(gen, n_chunks, 0));
     if (atomic_load(&p->sleepers)) {
         pthread_mutex_lock(&p->m);
         pthread_cond_broadcast(&p->wake);
         pthread_mutex_unlock(&p->m);
     }
-    work(p);
-    if (!spin(&p->pending, 0, 0)) {
+    work(p, gen);
+    if (!spin(p, (uint32_t)n_chunks, all_done)) {
         pthread_mutex_lock(&p->m);
         atomic_store(&p->waiting, 1);
-        while (atomic_load(&p->pending) != 0) pthread_cond_wait(&p->done, &p->m);
+        while (atomic_load(&p->finished) != n_chunks) pthread_cond_wait(&p->done, &p->m);
         atomic_store(&p->waiting, 0);
         pthread_mutex_unlock(&p->m);
     }

@@ -82,6 +82,13 @@ kiln_status cpu_output(kiln_kernel_ctx *c, uint32_t i, int32_t rank, const int64
 static inline void cpu_parallel_for(kiln_kernel_ctx *c, size_t n, size_t grain, kiln_range_fn fn, void *arg) {
     c->host->parallel_for(c, n, grain, fn, arg);
 }
+/* A parallel_for grain giving each range at least CPU_TASK_WORK units of work (element reads
+ * or multiply-adds) when each index costs `per_index`: smaller jobs cost more in waking
+ * threads than they gain. */
+#define CPU_TASK_WORK 16384u
+static inline size_t cpu_grain(uint64_t per_index) {
+    return per_index >= CPU_TASK_WORK ? 1 : (size_t)(CPU_TASK_WORK / (per_index ? per_index : 1));
+}
 /* Threads a parallel_for may use (1 when the host does not say). */
 static inline uint32_t cpu_thread_count(kiln_kernel_ctx *c) {
     return KILN_ABI_HAS(c->host, kiln_host_api, thread_count) && c->host->thread_count ? c->host->thread_count(c) : 1;

@@ -136,7 +136,7 @@ static kiln_status conv_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, ki
             memset(zeros, 0, (size_t)(w.in[1] + 3) * sizeof(float));
             j.zeros = zeros;
         }
-        cpu_parallel_for(ctx, (size_t)(n * c), 1, dw_range, &j);
+        cpu_parallel_for(ctx, (size_t)(n * c), cpu_grain((uint64_t)w.out_size * (uint64_t)w.k_size), dw_range, &j);
         f32_commit(y, yd);
         return KILN_OK;
     }

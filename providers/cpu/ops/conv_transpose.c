@@ -77,6 +77,25 @@ static void col2im(const float *col, int64_t channels, const cpu_window *w, cons
     }
 }
 
+/* Output channels [begin, end) of one image and group: bias, then the columns added in. */
+typedef struct col2im_job {
+    const float *col, *bias; /* bias: this group's mg values, or NULL */
+    const cpu_window *w;
+    const int64_t *head;
+    float *y;
+} col2im_job;
+
+static void col2im_channels(void *arg, size_t begin, size_t end) {
+    const col2im_job *j = arg;
+    const cpu_window *w = j->w;
+    for (size_t oc = begin; oc < end; oc++) {
+        float bv = j->bias ? j->bias[oc] : 0.0f, *yc = j->y + (int64_t)oc * w->out_size;
+        for (int64_t p = 0; p < w->out_size; p++) yc[p] = bv;
+    }
+    if (j->col) col2im(j->col + (int64_t)begin * w->k_size * w->in_size, (int64_t)(end - begin), w, j->head,
+                       j->y + (int64_t)begin * w->out_size);
+}
+
 static kiln_status convt_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, kiln_error *err) {
     const convt_kernel *k = (const convt_kernel *)base;
     const kiln_value_desc *x = cpu_in(ctx, 0), *wt = cpu_in(ctx, 1), *b = cpu_in(ctx, 2);
@@ -129,15 +148,15 @@ static kiln_status convt_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, k
     for (int64_t i = 0; i < n; i++) {
         for (int64_t gi = 0; gi < g; gi++) {
             float *yg = yd + (i * m + gi * mg) * w.out_size;
-            for (int64_t oc = 0; oc < mg; oc++) {
-                float bv = bd ? bd[gi * mg + oc] : 0.0f;
-                for (int64_t p = 0; p < w.out_size; p++) yg[oc * w.out_size + p] = bv;
-            }
-            if (cg == 0 || w.in_size == 0) continue;
+            int has_cols = cg > 0 && w.in_size > 0;
             /* col [mg*k][in] = W_g^T [mg*k][cg] · X_g [cg][in] */
-            kiln_cpu_f32_gemm(ctx, 1, 0, (size_t)rows, (size_t)w.in_size, (size_t)cg, 1.0f, wd + gi * cg * rows, (size_t)rows,
-                          xd + (i * c + gi * cg) * w.in_size, (size_t)w.in_size, 0.0f, col, (size_t)w.in_size);
-            col2im(col, mg, &w, head, yg);
+            if (has_cols)
+                kiln_cpu_f32_gemm(ctx, 1, 0, (size_t)rows, (size_t)w.in_size, (size_t)cg, 1.0f, wd + gi * cg * rows,
+                                  (size_t)rows, xd + (i * c + gi * cg) * w.in_size, (size_t)w.in_size, 0.0f, col,
+                                  (size_t)w.in_size);
+            col2im_job cj = {has_cols ? col : NULL, bd ? bd + gi * mg : NULL, &w, head, yg};
+            cpu_parallel_for(ctx, (size_t)mg, cpu_grain((uint64_t)w.out_size + (uint64_t)w.k_size * (uint64_t)w.in_size),
+                             col2im_channels, &cj);
         }
     }
     f32_commit(y, yd);

@@ -239,13 +239,13 @@ static kiln_status pool_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, ki
     if (k->kind >= POOL_GLOBAL_AVG) {
         global_job j = {k->kind, k->p, xd, yd, planes ? (int64_t)x->count / planes : 0};
         fn = dt == KILN_DTYPE_DOUBLE ? global_f64 : dt == KILN_DTYPE_INT8 ? global_s8 : dt == KILN_DTYPE_UINT8 ? global_u8 : global_f32;
-        cpu_parallel_for(ctx, (size_t)planes, 1, fn, &j);
+        cpu_parallel_for(ctx, (size_t)planes, cpu_grain((uint64_t)j.size), fn, &j);
     } else {
         pool_job j = {k, {0}, xd, yd, NULL};
         KILN_CPU_TRY(cpu_window_resolve(&k->wa, x, y, NULL, &j.w, err));
         if (ctx->n_outputs > 1 && ctx->outputs[1]) j.idx = ctx->outputs[1]->data;
         fn = dt == KILN_DTYPE_DOUBLE ? pool_f64 : dt == KILN_DTYPE_INT8 ? pool_s8 : dt == KILN_DTYPE_UINT8 ? pool_u8 : pool_f32;
-        cpu_parallel_for(ctx, (size_t)planes, 1, fn, &j);
+        cpu_parallel_for(ctx, (size_t)planes, cpu_grain((uint64_t)j.w.out_size * (uint64_t)j.w.k_size), fn, &j);
     }
     if (half) f32_commit(y, yd);
     return KILN_OK;

@@ -228,34 +228,50 @@ static kiln_status build_taps(const resize_kernel *k, kiln_kernel_ctx *ctx, int6
         for (int64_t j_ = 0; j_ < n; j_++) d_[j_] = lmap[j_] < 0 ? e_ : s_[lmap[j_]]; \
     } while (0)
 
-static kiln_status nearest_gather(const resize_kernel *k, kiln_kernel_ctx *ctx, const kiln_value_desc *x, kiln_value_desc *y,
-                                  taps *tp, const int *resized, kiln_error *err) {
+typedef struct nearest_job {
+    const kiln_value_desc *x;
+    kiln_value_desc *y;
+    const taps *tp;
+    const int *resized;
+    const int64_t *xs, *lmap;
+    int64_t n;
+    size_t es;
+    int plain;
+    const uint8_t *ext;
+    kiln_kernel_ctx *ctx; /* strings only: they run on the calling thread */
+    kiln_status st;
+    kiln_error *err;
+} nearest_job;
+
+/* Output rows [begin, end) (a row: the last axis at fixed other indices). */
+static void nearest_rows(void *arg, size_t begin, size_t end) {
+    nearest_job *j = arg;
+    const kiln_value_desc *x = j->x;
+    kiln_value_desc *y = j->y;
     int32_t r = x->rank;
-    int64_t xs[KILN_MAX_RANK], idx[KILN_MAX_RANK] = {0};
-    cpu_strides(x->dims, r, xs);
-    int64_t n = r ? y->dims[r - 1] : 1, rows = n ? (int64_t)y->count / n : 0;
-    int64_t *lmap = ctx->host->scratch(ctx, (size_t)(n + 1) * sizeof(int64_t));
-    if (!lmap) return cpu_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory");
-    /* -1 marks an extrapolated position */
-    for (int64_t j = 0; j < n; j++)
-        lmap[j] = r && resized[r - 1] ? (tp[r - 1].extra[j] ? -1 : tp[r - 1].idx[j]) : j;
-    size_t es = cpu_dtype_size(x->dtype);
-    int plain = x->dtype != KILN_DTYPE_STRING && es;
-    uint8_t ext[16] = {0};
-    if (cpu_elem_numeric(x->dtype)) cpu_store_f64(ext, x->dtype, 0, k->extrapolation);
-    for (int64_t row = 0; row < rows; row++) {
+    int64_t n = j->n, idx[KILN_MAX_RANK] = {0};
+    size_t es = j->es;
+    const int64_t *lmap = j->lmap;
+    const uint8_t *ext = j->ext;
+    /* the indices of row `begin`, last varying fastest */
+    int64_t rem = (int64_t)begin;
+    for (int32_t d = r - 2; d >= 0; d--) {
+        idx[d] = y->dims[d] ? rem % y->dims[d] : 0;
+        rem = y->dims[d] ? rem / y->dims[d] : 0;
+    }
+    for (int64_t row = (int64_t)begin; row < (int64_t)end; row++) {
         int64_t so = 0, out_row = 0;
         for (int32_t d = 0; d < r - 1; d++) {
             int64_t i = idx[d];
-            if (resized[d]) {
-                if (tp[d].extra[i]) out_row = 1;
-                i = tp[d].idx[i];
+            if (j->resized[d]) {
+                if (j->tp[d].extra[i]) out_row = 1;
+                i = j->tp[d].idx[i];
             }
-            so += i * xs[d];
+            so += i * j->xs[d];
         }
         char *dst = (char *)y->data + row * n * (int64_t)es;
         const char *src = (const char *)x->data + so * (int64_t)es;
-        if (plain && !out_row && (es == 1 || es == 2 || es == 4 || es == 8)) {
+        if (j->plain && !out_row && (es == 1 || es == 2 || es == 4 || es == 8)) {
             switch (es) {
             case 1: NEAREST_ROW(uint8_t); break;
             case 2: NEAREST_ROW(uint16_t); break;
@@ -263,13 +279,13 @@ static kiln_status nearest_gather(const resize_kernel *k, kiln_kernel_ctx *ctx, 
             default: NEAREST_ROW(uint64_t); break;
             }
         } else {
-            for (int64_t j = 0; j < n; j++) {
-                if (out_row || lmap[j] < 0) {
-                    if (plain) memcpy(dst + j * (int64_t)es, ext, es);
-                } else if (plain) {
-                    memcpy(dst + j * (int64_t)es, src + lmap[j] * (int64_t)es, es);
-                } else {
-                    KILN_CPU_TRY(cpu_copy_run(ctx, x, so + lmap[j], y, row * n + j, 1, err));
+            for (int64_t q = 0; q < n; q++) {
+                if (out_row || lmap[q] < 0) {
+                    if (j->plain) memcpy(dst + q * (int64_t)es, ext, es);
+                } else if (j->plain) {
+                    memcpy(dst + q * (int64_t)es, src + lmap[q] * (int64_t)es, es);
+                } else if (j->st == KILN_OK) {
+                    j->st = cpu_copy_run(j->ctx, x, so + lmap[q], y, row * n + q, 1, j->err);
                 }
             }
         }
@@ -278,7 +294,27 @@ static kiln_status nearest_gather(const resize_kernel *k, kiln_kernel_ctx *ctx, 
             idx[d] = 0;
         }
     }
-    return KILN_OK;
+}
+
+static kiln_status nearest_gather(const resize_kernel *k, kiln_kernel_ctx *ctx, const kiln_value_desc *x, kiln_value_desc *y,
+                                  taps *tp, const int *resized, kiln_error *err) {
+    int32_t r = x->rank;
+    int64_t xs[KILN_MAX_RANK];
+    cpu_strides(x->dims, r, xs);
+    int64_t n = r ? y->dims[r - 1] : 1, rows = n ? (int64_t)y->count / n : 0;
+    int64_t *lmap = ctx->host->scratch(ctx, (size_t)(n + 1) * sizeof(int64_t));
+    if (!lmap) return cpu_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory");
+    /* -1 marks an extrapolated position */
+    for (int64_t q = 0; q < n; q++)
+        lmap[q] = r && resized[r - 1] ? (tp[r - 1].extra[q] ? -1 : tp[r - 1].idx[q]) : q;
+    size_t es = cpu_dtype_size(x->dtype);
+    uint8_t ext[16] = {0};
+    if (cpu_elem_numeric(x->dtype)) cpu_store_f64(ext, x->dtype, 0, k->extrapolation);
+    nearest_job j = {x, y, tp, resized, xs, lmap, n, es, x->dtype != KILN_DTYPE_STRING && es, ext, ctx, KILN_OK, err};
+    if (!rows) return KILN_OK;
+    if (j.plain) cpu_parallel_for(ctx, (size_t)rows, cpu_grain((uint64_t)n), nearest_rows, &j);
+    else nearest_rows(&j, 0, (size_t)rows);
+    return j.st;
 }
 
 /* ---- linear / cubic: separable passes ---- */
