@@ -55,14 +55,13 @@ static void gemm_tiles(void *arg, size_t begin, size_t end) {
 
 static void gemm_run(kiln_kernel_ctx *ctx, gemm_job *j) {
     double macs = (double)j->m * (double)j->n * (double)(j->k ? j->k : 1);
-    size_t tiles = 1;
+    size_t dim = j->by_cols ? j->n : j->m, tiles = 1;
     if (macs >= SERIAL_MACS && (j->m >= 2 * TILE_STEP || j->n >= 2 * TILE_STEP)) {
         size_t by_work = (size_t)(macs / TILE_MACS), threads = cpu_thread_count(ctx);
-        tiles = (j->by_cols ? j->n : j->m) / TILE_STEP;
+        tiles = dim / TILE_STEP;
         if (tiles > by_work) tiles = by_work;
         if (tiles > threads) tiles = threads;
     }
-    size_t dim = j->by_cols ? j->n : j->m;
     if (tiles < 2) {
         j->tile = dim;
         gemm_tiles(j, 0, 1);

@@ -168,7 +168,7 @@ static kiln_status where_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, k
     cpu_bcast_init(&j.bc, 3, in, out);
     if (j.bc.outer == 0) return KILN_OK;
     if (k->strings) return where_strings(ctx, &j, out, err);
-    size_t grain = j.bc.inner >= 16384 ? 1 : (size_t)(16384 / j.bc.inner);
+    size_t grain = cpu_grain((uint64_t)j.bc.inner);
     cpu_parallel_for(ctx, (size_t)j.bc.outer, grain, where_range, &j);
     return KILN_OK;
 }

@@ -269,7 +269,7 @@ static kiln_status contract(kiln_kernel_ctx *ctx, int lane, operand *cur, const 
             mm_job j = {A.data, B.data, C.data, ms, ns, ks, trans_a ? 1 : ks, trans_a ? ms : 1, trans_b ? 1 : ns,
                         trans_b ? ks : 1};
             int64_t per = ks * ns;
-            cpu_parallel_for(ctx, (size_t)(bs * ms), per >= 16384 ? 1 : (size_t)(16384 / (per ? per : 1)),
+            cpu_parallel_for(ctx, (size_t)(bs * ms), cpu_grain((uint64_t)per),
                              lane == L_F64 ? mm_f64 : mm_int, &j);
         }
     }

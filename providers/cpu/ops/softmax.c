@@ -224,7 +224,7 @@ static kiln_status softmax_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx,
         j.y = tmp + x->count;
     }
     int64_t per = len * (inner < CH ? inner : CH);
-    size_t grain = per >= 16384 ? 1 : (size_t)(16384 / per);
+    size_t grain = cpu_grain((uint64_t)per);
     if (half && k->kind != SM_HARD) {
         half_job hj = {k->kind, k->dtype, tmp, len, inner};
         cpu_parallel_for(ctx, (size_t)(outer * inner), len >= 4096 ? 1 : (size_t)(4096 / len), softmax_half, &hj);

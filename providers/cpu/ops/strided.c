@@ -194,10 +194,10 @@ kiln_status cpu_copy_strided(kiln_kernel_ctx *ctx, const kiln_value_desc *src, i
     if (j.tk >= 0) {
         int64_t blocks = (v.dims[j.tk] + TILE - 1) / TILE, items = rows / v.dims[j.tk] * blocks;
         int64_t per = TILE * v.dims[last];
-        cpu_parallel_for(ctx, (size_t)items, (size_t)(per >= 16384 ? 1 : 16384 / per), tiles_range, &j);
+        cpu_parallel_for(ctx, (size_t)items, cpu_grain((uint64_t)per), tiles_range, &j);
     } else {
         int64_t inner = v.dims[last];
-        cpu_parallel_for(ctx, (size_t)rows, (size_t)(inner >= 16384 ? 1 : 16384 / inner), rows_range, &j);
+        cpu_parallel_for(ctx, (size_t)rows, cpu_grain((uint64_t)inner), rows_range, &j);
     }
     return KILN_OK;
 }
