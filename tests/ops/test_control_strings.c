@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Room D's edge cases and bad input beyond the ONNX backend tests: control flow (loops that
+/* Edge cases and bad input beyond the ONNX backend tests: control flow (loops that
  * never end, bodies that change shape, dead If branches), sequences and optionals out of range,
  * the RE2-syntax regex engine against a table of RE2 answers, string ops, TfIdfVectorizer and
  * ai.onnx.ml attributes, hostile image streams, refused ops, and allocation failure at every
@@ -699,7 +699,7 @@ END_TEST
 
 static Suite *suite(void) {
     Suite *s = suite_create("control-strings");
-    TCase *t = tcase_create("room-d");
+    TCase *t = tcase_create("control-strings");
     tcase_add_checked_fixture(t, setup, teardown);
     tcase_set_timeout(t, 120);
     tcase_add_test(t, loop_trip_counts);

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* Room C's edge cases that the ONNX backend tests do not reach: the int16 GEMM variants against a
- * plain product (odd k, ragged tiles, k blocking), exact int32 sums where 8-bit pair arithmetic
- * would saturate, quantization rounding and saturation, NonMaxSuppression ties, zero-sized
- * inputs, and hostile attributes or data refused with a clear status and message. */
+/* Edge cases of the convolution, GEMM, quantized, detection and attention ops that the ONNX
+ * backend tests do not reach: the int16 GEMM variants against a plain product (odd k, ragged
+ * tiles, k blocking), exact int32 sums where 8-bit pair arithmetic would saturate, quantization
+ * rounding and saturation, NonMaxSuppression ties, zero-sized inputs, and hostile attributes or
+ * data refused with a clear status and message. */
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
@@ -270,7 +271,7 @@ END_TEST
 
 int main(void) {
     Suite *s = suite_create("ops-conv-gemm");
-    TCase *tc = tcase_create("room-c");
+    TCase *tc = tcase_create("conv-gemm");
     tcase_set_timeout(tc, 120);
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, int16_gemm_variants_agree);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Room A1's edge cases that the ONNX backend tests do not reach: the opset < 7 broadcast form,
+/* Edge cases of the elementwise ops that the ONNX backend tests do not reach: the opset < 7 broadcast form,
  * Cast's strings, float8 saturation and integer wrapping, integer corner cases (INT_MIN,
  * modulo signs, shift widths), variadic broadcasting, Pow's mixed types, bad attributes or
  * data refused with a clear status and message, and the accuracy of the float32 math in

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Tensor-manipulation and indexing ops (room B) under hostile input: out-of-range indices and
+/* Tensor-manipulation and indexing ops under hostile input: out-of-range indices and
  * axes, contradictory sizes and attributes give a status and a message naming the node, at
  * session creation when the values are constants and at run time otherwise; strings move
  * through the data-movement ops; allocation failure at every point of a chain of them. */
