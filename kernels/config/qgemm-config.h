@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Which u8 x s8 GEMM microkernel (kernels/u8s8-gemm/) this CPU runs, with its tile, chosen from
+/* Which u8 x s8 GEMM microkernel (and float <-> 8-bit conversion) (kernels/u8s8-gemm/) this CPU runs, with its tile, chosen from
  * kiln_cpu() (so KILN_CPU_ISA and kiln_cpu_set_cap apply), and the tiled driver over a block of C.
  *   avx512vnni: 8 x 32 (vpdpbusd zmm)   avxvnni: 6 x 16 (vpdpbusd ymm, VEX)
  *   avx2: 4 x 16 (exact vpmaddwd on widened bytes)   scalar: 4 x 16
@@ -29,5 +29,16 @@ const kiln_qgemm_config *kiln_qgemm_config_for(kiln_isa isa);
 void kiln_u8s8_gemm_run(const kiln_qgemm_config *cfg, size_t m0, size_t m1, size_t n0, size_t n1, size_t k,
                         const uint8_t *a, size_t lda, const int8_t *packed, void *c, size_t ldc,
                         const kiln_qgemm_epilogue *ep);
+
+/* Per-tensor float32 <-> 8-bit conversions (kernels/q8-vcvt/q8-vcvt.h) for this CPU. */
+typedef struct kiln_q8_vcvt_config {
+    void (*quantize)(size_t n, const float *x, float scale, int32_t zp, int s8, void *y);
+    void (*dequantize)(size_t n, const void *x, int s8, float scale, float zp, float *y);
+    void (*minmax)(size_t n, const float *x, float *mn, float *mx);
+    kiln_isa isa;
+    const char *name;
+} kiln_q8_vcvt_config;
+
+const kiln_q8_vcvt_config *kiln_q8_vcvt_config_get(void);
 
 #endif

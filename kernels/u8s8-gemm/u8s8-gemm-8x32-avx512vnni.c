@@ -11,6 +11,10 @@
 
 #define MR 8
 
+/* acc += u8 a x s8 b, four products a lane. Inline asm with the accumulator tied in place: with
+ * the intrinsic, GCC 12 copied every accumulator to another register (and the stack) each step. */
+#define DPBUSD(acc, a, b) __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(a), "v"(b))
+
 static inline __m512i bcast4(const uint8_t *p) {
     int32_t v;
     memcpy(&v, p, 4);
@@ -48,45 +52,201 @@ static inline void store_row(const kiln_qgemm_epilogue *ep, __m512i v, size_t i,
     _mm512_mask_cvtepi32_storeu_epi8(c, mk, q);
 }
 
-static inline __attribute__((always_inline)) void tile(size_t mr, size_t nc, size_t k, const uint8_t *a, size_t lda,
-                                                       const int8_t *b, size_t ps, void *c, size_t ldc,
-                                                       const kiln_qgemm_epilogue *ep, size_t i0, size_t j0, int np) {
-    __m512i acc[MR][2];
-    const uint8_t *ar[MR];
-    for (int r = 0; r < MR; r++) {
-        acc[r][0] = _mm512_setzero_si512();
-        acc[r][1] = _mm512_setzero_si512();
-        ar[r] = a + ((size_t)r < mr ? (size_t)r : 0) * lda; /* missing rows repeat row 0, never stored */
-    }
+/* Generated-style unrolling with one named variable per accumulator: GCC keeps these in zmm
+ * registers, where an array of accumulators made it copy and spill them every step. */
+static inline __attribute__((always_inline)) void tile1(size_t mr, size_t nc, size_t k, const uint8_t *a, size_t lda, const int8_t *b,
+                                                        size_t ps, void *c, size_t ldc, const kiln_qgemm_epilogue *ep, size_t i0,
+                                                        size_t j0) {
+    (void)ps;
+    const uint8_t *a0 = a + (0 < mr ? 0 : 0) * lda; /* missing rows repeat row 0, never stored */
+    const uint8_t *a1 = a + (1 < mr ? 1 : 0) * lda; /* missing rows repeat row 0, never stored */
+    const uint8_t *a2 = a + (2 < mr ? 2 : 0) * lda; /* missing rows repeat row 0, never stored */
+    const uint8_t *a3 = a + (3 < mr ? 3 : 0) * lda; /* missing rows repeat row 0, never stored */
+    const uint8_t *a4 = a + (4 < mr ? 4 : 0) * lda; /* missing rows repeat row 0, never stored */
+    const uint8_t *a5 = a + (5 < mr ? 5 : 0) * lda; /* missing rows repeat row 0, never stored */
+    const uint8_t *a6 = a + (6 < mr ? 6 : 0) * lda; /* missing rows repeat row 0, never stored */
+    const uint8_t *a7 = a + (7 < mr ? 7 : 0) * lda; /* missing rows repeat row 0, never stored */
+    __m512i c00 = _mm512_setzero_si512();
+    __m512i c10 = _mm512_setzero_si512();
+    __m512i c20 = _mm512_setzero_si512();
+    __m512i c30 = _mm512_setzero_si512();
+    __m512i c40 = _mm512_setzero_si512();
+    __m512i c50 = _mm512_setzero_si512();
+    __m512i c60 = _mm512_setzero_si512();
+    __m512i c70 = _mm512_setzero_si512();
     const int8_t *b1 = b + ps;
+    (void)b1;
     size_t kf = k / 4, q = 0;
     for (; q < kf; q++) {
-        __m512i w0 = _mm512_loadu_si512(b + 64 * q), w1 = np == 2 ? _mm512_loadu_si512(b1 + 64 * q) : w0;
-        for (int r = 0; r < MR; r++) {
-            __m512i av = bcast4(ar[r] + 4 * q);
-            acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], av, w0);
-            if (np == 2) acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], av, w1);
-        }
+        const __m512i w0 = _mm512_loadu_si512(b + 64 * q);
+        __m512i av;
+        av = bcast4(a0 + 4 * q);
+        DPBUSD(c00, av, w0);
+        av = bcast4(a1 + 4 * q);
+        DPBUSD(c10, av, w0);
+        av = bcast4(a2 + 4 * q);
+        DPBUSD(c20, av, w0);
+        av = bcast4(a3 + 4 * q);
+        DPBUSD(c30, av, w0);
+        av = bcast4(a4 + 4 * q);
+        DPBUSD(c40, av, w0);
+        av = bcast4(a5 + 4 * q);
+        DPBUSD(c50, av, w0);
+        av = bcast4(a6 + 4 * q);
+        DPBUSD(c60, av, w0);
+        av = bcast4(a7 + 4 * q);
+        DPBUSD(c70, av, w0);
     }
     if (k % 4) {
-        __m512i w0 = _mm512_loadu_si512(b + 64 * q), w1 = np == 2 ? _mm512_loadu_si512(b1 + 64 * q) : w0;
-        for (int r = 0; r < MR; r++) {
-            __m512i av = bcast_tail(ar[r] + 4 * q, k % 4);
-            acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], av, w0);
-            if (np == 2) acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], av, w1);
-        }
+        const __m512i w0 = _mm512_loadu_si512(b + 64 * q);
+        __m512i av;
+        av = bcast_tail(a0 + 4 * q, k % 4);
+        DPBUSD(c00, av, w0);
+        av = bcast_tail(a1 + 4 * q, k % 4);
+        DPBUSD(c10, av, w0);
+        av = bcast_tail(a2 + 4 * q, k % 4);
+        DPBUSD(c20, av, w0);
+        av = bcast_tail(a3 + 4 * q, k % 4);
+        DPBUSD(c30, av, w0);
+        av = bcast_tail(a4 + 4 * q, k % 4);
+        DPBUSD(c40, av, w0);
+        av = bcast_tail(a5 + 4 * q, k % 4);
+        DPBUSD(c50, av, w0);
+        av = bcast_tail(a6 + 4 * q, k % 4);
+        DPBUSD(c60, av, w0);
+        av = bcast_tail(a7 + 4 * q, k % 4);
+        DPBUSD(c70, av, w0);
     }
     size_t es = kiln_qgemm_out_size(ep->out);
-    for (size_t r = 0; r < mr; r++) {
-        char *cr = (char *)c + r * ldc * es;
-        store_row(ep, acc[r][0], i0 + r, j0, nc, cr);
-        if (np == 2) store_row(ep, acc[r][1], i0 + r, j0 + 16, nc - 16, cr + 16 * es);
+    char *cr = c;
+    store_row(ep, c00, i0 + 0, j0, nc, cr + 0 * ldc * es);
+    if (mr <= 1) return;
+    store_row(ep, c10, i0 + 1, j0, nc, cr + 1 * ldc * es);
+    if (mr <= 2) return;
+    store_row(ep, c20, i0 + 2, j0, nc, cr + 2 * ldc * es);
+    if (mr <= 3) return;
+    store_row(ep, c30, i0 + 3, j0, nc, cr + 3 * ldc * es);
+    if (mr <= 4) return;
+    store_row(ep, c40, i0 + 4, j0, nc, cr + 4 * ldc * es);
+    if (mr <= 5) return;
+    store_row(ep, c50, i0 + 5, j0, nc, cr + 5 * ldc * es);
+    if (mr <= 6) return;
+    store_row(ep, c60, i0 + 6, j0, nc, cr + 6 * ldc * es);
+    if (mr <= 7) return;
+    store_row(ep, c70, i0 + 7, j0, nc, cr + 7 * ldc * es);
+}
+
+static inline __attribute__((always_inline)) void tile2(size_t mr, size_t nc, size_t k, const uint8_t *a, size_t lda, const int8_t *b,
+                                                        size_t ps, void *c, size_t ldc, const kiln_qgemm_epilogue *ep, size_t i0,
+                                                        size_t j0) {
+    (void)ps;
+    const uint8_t *a0 = a + (0 < mr ? 0 : 0) * lda; /* missing rows repeat row 0, never stored */
+    const uint8_t *a1 = a + (1 < mr ? 1 : 0) * lda; /* missing rows repeat row 0, never stored */
+    const uint8_t *a2 = a + (2 < mr ? 2 : 0) * lda; /* missing rows repeat row 0, never stored */
+    const uint8_t *a3 = a + (3 < mr ? 3 : 0) * lda; /* missing rows repeat row 0, never stored */
+    const uint8_t *a4 = a + (4 < mr ? 4 : 0) * lda; /* missing rows repeat row 0, never stored */
+    const uint8_t *a5 = a + (5 < mr ? 5 : 0) * lda; /* missing rows repeat row 0, never stored */
+    const uint8_t *a6 = a + (6 < mr ? 6 : 0) * lda; /* missing rows repeat row 0, never stored */
+    const uint8_t *a7 = a + (7 < mr ? 7 : 0) * lda; /* missing rows repeat row 0, never stored */
+    __m512i c00 = _mm512_setzero_si512(), c01 = _mm512_setzero_si512();
+    __m512i c10 = _mm512_setzero_si512(), c11 = _mm512_setzero_si512();
+    __m512i c20 = _mm512_setzero_si512(), c21 = _mm512_setzero_si512();
+    __m512i c30 = _mm512_setzero_si512(), c31 = _mm512_setzero_si512();
+    __m512i c40 = _mm512_setzero_si512(), c41 = _mm512_setzero_si512();
+    __m512i c50 = _mm512_setzero_si512(), c51 = _mm512_setzero_si512();
+    __m512i c60 = _mm512_setzero_si512(), c61 = _mm512_setzero_si512();
+    __m512i c70 = _mm512_setzero_si512(), c71 = _mm512_setzero_si512();
+    const int8_t *b1 = b + ps;
+    (void)b1;
+    size_t kf = k / 4, q = 0;
+    for (; q < kf; q++) {
+        const __m512i w0 = _mm512_loadu_si512(b + 64 * q);
+        const __m512i w1 = _mm512_loadu_si512(b1 + 64 * q);
+        __m512i av;
+        av = bcast4(a0 + 4 * q);
+        DPBUSD(c00, av, w0);
+        DPBUSD(c01, av, w1);
+        av = bcast4(a1 + 4 * q);
+        DPBUSD(c10, av, w0);
+        DPBUSD(c11, av, w1);
+        av = bcast4(a2 + 4 * q);
+        DPBUSD(c20, av, w0);
+        DPBUSD(c21, av, w1);
+        av = bcast4(a3 + 4 * q);
+        DPBUSD(c30, av, w0);
+        DPBUSD(c31, av, w1);
+        av = bcast4(a4 + 4 * q);
+        DPBUSD(c40, av, w0);
+        DPBUSD(c41, av, w1);
+        av = bcast4(a5 + 4 * q);
+        DPBUSD(c50, av, w0);
+        DPBUSD(c51, av, w1);
+        av = bcast4(a6 + 4 * q);
+        DPBUSD(c60, av, w0);
+        DPBUSD(c61, av, w1);
+        av = bcast4(a7 + 4 * q);
+        DPBUSD(c70, av, w0);
+        DPBUSD(c71, av, w1);
     }
+    if (k % 4) {
+        const __m512i w0 = _mm512_loadu_si512(b + 64 * q);
+        const __m512i w1 = _mm512_loadu_si512(b1 + 64 * q);
+        __m512i av;
+        av = bcast_tail(a0 + 4 * q, k % 4);
+        DPBUSD(c00, av, w0);
+        DPBUSD(c01, av, w1);
+        av = bcast_tail(a1 + 4 * q, k % 4);
+        DPBUSD(c10, av, w0);
+        DPBUSD(c11, av, w1);
+        av = bcast_tail(a2 + 4 * q, k % 4);
+        DPBUSD(c20, av, w0);
+        DPBUSD(c21, av, w1);
+        av = bcast_tail(a3 + 4 * q, k % 4);
+        DPBUSD(c30, av, w0);
+        DPBUSD(c31, av, w1);
+        av = bcast_tail(a4 + 4 * q, k % 4);
+        DPBUSD(c40, av, w0);
+        DPBUSD(c41, av, w1);
+        av = bcast_tail(a5 + 4 * q, k % 4);
+        DPBUSD(c50, av, w0);
+        DPBUSD(c51, av, w1);
+        av = bcast_tail(a6 + 4 * q, k % 4);
+        DPBUSD(c60, av, w0);
+        DPBUSD(c61, av, w1);
+        av = bcast_tail(a7 + 4 * q, k % 4);
+        DPBUSD(c70, av, w0);
+        DPBUSD(c71, av, w1);
+    }
+    size_t es = kiln_qgemm_out_size(ep->out);
+    char *cr = c;
+    store_row(ep, c00, i0 + 0, j0, nc, cr + 0 * ldc * es);
+    store_row(ep, c01, i0 + 0, j0 + 16, nc - 16, cr + 0 * ldc * es + 16 * es);
+    if (mr <= 1) return;
+    store_row(ep, c10, i0 + 1, j0, nc, cr + 1 * ldc * es);
+    store_row(ep, c11, i0 + 1, j0 + 16, nc - 16, cr + 1 * ldc * es + 16 * es);
+    if (mr <= 2) return;
+    store_row(ep, c20, i0 + 2, j0, nc, cr + 2 * ldc * es);
+    store_row(ep, c21, i0 + 2, j0 + 16, nc - 16, cr + 2 * ldc * es + 16 * es);
+    if (mr <= 3) return;
+    store_row(ep, c30, i0 + 3, j0, nc, cr + 3 * ldc * es);
+    store_row(ep, c31, i0 + 3, j0 + 16, nc - 16, cr + 3 * ldc * es + 16 * es);
+    if (mr <= 4) return;
+    store_row(ep, c40, i0 + 4, j0, nc, cr + 4 * ldc * es);
+    store_row(ep, c41, i0 + 4, j0 + 16, nc - 16, cr + 4 * ldc * es + 16 * es);
+    if (mr <= 5) return;
+    store_row(ep, c50, i0 + 5, j0, nc, cr + 5 * ldc * es);
+    store_row(ep, c51, i0 + 5, j0 + 16, nc - 16, cr + 5 * ldc * es + 16 * es);
+    if (mr <= 6) return;
+    store_row(ep, c60, i0 + 6, j0, nc, cr + 6 * ldc * es);
+    store_row(ep, c61, i0 + 6, j0 + 16, nc - 16, cr + 6 * ldc * es + 16 * es);
+    if (mr <= 7) return;
+    store_row(ep, c70, i0 + 7, j0, nc, cr + 7 * ldc * es);
+    store_row(ep, c71, i0 + 7, j0 + 16, nc - 16, cr + 7 * ldc * es + 16 * es);
 }
 
 void kiln_u8s8_gemm_8x32__avx512vnni(size_t mr, size_t nc, size_t k, const uint8_t *a, size_t lda, const int8_t *b,
                                      size_t panel_stride, void *c, size_t ldc, const kiln_qgemm_epilogue *ep, size_t i0,
                                      size_t j0) {
-    if (nc > 16) tile(mr, nc, k, a, lda, b, panel_stride, c, ldc, ep, i0, j0, 2);
-    else tile(mr, nc, k, a, lda, b, panel_stride, c, ldc, ep, i0, j0, 1);
+    if (nc > 16) tile2(mr, nc, k, a, lda, b, panel_stride, c, ldc, ep, i0, j0);
+    else tile1(mr, nc, k, a, lda, b, panel_stride, c, ldc, ep, i0, j0);
 }

@@ -156,11 +156,15 @@ static kiln_status qmm_q8(const qmm_kernel *k, kiln_kernel_ctx *ctx, const kiln_
     int32_t *rowsum = ctx->host->scratch(ctx, mm * sizeof(int32_t) + 1);
     float *mcol = k->qlinear ? ctx->host->scratch(ctx, n * sizeof(float) + 1) : NULL;
     if (!zb2 || !col_add || !rowsum || (k->qlinear && !mcol)) return cpu_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory");
-    int any_zb = 0;
+    int any_zb = 0, zb_uniform = 1;
     for (size_t j = 0; j < n; j++) {
         zb2[j] = (zb ? q_get(zb->dtype, zb->data, zb->count == 1 ? 0 : j) : 0) - (b_u8 ? 128 : 0);
         any_zb |= zb2[j] != 0;
+        zb_uniform &= zb2[j] == zb2[0];
     }
+    /* one zero point for all of B: its term -zb * rowsum(a)[i] is per row, no product per element */
+    int32_t *row_add = any_zb && zb_uniform ? ctx->host->scratch(ctx, mm * sizeof(int32_t) + 1) : NULL;
+    if (any_zb && zb_uniform && !row_add) return cpu_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory");
     kiln_qgemm_epilogue ep = {0};
     ep.out = KILN_QGEMM_OUT_S32;
     if (k->qlinear) {
@@ -201,9 +205,12 @@ static kiln_status qmm_q8(const qmm_kernel *k, kiln_kernel_ctx *ctx, const kiln_
             col_add[j] = (int32_t)((uint32_t)kk * za2 * (uint32_t)zb2[j] - za2 * (uint32_t)cs[j]);
         const uint8_t *ab = a8 + ai * m * kk;
         if (any_zb) kiln_u8_rowsum(mm, kk, ab, kk, 0, rowsum);
+        if (row_add)
+            for (size_t i = 0; i < mm; i++) row_add[i] = (int32_t)(0u - (uint32_t)zb2[0] * (uint32_t)rowsum[i]);
         ep.col_add = col_add;
-        ep.row_mul = any_zb ? rowsum : NULL;
-        ep.col_mul = any_zb ? zb2 : NULL;
+        ep.row_add = row_add;
+        ep.row_mul = any_zb && !row_add ? rowsum : NULL;
+        ep.col_mul = any_zb && !row_add ? zb2 : NULL;
         q8_gemm_parallel(ctx, k->q8, mm, n, kk, ab, kk, pb, (char *)y->data + bi * mm * n * es, n, &ep);
     }
     return KILN_OK;
@@ -544,13 +551,19 @@ static kiln_status qconv_q8(const qconv_kernel *k, kiln_kernel_ctx *ctx, const k
     int32_t *cs = ctx->host->scratch(ctx, n * sizeof(int32_t) + 1);
     uint8_t *col = pointwise ? NULL : ctx->host->scratch(ctx, kk * n + 1);
     if (!zw2 || !row_add || !pb || !cs || (!pointwise && !col)) return cpu_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory for the im2col buffers");
+    int zw_uniform = 1;
     for (int64_t i = 0; i < m; i++) {
         zw2[i] = (zw ? q_get(zw->dtype, zw->data, zw->count == 1 ? 0 : (size_t)i) : 0) + (k->w_s8 ? 128 : 0);
+        zw_uniform &= zw2[i] == zw2[0];
         row_add[i] = (int32_t)((bias ? (uint32_t)bias[i] : 0u) - zx2 * ((uint32_t)k->w8sum[i] - (uint32_t)kk * (uint32_t)zw2[i]));
     }
     kiln_qgemm_epilogue ep = {0};
     ep.out = !k->qlinear ? KILN_QGEMM_OUT_S32 : y->dtype == KILN_DTYPE_UINT8 ? KILN_QGEMM_OUT_U8 : KILN_QGEMM_OUT_S8;
-    ep.scale_per_row = 1, ep.zy = zy, ep.col_mul = cs;
+    ep.scale_per_row = 1, ep.zy = zy;
+    /* one zero point for all weights: its term -zw * colsum(x)[j] is per column, no product per element */
+    int32_t *col_add = zw_uniform ? ctx->host->scratch(ctx, n * sizeof(int32_t) + 1) : NULL;
+    if (zw_uniform && !col_add) return cpu_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory");
+    if (!zw_uniform) ep.col_mul = cs;
     size_t es = kiln_qgemm_out_size(ep.out);
     int64_t c = x->dims[1], g = k->group;
     for (int64_t i = 0; i < x->dims[0]; i++) {
@@ -562,7 +575,13 @@ static kiln_status qconv_q8(const qconv_kernel *k, kiln_kernel_ctx *ctx, const k
                 src = col;
             }
             q8_pack_b_parallel(ctx, kk, n, src, n, x_u8 ? 0x80 : 0, pb, cs);
-            ep.row_add = row_add + gi * mg, ep.row_mul = zw2 + gi * mg, ep.scale = mrow ? mrow + gi * mg : NULL;
+            if (col_add) {
+                for (size_t j = 0; j < n; j++) col_add[j] = (int32_t)(0u - (uint32_t)zw2[0] * (uint32_t)cs[j]);
+                ep.col_add = col_add;
+            } else {
+                ep.row_mul = zw2 + gi * mg;
+            }
+            ep.row_add = row_add + gi * mg, ep.scale = mrow ? mrow + gi * mg : NULL;
             q8_gemm_parallel(ctx, k->q8, (size_t)mg, n, kk, k->w8 + (size_t)(gi * mg) * kk, kk, pb,
                              (char *)y->data + (size_t)((i * m + gi * mg) * w->out_size) * es, n, &ep);
         }
