@@ -5,6 +5,7 @@
  *   the bytes of the same model with the weights as a graph input (the int16 path): 1x1, 3x3
  *   padded and strided, grouped; u8 and s8 inputs and weights; per-tensor and per-channel
  *   zero points and scales, bias, zero points at the extremes.
+ * - Depthwise QLinearConv and ConvInteger (direct kernel) against a 64-bit reference.
  * - MatMulInteger and QLinearMatMul (batched A, constant and non-constant B, all four 8-bit
  *   type pairs, per-column zero points and scales) against a 64-bit reference. */
 #include <check.h>
@@ -41,6 +42,7 @@ typedef struct arg {
 } arg;
 
 static const char *const xs[] = {"x0", "x1", "x2", "x3", "x4", "x5", "x6", "x7", "x8"};
+static const int64_t *dw_dils; /* dilations for the next run1, or NULL */
 
 /* Runs one node `op` (opset 13) on in[0..n) (data NULL: omitted), returning output 0. */
 static kiln_tensor *run1(const char *op, int n, const arg *in, int64_t group, const int64_t *pads, const int64_t *strides) {
@@ -58,6 +60,7 @@ static kiln_tensor *run1(const char *op, int n, const arg *in, int64_t group, co
     if (group) mb_attr_int(b, node, "group", group);
     if (pads) mb_attr_ints(b, node, "pads", pads, 4);
     if (strides) mb_attr_ints(b, node, "strides", strides, 2);
+    if (dw_dils) mb_attr_ints(b, node, "dilations", dw_dils, 2);
     size_t size;
     const uint8_t *p = mb_pack(b, &size);
     kiln_session *s = NULL;
@@ -199,6 +202,66 @@ START_TEST(matmul_against_reference) {
 }
 END_TEST
 
+
+/* Depthwise QLinearConv/ConvInteger (the direct kernel, kernels/q8-dwconv) against a 64-bit
+ * reference: 3x3 and 5x5, strides 1 and 2, padding, dilation 2, u8/s8, per-channel zero points
+ * and scales, bias. */
+START_TEST(depthwise_against_reference) {
+    int level = _i;
+    if (!level_ok(level)) return;
+    kiln_cpu_set_cap(level);
+    static const int64_t cfgs[][5] = {{3, 1, 1, 1, 0}, {3, 2, 1, 1, 1}, {5, 1, 2, 1, 2}, {3, 1, 2, 2, 3}};
+    for (size_t ci = 0; ci < 4; ci++) {
+        int64_t kk = cfgs[ci][0], st = cfgs[ci][1], pad = cfgs[ci][2], dil = cfgs[ci][3];
+        int variant = (int)cfgs[ci][4];
+        int x_u8 = variant & 1, w_s8 = (variant >> 1) & 1;
+        int32_t xt = x_u8 ? KILN_DTYPE_UINT8 : KILN_DTYPE_INT8, wt = w_s8 ? KILN_DTYPE_INT8 : KILN_DTYPE_UINT8;
+        const int64_t C = 6, H = 9, W = 11;
+        int64_t oh = (H + 2 * pad - dil * (kk - 1) - 1) / st + 1, ow = (W + 2 * pad - dil * (kk - 1) - 1) / st + 1;
+        uint8_t x[6 * 9 * 11], w[6 * 25], zw[6], zx = (uint8_t)rnd(), zy = (uint8_t)rnd();
+        float sw[6], sx = 0.02f, sy = 0.11f;
+        int32_t bias[6];
+        fill(x, sizeof x), fill(w, sizeof w);
+        for (int i = 0; i < 6; i++) zw[i] = (uint8_t)rnd(), sw[i] = (float)(rnd() % 100 + 1) * 1e-3f, bias[i] = (int32_t)(rnd() % 2001) - 1000;
+        int64_t pads[4] = {pad, pad, pad, pad}, strides[2] = {st, st}, dils[2] = {dil, dil};
+        arg xa = {xt, 4, {1, C, H, W}, x, (size_t)(C * H * W), 0}, wa = {wt, 4, {C, 1, kk, kk}, w, (size_t)(C * kk * kk), 1};
+        arg zxa = {xt, 0, {0}, &zx, 1, 1}, zwa = {wt, 1, {C}, zw, (size_t)C, 1};
+        arg in4[4] = {xa, wa, zxa, zwa};
+        arg in9[9] = {xa, {KILN_DTYPE_FLOAT, 0, {0}, &sx, 4, 1}, zxa, wa, {KILN_DTYPE_FLOAT, 1, {C}, sw, (size_t)C * 4, 1}, zwa,
+                      {KILN_DTYPE_FLOAT, 0, {0}, &sy, 4, 1}, {xt, 0, {0}, &zy, 1, 1}, {KILN_DTYPE_INT32, 1, {C}, bias, (size_t)C * 4, 1}};
+        dw_dils = dils;
+        kiln_tensor *yi = run1("ConvInteger", 4, in4, C, pads, strides);
+        kiln_tensor *yq = run1("QLinearConv", 9, in9, C, pads, strides);
+        dw_dils = NULL;
+        ck_assert_int_eq(kiln_tensor_element_count(yi), C * oh * ow);
+        const int32_t *gi = kiln_tensor_data_const(yi);
+        const uint8_t *gq = kiln_tensor_data_const(yq);
+        for (int64_t c = 0; c < C; c++)
+            for (int64_t a = 0; a < oh; a++)
+                for (int64_t b = 0; b < ow; b++) {
+                    int64_t sum = 0;
+                    for (int64_t p = 0; p < kk; p++)
+                        for (int64_t q = 0; q < kk; q++) {
+                            int64_t ih = a * st - pad + p * dil, iw = b * st - pad + q * dil;
+                            if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                            sum += (int64_t)(val(xt, x, (size_t)((c * H + ih) * W + iw)) - val(xt, &zx, 0)) *
+                                   (val(wt, w, (size_t)(c * kk * kk + p * kk + q)) - val(wt, zw, (size_t)c));
+                        }
+                    size_t o = (size_t)((c * oh + a) * ow + b);
+                    ck_assert_msg(gi[o] == (int32_t)sum, "level %d case %zu ConvInteger (%lld,%lld,%lld): %d != %lld", level, ci,
+                                  (long long)c, (long long)a, (long long)b, gi[o], (long long)sum);
+                    float mult = sx * sw[c] / sy, f = (float)(sum + bias[c]) * mult;
+                    int32_t zq = val(xt, &zy, 0), lo = xt == KILN_DTYPE_INT8 ? -128 : 0, hi = lo + 255;
+                    f = fminf(fmaxf(f, (float)(lo - zq)), (float)(hi - zq));
+                    int32_t want = (int32_t)nearbyintf(f) + zq;
+                    ck_assert_msg(val(xt, gq, o) == want, "level %d case %zu QLinearConv (%lld,%lld,%lld): %d != %d", level, ci,
+                                  (long long)c, (long long)a, (long long)b, val(xt, gq, o), want);
+                }
+        kiln_tensor_destroy(yi), kiln_tensor_destroy(yq);
+    }
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("qlinear-q8");
     TCase *tc = tcase_create("core");
@@ -206,6 +269,7 @@ int main(void) {
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_loop_test(tc, conv_paths_agree, 0, KILN_ISA_COUNT);
     tcase_add_loop_test(tc, matmul_against_reference, 0, KILN_ISA_COUNT);
+    tcase_add_loop_test(tc, depthwise_against_reference, 0, KILN_ISA_COUNT);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_ENV);

@@ -10,6 +10,7 @@
 
 #include "kernels/config/qgemm-config.h"
 #include "kernels/gemm/igemm.h"
+#include "kernels/q8-dwconv/q8-dwconv.h"
 #include "providers/cpu/cpu_op.h"
 #include "providers/cpu/gemm_parallel.h"
 #include "providers/cpu/ops/q8_gemm.h"
@@ -533,6 +534,31 @@ static void im2col_range(void *arg, size_t begin, size_t end) {
                   j->col + begin * (size_t)(j->w->k_size * j->w->out_size));
 }
 
+typedef struct dw_job {
+    const kiln_value_desc *x;
+    const cpu_window *w;
+    const int16_t *w16; /* [m][k_size], minus the zero points */
+    int32_t zx;
+    int64_t m;
+    const kiln_qgemm_epilogue *ep;
+    void *y;
+    size_t es;
+    int32_t *rows; /* one output row of int32 per plane */
+} dw_job;
+
+/* Planes [begin, end) of a depthwise convolution (one input channel per output channel). */
+static void dw_range(void *arg, size_t begin, size_t end) {
+    const dw_job *j = arg;
+    const cpu_window *w = j->w;
+    kiln_q8_dwconv_shape s = {w->in[0], w->in[1], w->out[0], w->out[1], w->k[0], w->k[1], w->s[0], w->s[1], w->pb[0], w->pb[1], w->d[0], w->d[1]};
+    for (size_t p = begin; p < end; p++) {
+        size_t ch = p % (size_t)j->m;
+        kiln_q8_dwconv2d(&s, (const char *)j->x->data + p * (size_t)w->in_size, j->x->dtype == KILN_DTYPE_INT8, j->zx,
+                         j->w16 + ch * (size_t)w->k_size, j->ep, ch, (char *)j->y + p * (size_t)w->out_size * j->es,
+                         j->rows + p * (size_t)w->out[1]);
+    }
+}
+
 /* The u8 x s8 path, weights as A (u8, row sums known), the image as packed B (s8, column sums
  * per call): c = sum(w x) - zw[i] colsum(x)[j] - zx (rowsum(w)[i] - K zw[i]) + bias[i], with
  * u8 x shifted to s8 (zx - 128) and s8 w to u8 (zw + 128). A 1x1, stride-1, unpadded
@@ -635,6 +661,17 @@ static kiln_status qconv_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, k
         if (!buf) return cpu_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory for the weights");
         widen(wt->dtype, wt->data, (size_t)m, (size_t)rows, zw, NULL, buf);
         w16 = buf;
+    }
+    if (w.sp == 2 && cg == 1 && mg == 1) {
+        /* depthwise: a direct kernel per channel plane (kernels/q8-dwconv), exact int32 sums */
+        kiln_qgemm_epilogue ep = {0};
+        ep.out = !k->qlinear ? KILN_QGEMM_OUT_S32 : y->dtype == KILN_DTYPE_UINT8 ? KILN_QGEMM_OUT_U8 : KILN_QGEMM_OUT_S8;
+        ep.row_add = bias, ep.scale = mrow, ep.scale_per_row = 1, ep.zy = zy;
+        int32_t *rows_buf = ctx->host->scratch(ctx, (size_t)(nb * m * w.out[1]) * sizeof(int32_t) + 1);
+        if (!rows_buf) return cpu_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory for the depthwise rows");
+        dw_job dj = {x, &w, w16, zx ? q_get(zx->dtype, zx->data, 0) : 0, m, &ep, y->data, kiln_qgemm_out_size(ep.out), rows_buf};
+        cpu_parallel_for(ctx, (size_t)(nb * m), cpu_grain((uint64_t)(w.out_size * w.k_size)), dw_range, &dj);
+        return KILN_OK;
     }
     int16_t *pb = ctx->host->scratch(ctx, kiln_s16_gemm_packed_size((size_t)rows, (size_t)w.out_size) * sizeof(int16_t) + 1);
     int32_t *acc = k->qlinear ? ctx->host->scratch(ctx, (size_t)(mg * w.out_size) * sizeof(int32_t) + 1) : NULL;
