@@ -6,6 +6,7 @@
  *   padded and strided, grouped; u8 and s8 inputs and weights; per-tensor and per-channel
  *   zero points and scales, bias, zero points at the extremes.
  * - Depthwise QLinearConv and ConvInteger (direct kernel) against a 64-bit reference.
+ * - q8_dynamic_matmul (kiln.DynamicQuantMatMul's kernel) against its formula, bit for bit.
  * - MatMulInteger and QLinearMatMul (batched A, constant and non-constant B, all four 8-bit
  *   type pairs, per-column zero points and scales) against a 64-bit reference. */
 #include <check.h>
@@ -16,6 +17,7 @@
 
 #include "common/model_builder.h"
 #include "kernels/config/cpu.h"
+#include "providers/cpu/ops/q8_gemm.h"
 #include "kiln.h"
 
 static kiln_env *env;
@@ -262,6 +264,51 @@ START_TEST(depthwise_against_reference) {
 }
 END_TEST
 
+
+/* q8_dynamic_matmul (the kernel of kiln.DynamicQuantMatMul) against DynamicQuantizeLinear's
+ * formula, a 64-bit sum and the float scaling, bit for bit, for s8 and u8 B. */
+START_TEST(dynamic_matmul_core) {
+    int level = _i;
+    if (!level_ok(level)) return;
+    kiln_cpu_set_cap(level);
+    const kiln_qgemm_config *cfg = kiln_qgemm_config_get();
+    const size_t rows = 13, k = 37, n = 21;
+    for (int b_u8 = 0; b_u8 < 2; b_u8++) {
+        float a[13 * 37], bs[21], bias[21], y[13 * 21];
+        uint8_t b[37 * 21];
+        int32_t zb[21], zb2[21], cs[21];
+        for (size_t i = 0; i < rows * k; i++) a[i] = ((float)(rnd() % 20001) - 7000.0f) * 1e-3f;
+        fill(b, sizeof b);
+        for (size_t j = 0; j < n; j++) {
+            zb[j] = b_u8 ? (int32_t)(rnd() & 255) : (int32_t)(rnd() & 255) - 128;
+            zb2[j] = zb[j] - (b_u8 ? 128 : 0);
+            bs[j] = (float)(rnd() % 100 + 1) * 1e-3f, bias[j] = (float)(rnd() % 200) * 0.01f - 1.0f;
+        }
+        int8_t *packed = malloc(kiln_u8s8_packed_size(k, n));
+        kiln_u8s8_pack_b(k, 0, n, b, n, b_u8 ? 0x80 : 0, packed, cs);
+        ck_assert_int_eq(q8_dynamic_matmul(NULL, cfg, a, rows, k, n, packed, cs, zb2, bs, bias, y, &err), KILN_OK);
+        float mn = 0.0f, mx = 0.0f;
+        for (size_t i = 0; i < rows * k; i++) mn = a[i] < mn ? a[i] : mn, mx = a[i] > mx ? a[i] : mx;
+        float scale = (mx - mn) / 255.0f;
+        int32_t za = (int32_t)nearbyintf(fminf(fmaxf(0.0f - mn / scale, 0.0f), 255.0f));
+        for (size_t r = 0; r < rows; r++)
+            for (size_t j = 0; j < n; j++) {
+                int64_t sum = 0;
+                for (size_t p = 0; p < k; p++) {
+                    float v = fminf(fmaxf(a[r * k + p] / scale, (float)-za), (float)(255 - za));
+                    int32_t q = (int32_t)nearbyintf(v) + za;
+                    int32_t bv = b_u8 ? (int32_t)b[p * n + j] : (int32_t)(int8_t)b[p * n + j];
+                    sum += (int64_t)(q - za) * (bv - zb[j]);
+                }
+                float want = (float)sum * (scale * bs[j]) + bias[j];
+                ck_assert_msg(memcmp(&want, &y[r * n + j], 4) == 0, "level %d b_u8 %d (%zu,%zu): %g != %g", level, b_u8, r, j,
+                              (double)y[r * n + j], (double)want);
+            }
+        free(packed);
+    }
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("qlinear-q8");
     TCase *tc = tcase_create("core");
@@ -270,6 +317,7 @@ int main(void) {
     tcase_add_loop_test(tc, conv_paths_agree, 0, KILN_ISA_COUNT);
     tcase_add_loop_test(tc, matmul_against_reference, 0, KILN_ISA_COUNT);
     tcase_add_loop_test(tc, depthwise_against_reference, 0, KILN_ISA_COUNT);
+    tcase_add_loop_test(tc, dynamic_matmul_core, 0, KILN_ISA_COUNT);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_ENV);

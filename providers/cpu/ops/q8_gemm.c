@@ -2,6 +2,9 @@
 /* Threading of the u8 x s8 GEMM: see q8_gemm.h. */
 #include "providers/cpu/ops/q8_gemm.h"
 
+#include <math.h>
+#include <stdlib.h>
+
 typedef struct pack_job {
     size_t k, n, ld;
     const uint8_t *src;
@@ -56,4 +59,55 @@ void q8_gemm_parallel(kiln_kernel_ctx *ctx, const kiln_qgemm_config *cfg, size_t
     uint64_t work = (uint64_t)mb * nb * (k ? k : 1);
     if (ctx) cpu_parallel_for(ctx, blocks, cpu_grain(work), gemm_range, &j);
     else gemm_range(&j, 0, blocks);
+}
+
+typedef struct dq_job {
+    const kiln_q8_vcvt_config *vc;
+    const float *a;
+    uint8_t *qa;
+    float scale;
+    int32_t zp;
+} dq_job;
+
+static void dq_range(void *arg, size_t begin, size_t end) {
+    const dq_job *j = arg;
+    j->vc->quantize(end - begin, j->a + begin, j->scale, j->zp, 0, j->qa + begin);
+}
+
+static void *scratch(kiln_kernel_ctx *ctx, size_t bytes) {
+    return ctx ? ctx->host->scratch(ctx, bytes + 1) : malloc(bytes + 1);
+}
+
+kiln_status q8_dynamic_matmul(kiln_kernel_ctx *ctx, const kiln_qgemm_config *cfg, const float *a, size_t rows, size_t k,
+                              size_t n, const int8_t *packed_b, const int32_t *colsum, const int32_t *zb2,
+                              const float *b_scale, const float *bias, float *y, kiln_error *err) {
+    const kiln_q8_vcvt_config *vc = kiln_q8_vcvt_config_get();
+    float mn = 0.0f, mx = 0.0f; /* the range always holds 0, so 0 is exact */
+    vc->minmax(rows * k, a, &mn, &mx);
+    float scale = (mx == mn ? 1.0f : mx - mn) / 255.0f;
+    float zf = fminf(fmaxf(0.0f - mn / scale, 0.0f), 255.0f);
+    int32_t za = (int32_t)((zf + 12582912.0f) - 12582912.0f); /* round half to even */
+    uint8_t *qa = scratch(ctx, rows * k);
+    int32_t *rowsum = scratch(ctx, rows * sizeof(int32_t)), *col_add = scratch(ctx, n * sizeof(int32_t));
+    float *sc = scratch(ctx, n * sizeof(float));
+    kiln_status st = KILN_OK;
+    if (!qa || !rowsum || !col_add || !sc) {
+        st = cpu_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory for the dynamic-quantization matmul");
+        goto done;
+    }
+    dq_job dj = {vc, a, qa, scale, za};
+    if (ctx) cpu_parallel_for(ctx, rows * k, 16384, dq_range, &dj);
+    else dq_range(&dj, 0, rows * k);
+    int any_zb = 0;
+    for (size_t j = 0; j < n; j++) {
+        col_add[j] = (int32_t)((uint32_t)k * (uint32_t)za * (uint32_t)zb2[j] - (uint32_t)za * (uint32_t)colsum[j]);
+        sc[j] = scale * b_scale[j];
+        any_zb |= zb2[j] != 0;
+    }
+    if (any_zb) kiln_u8_rowsum(rows, k, qa, k, 0, rowsum);
+    kiln_qgemm_epilogue ep = {NULL, col_add, any_zb ? rowsum : NULL, any_zb ? zb2 : NULL, KILN_QGEMM_OUT_F32, sc, 0, bias, 0};
+    q8_gemm_parallel(ctx, cfg, rows, n, k, qa, k, packed_b, y, n, &ep);
+done:
+    if (!ctx) free(qa), free(rowsum), free(col_add), free(sc);
+    return st;
 }

@@ -16,4 +16,16 @@ void q8_gemm_parallel(kiln_kernel_ctx *ctx, const kiln_qgemm_config *cfg, size_t
                       const uint8_t *a, size_t lda, const int8_t *packed, void *c, size_t ldc,
                       const kiln_qgemm_epilogue *ep);
 
+/* The core of a dynamic-quantization MatMul (kiln.DynamicQuantMatMul, docs/int8.md §5):
+ * A (float32, rows x k) is quantized to u8 per tensor exactly as DynamicQuantizeLinear does
+ * (range with 0, scale = (max - min) / 255, zero point rounded half to even and clamped), then
+ *   y[r][j] = float(sum_p (qa[r][p] - za)(B[p][j] - zb[j])) * (a_scale * b_scale[j]) (+ bias[j])
+ * with B packed by kiln_u8s8_pack_b (colsum its column sums) and zb2[j] B's zero point as seen
+ * by the packed s8 values (zb - 128 for a u8 B). One u8 x s8 GEMM with the float epilogue; the
+ * caller applies any activation after. ctx NULL: one thread. Returns KILN_ERR_OUT_OF_MEMORY
+ * (with err) when scratch fails. */
+kiln_status q8_dynamic_matmul(kiln_kernel_ctx *ctx, const kiln_qgemm_config *cfg, const float *a, size_t rows, size_t k,
+                              size_t n, const int8_t *packed_b, const int32_t *colsum, const int32_t *zb2,
+                              const float *b_scale, const float *bias, float *y, kiln_error *err);
+
 #endif
