@@ -100,6 +100,7 @@ static const conv_case convs[] = {
     {8, 33, 11, 10, 3, 1, 2, 1}, /* strided */
     {32, 32, 6, 6, 3, 2, 1, 1},  /* grouped, wide enough groups */
     {19, 3, 5, 5, 5, 1, 1, 2},   /* few output channels, 5x5 */
+    {64, 9, 16, 15, 3, 1, 1, 1}, /* K = 576, 240 pixels: many row and column tiles */
 };
 
 START_TEST(conv_paths_agree) {
