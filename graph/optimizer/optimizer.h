@@ -75,6 +75,8 @@ kiln_status kiln_pass_gelu_fusion(kiln_opt_ctx *c);
 kiln_status kiln_pass_layernorm_fusion(kiln_opt_ctx *c);
 kiln_status kiln_pass_skip_layernorm_fusion(kiln_opt_ctx *c);
 kiln_status kiln_pass_matmul_add_to_gemm(kiln_opt_ctx *c);
+kiln_status kiln_pass_dynamic_quant_matmul_fusion(kiln_opt_ctx *c);
+kiln_status kiln_pass_attention_fusion(kiln_opt_ctx *c);
 kiln_status kiln_pass_conv_fusion(kiln_opt_ctx *c);
 kiln_status kiln_pass_gemm_fusion(kiln_opt_ctx *c);
 kiln_status kiln_pass_matmul_fusion(kiln_opt_ctx *c);
