@@ -18,6 +18,8 @@ static const kiln_opt_pass passes[] = {
     {"squeeze_unsqueeze", KILN_OPT_BASIC, kiln_pass_squeeze_unsqueeze},
     {"cse", KILN_OPT_BASIC, kiln_pass_cse},
     {"dead_nodes", KILN_OPT_BASIC, kiln_pass_dead_nodes},
+    {"conv_bn_fold", KILN_OPT_EXTENDED, kiln_pass_conv_bn_fold},
+    {"conv_mul_add_fold", KILN_OPT_EXTENDED, kiln_pass_conv_mul_add_fold},
     {"gelu_fusion", KILN_OPT_EXTENDED, kiln_pass_gelu_fusion},
     {"layernorm_fusion", KILN_OPT_EXTENDED, kiln_pass_layernorm_fusion},
     {"skip_layernorm_fusion", KILN_OPT_EXTENDED, kiln_pass_skip_layernorm_fusion},

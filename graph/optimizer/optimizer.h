@@ -71,6 +71,8 @@ kiln_status kiln_pass_transpose_chain(kiln_opt_ctx *c);
 kiln_status kiln_pass_squeeze_unsqueeze(kiln_opt_ctx *c);
 kiln_status kiln_pass_cse(kiln_opt_ctx *c);
 kiln_status kiln_pass_dead_nodes(kiln_opt_ctx *c);
+kiln_status kiln_pass_conv_bn_fold(kiln_opt_ctx *c);
+kiln_status kiln_pass_conv_mul_add_fold(kiln_opt_ctx *c);
 kiln_status kiln_pass_gelu_fusion(kiln_opt_ctx *c);
 kiln_status kiln_pass_layernorm_fusion(kiln_opt_ctx *c);
 kiln_status kiln_pass_skip_layernorm_fusion(kiln_opt_ctx *c);

@@ -407,6 +407,55 @@ def _():
     return m
 
 
+def conv_bn(w_const=True, training=False):
+    nodes = [h.make_node("Conv", ["x", "w", "b"], ["c"], pads=[1, 1, 1, 1]),
+             h.make_node("BatchNormalization", ["c", "sc", "bb", "mu", "var"], ["y"], epsilon=1e-3)]
+    inits = [const("b", rnd(4)), const("sc", rnd(4)), const("bb", rnd(4)), const("mu", rnd(4)),
+             const("var", RNG.uniform(0.5, 1.5, 4).astype(np.float32))]
+    inputs = [vi("x", [1, 3, 6, 6])]
+    if w_const:
+        inits.append(const("w", rnd(4, 3, 3, 3)))
+    else:
+        inputs.append(vi("w", [4, 3, 3, 3]))
+    return model(nodes, inputs, [vi("y", [1, 4, 6, 6])], inits)
+
+
+@case("conv_bn", {"conv_bn_fold": 1})
+def _():
+    return conv_bn()
+
+
+@case("conv_bn_non_constant_weight", {"conv_bn_fold": 0})
+def _():
+    return conv_bn(w_const=False)
+
+
+def conv_then(op, cshape):
+    nodes = [h.make_node("Conv", ["x", "w"], ["c"]), h.make_node(op, ["c", "k"], ["y"])]
+    out = [1, 4, 4, 4] if cshape != [2, 4, 1, 1] else [2, 4, 4, 4]
+    return model(nodes, [vi("x", [1, 3, 6, 6])], [vi("y", out)], [const("w", rnd(4, 3, 3, 3)), const("k", rnd(*cshape))])
+
+
+@case("conv_mul_per_channel", {"conv_mul_add_fold": 1})
+def _():
+    return conv_then("Mul", [4, 1, 1])
+
+
+@case("conv_add_scalar", {"conv_mul_add_fold": 1})
+def _():
+    return conv_then("Add", [1])
+
+
+@case("conv_mul_wrong_axis", {"conv_mul_add_fold": 0})
+def _():  # per-column, not per-channel
+    return conv_then("Mul", [1, 1, 4])
+
+
+@case("conv_mul_broadcast_not_fitting", {"conv_mul_add_fold": 0})
+def _():  # the constant enlarges the output (batch 2)
+    return conv_then("Mul", [2, 4, 1, 1])
+
+
 # ---- runner ----
 def fired(report):
     return {p["name"]: p["fired"] for p in report["optimizer"]["passes"]}
