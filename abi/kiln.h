@@ -149,6 +149,15 @@ KILN_API kiln_status kiln_session_options_set_optimization_level(kiln_session_op
  * name), KILN_ERR_OUT_OF_MEMORY. */
 KILN_API kiln_status kiln_session_options_disable_pass(kiln_session_options *opts, const char *name, kiln_error *err);
 
+/** Saves the optimized model to `path` (copied; NULL turns it off) when a session is created with
+ * these options: a valid ONNX file, tensors of 1 KiB or more in one external-data file next to it
+ * (`<file name>.data`), metadata "kiln.optimization_level". At level basic it holds standard ONNX
+ * ops only; above, `kiln`-domain ops (docs/kiln-ops.md) that only Kiln runs. Session creation
+ * fails with KILN_ERR_IO when the files cannot be written.
+ * Statuses: KILN_OK, KILN_ERR_INVALID_ARGUMENT, KILN_ERR_OUT_OF_MEMORY. */
+KILN_API kiln_status kiln_session_options_set_optimized_model_path(kiln_session_options *opts, const char *path,
+                                                                   kiln_error *err);
+
 /* ---------------------------------------------------------------------------------------------- */
 /** @name Sessions */
 

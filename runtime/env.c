@@ -88,6 +88,7 @@ void kiln_session_options_destroy(kiln_session_options *opts) {
     free(opts->profile_path);
     for (uint32_t i = 0; i < opts->n_disabled_passes; i++) free(opts->disabled_passes[i]);
     free(opts->disabled_passes);
+    free(opts->optimized_model_path);
     kiln_provider_requests_free(opts);
     free(opts);
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "graph/optimizer/optimizer.h"
+#include "graph/save.h"
 #include "graph/shape.h"
 #include "runtime/providers.h"
 
@@ -26,6 +27,16 @@ kiln_status kiln_session_options_disable_pass(kiln_session_options *opts, const 
     opts->disabled_passes = list;
     if (!(list[opts->n_disabled_passes] = strdup(name))) return kiln_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory");
     opts->n_disabled_passes++;
+    return KILN_OK;
+}
+
+kiln_status kiln_session_options_set_optimized_model_path(kiln_session_options *opts, const char *path, kiln_error *err) {
+    if (!opts) return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "kiln_session_options_set_optimized_model_path: opts is NULL");
+    char *copy = NULL;
+    if (path && !*path) return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "kiln_session_options_set_optimized_model_path: empty path");
+    if (path && !(copy = strdup(path))) return kiln_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory");
+    free(opts->optimized_model_path);
+    opts->optimized_model_path = copy;
     return KILN_OK;
 }
 
@@ -58,9 +69,21 @@ kiln_status kiln_session_optimize(kiln_session *s, const kiln_session_options *o
     if (!s->opt_report) return kiln_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory");
     kiln_opt_hooks hooks = {s, supports};
     kiln_graph *g = s->model->graph;
+    /* A model saved by Kiln at this level or above is not optimized again (rt-opt). */
+    static const char *const names[] = {"disabled", "basic", "extended", "all"};
+    for (uint32_t i = 0; i < s->model->n_metadata; i++) {
+        if (strcmp(s->model->metadata[i].key, "kiln.optimization_level") != 0) continue;
+        for (int32_t k = level; k <= KILN_OPT_ALL; k++)
+            if (strcmp(s->model->metadata[i].value, names[k]) == 0) level = KILN_OPT_DISABLED;
+    }
     KILN_TRY(kiln_optimize(g, level, opts ? (const char *const *)opts->disabled_passes : NULL,
                            opts ? opts->n_disabled_passes : 0, &hooks, s->opt_report, err));
-    if (s->opt_report->nodes_after != s->opt_report->nodes_before || level > KILN_OPT_DISABLED) KILN_TRY(kiln_graph_infer(g, err));
+    if (level > KILN_OPT_DISABLED) KILN_TRY(kiln_graph_infer(g, err));
+    if (opts && opts->optimized_model_path) {
+        int32_t asked = opts->opt_level_set ? opts->opt_level : KILN_OPT_ALL;
+        const char *meta[] = {"kiln.optimization_level", names[asked], NULL, NULL};
+        KILN_TRY(kiln_model_save(s->model, opts->optimized_model_path, 1024, meta, err));
+    }
     return KILN_OK;
 }
 

@@ -37,6 +37,7 @@ struct kiln_session_options {
     int32_t opt_level;         /* kiln_opt_level (KILN_OPT_ALL unless set) */
     char **disabled_passes;    /* heap copies */
     uint32_t n_disabled_passes;
+    char *optimized_model_path; /* heap copy, or NULL */
 };
 
 /* A value: what kernels see (desc, first member) plus ownership. Public as kiln_tensor. */

@@ -41,10 +41,28 @@ void kiln_cpu_epilogue_apply(float *y, size_t rows, size_t cols, const kiln_cpu_
             const float *zr = ep->residual + r * cols;
             for (size_t c = 0; c < cols; c++) yr[c] += zr[c];
         }
-        if (ep->act == KILN_ACT_RELU) {
+        /* One plain loop per activation, so that each vectorizes. */
+        switch (ep->act) {
+        case KILN_ACT_NONE: break;
+        case KILN_ACT_RELU:
             for (size_t c = 0; c < cols; c++) yr[c] = yr[c] > 0.0f ? yr[c] : 0.0f;
-        } else if (ep->act != KILN_ACT_NONE) {
+            break;
+        case KILN_ACT_CLIP: {
+            float lo = ep->p0, hi = ep->p1;
+            for (size_t c = 0; c < cols; c++) {
+                float v = yr[c] < lo ? lo : yr[c];
+                yr[c] = v > hi ? hi : v;
+            }
+            break;
+        }
+        case KILN_ACT_LEAKY_RELU: {
+            float a = ep->p0;
+            for (size_t c = 0; c < cols; c++) yr[c] = yr[c] >= 0.0f ? yr[c] : a * yr[c];
+            break;
+        }
+        default:
             for (size_t c = 0; c < cols; c++) yr[c] = act1(yr[c], ep);
+            break;
         }
     }
 }
