@@ -131,9 +131,12 @@ kiln_status kiln_optimize(kiln_graph *g, int32_t level, const char *const *disab
             if (p->level > level || disabled_pass(p->name, disabled, n_disabled)) continue;
             uint64_t p0 = now_ns();
             kiln_opt_ctx c = {&rw, hooks, 0};
+            uint64_t edits = rw.edits;
             st = p->run(&c);
-            if (st == KILN_OK && c.fired) st = kiln_rw_commit(&rw);
-            if (st == KILN_OK && c.fired) st = kiln_rw_check(g, p->name, err);
+            /* Also when nothing fired: a fusion the providers refused was taken back. */
+            int changed = rw.edits != edits;
+            if (st == KILN_OK && changed) st = kiln_rw_commit(&rw);
+            if (st == KILN_OK && changed) st = kiln_rw_check(g, p->name, err);
             uint32_t k = 0;
             while (k < rep->n_passes && strcmp(rep->passes[k].name, p->name) != 0) k++;
             if (k == rep->n_passes && k < KILN_OPT_MAX_PASSES) {

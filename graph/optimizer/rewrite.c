@@ -184,6 +184,7 @@ kiln_status kiln_rw_set_input(kiln_rw *rw, kiln_node *n, uint32_t slot, kiln_val
                                               slot, KILN_NODE_ARGS(n));
     if (n->inputs[slot]) use_del(rw, n->inputs[slot], n, slot);
     n->inputs[slot] = v;
+    rw->edits++;
     if (v) KILN_TRY(use_add(rw, v, n, slot));
     return KILN_OK;
 }
@@ -265,6 +266,7 @@ kiln_status kiln_rw_remove_node(kiln_rw *rw, kiln_node *n) {
     }
     KILN_TRY(grow_nodes(rw, n->id + 1));
     rw->removed[n->id] = 1;
+    rw->edits++;
     return KILN_OK;
 }
 
@@ -287,6 +289,7 @@ kiln_status kiln_rw_add_node(kiln_rw *rw, const char *base, const char *op_type,
     if (strcmp(n->domain, KILN_DOMAIN_KILN) == 0) n->opset = 1;
     KILN_TRY(grow_nodes(rw, n->id + 1));
     rw->removed[n->id] = 0;
+    rw->edits++;
     return KILN_OK;
 }
 
@@ -294,6 +297,7 @@ kiln_status kiln_rw_add_value(kiln_rw *rw, const char *base, const kiln_type *t,
     char name[256];
     KILN_TRY(unique_name(rw, base, name, sizeof(name)));
     KILN_TRY(kiln_graph_add_value(rw->g, name, out, rw->err));
+    rw->edits++;
     if (t) (*out)->type = *t;
     return grow_values(rw, (*out)->id + 1);
 }

@@ -29,6 +29,7 @@ typedef struct kiln_rw {
     uint8_t *removed;          /* per node id */
     uint32_t cap_nodes;
     uint32_t name_counter;
+    uint64_t edits;            /* grows with every change (the driver commits when it moved) */
     kiln_error *err;
 } kiln_rw;
 

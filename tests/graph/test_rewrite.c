@@ -173,6 +173,57 @@ START_TEST(levels_and_pass_names) {
 }
 END_TEST
 
+/* x [2,3] -> MatMul(w const [3,4]) -> Add(b const [4]) -> Relu -> y. */
+static kiln_model *linear_graph(void) {
+    mb *b = mb_new(8, 17);
+    KilnOnnx__GraphProto *g = mb_graph(b);
+    mb_input(b, g, "x", KILN_DTYPE_FLOAT, 2, (const int64_t[]){2, 3});
+    float w[12] = {0}, bias[4] = {0};
+    mb_initializer(b, g, mb_tensor_raw(b, "w", KILN_DTYPE_FLOAT, 2, (const int64_t[]){3, 4}, w, sizeof(w)));
+    mb_initializer(b, g, mb_tensor_raw(b, "b", KILN_DTYPE_FLOAT, 1, (const int64_t[]){4}, bias, sizeof(bias)));
+    mb_node(b, g, "MatMul", "mm", (const char *[]){"x", "w", NULL}, (const char *[]){"m", NULL});
+    mb_node(b, g, "Add", "add", (const char *[]){"m", "b", NULL}, (const char *[]){"a", NULL});
+    mb_node(b, g, "Relu", "relu", (const char *[]){"a", NULL}, (const char *[]){"y", NULL});
+    mb_output(b, g, "y", KILN_DTYPE_FLOAT, 2, (const int64_t[]){2, 4});
+    size_t size;
+    const uint8_t *bytes = mb_pack(b, &size);
+    kiln_model *m = NULL;
+    ck_assert_int_eq(kiln_model_load_buffer(&kiln_default_allocator, bytes, size, NULL, &m, &err), KILN_OK);
+    mb_free(b);
+    ck_assert_int_eq(kiln_graph_bind_ops(m->graph, &err), KILN_OK);
+    ck_assert_int_eq(kiln_graph_infer(m->graph, &err), KILN_OK);
+    return m;
+}
+
+static int asked;
+static int deny(void *user, const kiln_node *fused, const kiln_node *anchor) {
+    (void)user;
+    ck_assert_str_eq(anchor->op_type, "MatMul");
+    ck_assert_ptr_eq(fused->outputs[0]->producer, fused); /* the fused node is complete when asked */
+    asked++;
+    return 0;
+}
+
+START_TEST(providers_decide_fusions) {
+    kiln_model *m = linear_graph();
+    kiln_opt_report rep;
+    kiln_opt_hooks no = {NULL, deny};
+    asked = 0;
+    ck_assert_int_eq(kiln_optimize(m->graph, KILN_OPT_ALL, NULL, 0, &no, &rep, &err), KILN_OK);
+    ck_assert_int_gt(asked, 0);
+    ck_assert_uint_eq(rep.nodes_after, 3); /* every fusion taken back, the graph intact */
+    ck_assert_int_eq(kiln_rw_check(m->graph, "test", &err), KILN_OK);
+    ck_assert_str_eq(m->graph->outputs[0]->producer->op_type, "Relu");
+    ck_assert_int_eq(kiln_graph_infer(m->graph, &err), KILN_OK);
+    ck_assert_int_eq(kiln_optimize(m->graph, KILN_OPT_ALL, NULL, 0, NULL, &rep, &err), KILN_OK);
+    ck_assert_uint_eq(rep.nodes_after, 1); /* Gemm, then with its Relu: kiln.FusedGemm */
+    ck_assert_str_eq(m->graph->nodes[0]->op_type, "FusedGemm");
+    ck_assert_str_eq(m->graph->nodes[0]->domain, "kiln");
+    ck_assert_str_eq(m->graph->outputs[0]->name, "y");
+    kiln_model_destroy(m);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("rewrite");
     TCase *tc = tcase_create("rewrite");
@@ -180,6 +231,7 @@ int main(void) {
     tcase_add_test(tc, insert_rename_constant);
     tcase_add_test(tc, check_catches_broken_graphs);
     tcase_add_test(tc, levels_and_pass_names);
+    tcase_add_test(tc, providers_decide_fusions);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_ENV);
