@@ -287,6 +287,11 @@ extern const kiln_host_api kiln_host;
 int32_t kiln_cpu_provider_entry(const kiln_host_api *host, void *host_ctx, uint32_t host_min, uint32_t host_max,
                                 kiln_provider_library **out, kiln_error *err);
 
+/* A session over a model built in memory (runtime/session.c); takes ownership of `model`, also
+ * on failure. Used to fold constants through the CPU provider's kernels. */
+kiln_status kiln_session_create_from_model(kiln_env *env, kiln_model *model, const kiln_session_options *opts,
+                                           kiln_session **out, kiln_error *err);
+
 /* Runs the graph optimizer on the session's main graph at the options' level (runtime/optimize.c). */
 kiln_status kiln_session_optimize(kiln_session *s, const kiln_session_options *opts, kiln_error *err);
 

@@ -12,6 +12,7 @@
 static const kiln_opt_pass passes[] = {
     {"identity_elimination", KILN_OPT_BASIC, kiln_pass_identity_elimination},
     {"shape_folding", KILN_OPT_BASIC, kiln_pass_shape_folding},
+    {"constant_folding", KILN_OPT_BASIC, kiln_pass_constant_folding},
     {"noop_elimination", KILN_OPT_BASIC, kiln_pass_noop_elimination},
     {"reshape_chain", KILN_OPT_BASIC, kiln_pass_reshape_chain},
     {"transpose_chain", KILN_OPT_BASIC, kiln_pass_transpose_chain},

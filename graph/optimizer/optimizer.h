@@ -8,9 +8,22 @@
 #include "graph/ir.h"
 #include "graph/optimizer/rewrite.h"
 
+/* One output of a node computed by kiln_opt_hooks.fold. */
+typedef struct kiln_folded {
+    int32_t dtype, rank;
+    int64_t dims[KILN_MAX_RANK];
+    const void *data;          /* valid until fold_release */
+    size_t nbytes;
+} kiln_folded;
+
 /* What the optimizer asks the runtime. */
 typedef struct kiln_opt_hooks {
     void *user;
+    /* Computes node n, whose inputs are all constants, with the CPU provider's kernel: out has
+     * n->n_outputs entries; *state is handed to fold_release. 0 when it cannot (then nothing to
+     * release). NULL: no constant folding. */
+    int (*fold)(void *user, const kiln_node *n, kiln_folded *out, void **state);
+    void (*fold_release)(void *user, void *state);
     /* 1 when the provider that would run `anchor` (the pattern's main node) also runs `fused`,
      * a new node in the graph with its inputs and outputs set. NULL: every fusion is allowed. */
     int (*supports)(void *user, const kiln_node *fused, const kiln_node *anchor);
@@ -64,6 +77,7 @@ int kiln_opt_supported(const kiln_opt_ctx *c, const kiln_node *fused, const kiln
 
 /* ---- the passes (graph/optimizer/pass_*.c) ---- */
 kiln_status kiln_pass_identity_elimination(kiln_opt_ctx *c);
+kiln_status kiln_pass_constant_folding(kiln_opt_ctx *c);
 kiln_status kiln_pass_noop_elimination(kiln_opt_ctx *c);
 kiln_status kiln_pass_shape_folding(kiln_opt_ctx *c);
 kiln_status kiln_pass_reshape_chain(kiln_opt_ctx *c);

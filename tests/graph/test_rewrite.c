@@ -207,7 +207,7 @@ static int deny(void *user, const kiln_node *fused, const kiln_node *anchor) {
 START_TEST(providers_decide_fusions) {
     kiln_model *m = linear_graph();
     kiln_opt_report rep;
-    kiln_opt_hooks no = {NULL, deny};
+    kiln_opt_hooks no = {.user = NULL, .supports = deny};
     asked = 0;
     ck_assert_int_eq(kiln_optimize(m->graph, KILN_OPT_ALL, NULL, 0, &no, &rep, &err), KILN_OK);
     ck_assert_int_gt(asked, 0);

@@ -179,6 +179,23 @@ def _():
     return shape_chain(["batch", 3, 4])
 
 
+@case("constant_folding", {"constant_folding": 2})
+def _():  # Transpose of a weight and Sqrt of a constant are computed once by the CPU kernels
+    return model([h.make_node("Transpose", ["w"], ["wt"], perm=[1, 0]), h.make_node("Sqrt", ["v"], ["sv"]),
+                  h.make_node("MatMul", ["x", "wt"], ["m"]), h.make_node("Mul", ["m", "sv"], ["y"])],
+                 [vi("x", [3, 4])], [vi("y", [3, 5])],
+                 [const("w", rnd(5, 4)), const("v", np.abs(rnd(5)))])
+
+
+@case("constant_folding_capped", {"constant_folding": 0})
+def _():  # an Expand of one value and a DequantizeLinear of int8 weights would multiply bytes
+    return model([h.make_node("Expand", ["one", "shp"], ["big"]), h.make_node("Add", ["x", "big"], ["a"]),
+                  h.make_node("DequantizeLinear", ["q", "qs"], ["dq"]), h.make_node("MatMul", ["a", "dq"], ["y"])],
+                 [vi("x", [64, 128])], [vi("y", [64, 64])],
+                 [const("one", np.float32(1)), const("shp", np.array([64, 128], np.int64)),
+                  const("q", RNG.integers(-128, 127, (128, 64)).astype(np.int8)), const("qs", np.float32(0.001))])
+
+
 # ---- extended ----
 def gelu_erf(x="x"):
     return [h.make_node("Div", [x, "sqrt2"], ["g1"]), h.make_node("Erf", ["g1"], ["g2"]),
@@ -497,6 +514,9 @@ def main():
                 onnx.save(m, path)
                 so = ort.SessionOptions()
                 so.log_severity_level = 3
+                # The model as written: onnxruntime's own fusions (e.g. DequantizeLinear + MatMul into
+                # an int8 MatMul) would change the reference.
+                so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
                 sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
                 feeds = {}
                 for x in sess.get_inputs():
