@@ -7,21 +7,21 @@
 
 static float act1(float x, const kiln_cpu_epilogue *ep) {
     switch (ep->act) {
-    case KILN_ACT_RELU: return x > 0.0f ? x : 0.0f;
-    case KILN_ACT_LEAKY_RELU: return x >= 0.0f ? x : ep->p0 * x;
-    case KILN_ACT_CLIP: return x < ep->p0 ? ep->p0 : x > ep->p1 ? ep->p1 : x;
-    case KILN_ACT_SIGMOID: return 1.0f / (1.0f + expf(-x));
-    case KILN_ACT_HARD_SIGMOID: {
+    case KILN_CPU_ACT_RELU: return x > 0.0f ? x : 0.0f;
+    case KILN_CPU_ACT_LEAKY_RELU: return x >= 0.0f ? x : ep->p0 * x;
+    case KILN_CPU_ACT_CLIP: return x < ep->p0 ? ep->p0 : x > ep->p1 ? ep->p1 : x;
+    case KILN_CPU_ACT_SIGMOID: return 1.0f / (1.0f + expf(-x));
+    case KILN_CPU_ACT_HARD_SIGMOID: {
         float v = ep->p0 * x + ep->p1;
         return v < 0.0f ? 0.0f : v > 1.0f ? 1.0f : v;
     }
-    case KILN_ACT_HARD_SWISH: {
+    case KILN_CPU_ACT_HARD_SWISH: {
         float v = x / 6.0f + 0.5f;
         return x * (v < 0.0f ? 0.0f : v > 1.0f ? 1.0f : v);
     }
-    case KILN_ACT_TANH: return tanhf(x);
-    case KILN_ACT_GELU: return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
-    case KILN_ACT_GELU_TANH: return 0.5f * x * (1.0f + tanhf(0.79788456080286536f * (x + 0.044715f * x * x * x)));
+    case KILN_CPU_ACT_TANH: return tanhf(x);
+    case KILN_CPU_ACT_GELU: return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
+    case KILN_CPU_ACT_GELU_TANH: return 0.5f * x * (1.0f + tanhf(0.79788456080286536f * (x + 0.044715f * x * x * x)));
     default: return x;
     }
 }
@@ -43,11 +43,11 @@ void kiln_cpu_epilogue_apply(float *y, size_t rows, size_t cols, const kiln_cpu_
         }
         /* One plain loop per activation, so that each vectorizes. */
         switch (ep->act) {
-        case KILN_ACT_NONE: break;
-        case KILN_ACT_RELU:
+        case KILN_CPU_ACT_NONE: break;
+        case KILN_CPU_ACT_RELU:
             for (size_t c = 0; c < cols; c++) yr[c] = yr[c] > 0.0f ? yr[c] : 0.0f;
             break;
-        case KILN_ACT_CLIP: {
+        case KILN_CPU_ACT_CLIP: {
             float lo = ep->p0, hi = ep->p1;
             for (size_t c = 0; c < cols; c++) {
                 float v = yr[c] < lo ? lo : yr[c];
@@ -55,7 +55,7 @@ void kiln_cpu_epilogue_apply(float *y, size_t rows, size_t cols, const kiln_cpu_
             }
             break;
         }
-        case KILN_ACT_LEAKY_RELU: {
+        case KILN_CPU_ACT_LEAKY_RELU: {
             float a = ep->p0;
             for (size_t c = 0; c < cols; c++) yr[c] = yr[c] >= 0.0f ? yr[c] : a * yr[c];
             break;
@@ -82,9 +82,9 @@ static void epi_range(void *arg, size_t begin, size_t end) {
 }
 
 void kiln_cpu_epilogue_run(kiln_kernel_ctx *ctx, float *y, size_t rows, size_t cols, const kiln_cpu_epilogue *ep) {
-    if (!ep->bias && !ep->residual && ep->act == KILN_ACT_NONE) return;
+    if (!ep->bias && !ep->residual && ep->act == KILN_CPU_ACT_NONE) return;
     epi_job j = {y, cols, ep};
-    uint64_t per_row = (uint64_t)cols * (ep->act >= KILN_ACT_SIGMOID && ep->act != KILN_ACT_HARD_SIGMOID ? 8 : 1);
+    uint64_t per_row = (uint64_t)cols * (ep->act >= KILN_CPU_ACT_SIGMOID && ep->act != KILN_CPU_ACT_HARD_SIGMOID ? 8 : 1);
     cpu_parallel_for(ctx, rows, cpu_grain(per_row), epi_range, &j);
 }
 
@@ -93,10 +93,10 @@ kiln_status kiln_cpu_epilogue_read(const cpu_node *n, kiln_cpu_epilogue *ep, kil
         const char *name;
         int act;
         uint32_t n_params;
-    } acts[] = {{"", KILN_ACT_NONE, 0},           {"Relu", KILN_ACT_RELU, 0},     {"LeakyRelu", KILN_ACT_LEAKY_RELU, 1},
-                {"Clip", KILN_ACT_CLIP, 2},       {"Sigmoid", KILN_ACT_SIGMOID, 0}, {"HardSigmoid", KILN_ACT_HARD_SIGMOID, 2},
-                {"HardSwish", KILN_ACT_HARD_SWISH, 0}, {"Tanh", KILN_ACT_TANH, 0}, {"Gelu", KILN_ACT_GELU, 0},
-                {"GeluTanh", KILN_ACT_GELU_TANH, 0}};
+    } acts[] = {{"", KILN_CPU_ACT_NONE, 0},           {"Relu", KILN_CPU_ACT_RELU, 0},     {"LeakyRelu", KILN_CPU_ACT_LEAKY_RELU, 1},
+                {"Clip", KILN_CPU_ACT_CLIP, 2},       {"Sigmoid", KILN_CPU_ACT_SIGMOID, 0}, {"HardSigmoid", KILN_CPU_ACT_HARD_SIGMOID, 2},
+                {"HardSwish", KILN_CPU_ACT_HARD_SWISH, 0}, {"Tanh", KILN_CPU_ACT_TANH, 0}, {"Gelu", KILN_CPU_ACT_GELU, 0},
+                {"GeluTanh", KILN_CPU_ACT_GELU_TANH, 0}};
     const char *name = cpu_attr_str(n, "activation", "");
     uint32_t cnt = 0;
     const float *params = cpu_attr_floats(n, "activation_params", &cnt);

@@ -10,24 +10,24 @@
 
 #include "providers/cpu/cpu_op.h"
 
-typedef enum kiln_act {
-    KILN_ACT_NONE = 0,
-    KILN_ACT_RELU,
-    KILN_ACT_LEAKY_RELU,   /* p0 = alpha */
-    KILN_ACT_CLIP,         /* p0 = min, p1 = max */
-    KILN_ACT_SIGMOID,
-    KILN_ACT_HARD_SIGMOID, /* p0 = alpha, p1 = beta */
-    KILN_ACT_HARD_SWISH,
-    KILN_ACT_TANH,
-    KILN_ACT_GELU,
-    KILN_ACT_GELU_TANH
-} kiln_act;
+typedef enum kiln_cpu_act {
+    KILN_CPU_ACT_NONE = 0,
+    KILN_CPU_ACT_RELU,
+    KILN_CPU_ACT_LEAKY_RELU,   /* p0 = alpha */
+    KILN_CPU_ACT_CLIP,         /* p0 = min, p1 = max */
+    KILN_CPU_ACT_SIGMOID,
+    KILN_CPU_ACT_HARD_SIGMOID, /* p0 = alpha, p1 = beta */
+    KILN_CPU_ACT_HARD_SWISH,
+    KILN_CPU_ACT_TANH,
+    KILN_CPU_ACT_GELU,
+    KILN_CPU_ACT_GELU_TANH
+} kiln_cpu_act;
 
 typedef struct kiln_cpu_epilogue {
     const float *bias;     /* NULL or one value per row (bias_per_row) or per column */
     int bias_per_row;
     const float *residual; /* NULL or rows x cols, the output's shape */
-    int act;               /* kiln_act */
+    int act;               /* kiln_cpu_act */
     float p0, p1;
 } kiln_cpu_epilogue;
 
