@@ -205,41 +205,6 @@ fail:
 
 /* ---- frames ---- */
 
-kiln_status kiln_frame_create(kiln_session *s, const kiln_exec_graph *xg, kiln_frame *parent, kiln_frame **out,
-                              kiln_error *err) {
-    const kiln_allocator *a = &s->env->alloc;
-    *out = NULL;
-    uint32_t nv = xg->g->n_values;
-    kiln_frame *f = kiln_mem_calloc(a, 1, sizeof(*f));
-    if (!f) return kiln_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory");
-    f->xg = xg;
-    f->parent = parent;
-    f->session = s;
-    f->desc = kiln_mem_calloc(a, nv + 1, sizeof(*f->desc));
-    f->owned = kiln_mem_calloc(a, nv + 1, sizeof(*f->owned));
-    if (!f->desc || !f->owned) {
-        kiln_frame_destroy(f);
-        return kiln_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory");
-    }
-    for (uint32_t v = 0; v < nv; v++) {
-        const kiln_value *val = xg->g->values[v];
-        if (val->constant) f->desc[v] = &val->constant->desc;
-        else if ((val->flags & KILN_VALUE_F_OUTER) && parent) f->desc[v] = parent->desc[val->outer->id];
-    }
-    *out = f;
-    return KILN_OK;
-}
-
-void kiln_frame_destroy(kiln_frame *f) {
-    if (!f) return;
-    const kiln_allocator *a = &f->session->env->alloc;
-    if (f->owned)
-        for (uint32_t v = 0; v < f->xg->g->n_values; v++) kiln_tensor_destroy(f->owned[v]);
-    kiln_mem_free(a, f->owned);
-    kiln_mem_free(a, f->desc);
-    kiln_mem_free(a, f);
-}
-
 static void set_value(kiln_frame *f, uint32_t id, kiln_tensor *t) {
     if (f->owned[id] != t) kiln_tensor_destroy(f->owned[id]);
     f->owned[id] = t;
@@ -462,9 +427,13 @@ int32_t kiln_call_run_subgraph(kiln_kernel_ctx *ctx, const char *attr, uint32_t 
                                const kiln_value_desc *const **outputs, uint32_t *n_out, kiln_error *err) {
     kiln_call *c = CALL(ctx);
     const kiln_node *n = c->xn->node;
-    const kiln_allocator *a = call_alloc(c);
-    uint32_t ai = 0;
-    while (ai < n->n_attrs && strcmp(n->attrs[ai].name, attr) != 0) ai++;
+    uint32_t ai = 0, flat = 0, n_flat = 0;
+    for (uint32_t j = 0; j < n->n_attrs; j++)
+        if (n->attrs[j].type == KILN_ATTR_GRAPH || n->attrs[j].type == KILN_ATTR_GRAPHS) n_flat += n->attrs[j].n;
+    while (ai < n->n_attrs && strcmp(n->attrs[ai].name, attr) != 0) {
+        if (n->attrs[ai].type == KILN_ATTR_GRAPH || n->attrs[ai].type == KILN_ATTR_GRAPHS) flat += n->attrs[ai].n;
+        ai++;
+    }
     if (ai == n->n_attrs || !c->xn->subgraphs || !((void **)c->xn->subgraphs)[ai] || index >= n->attrs[ai].n)
         return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "no subgraph attribute '%s'[%u]", attr, index);
     const kiln_exec_graph *sub = ((kiln_exec_graph **)((void **)c->xn->subgraphs)[ai])[index];
@@ -472,33 +441,10 @@ int32_t kiln_call_run_subgraph(kiln_kernel_ctx *ctx, const char *attr, uint32_t 
     if (n_in != g->n_inputs)
         return kiln_fail(err, KILN_ERR_INVALID_MODEL, "subgraph '%s' takes %u inputs, %u given", g->name,
                          g->n_inputs, n_in);
-    kiln_frame_destroy(c->child);
-    c->child = NULL;
-    kiln_frame *f;
-    KILN_TRY(kiln_frame_create(c->frame->session, sub, c->frame, &f, err));
-    c->child = f;
-    for (uint32_t k = 0; k < n_in; k++) f->desc[g->inputs[k]->id] = inputs[k];
-    for (uint32_t v = 0; v < g->n_values; v++) {
-        const kiln_value *val = g->values[v];
-        if ((val->flags & KILN_VALUE_F_OUTER) && !f->desc[v])
-            return kiln_fail(err, KILN_ERR_INTERNAL, "outer value '%s' of subgraph '%s' is not available", val->name,
-                             g->name);
-    }
-    KILN_TRY(kiln_frame_run(f, err));
-    if (c->cap_child_outputs < g->n_outputs) {
-        const kiln_value_desc **no = kiln_mem_grow(a, c->child_outputs, c->cap_child_outputs * sizeof(void *),
-                                                   g->n_outputs * sizeof(void *));
-        if (!no) return kiln_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory");
-        c->child_outputs = no;
-        c->cap_child_outputs = g->n_outputs;
-    }
-    for (uint32_t k = 0; k < g->n_outputs; k++) {
-        c->child_outputs[k] = f->desc[g->outputs[k]->id];
-        if (!c->child_outputs[k])
-            return kiln_fail(err, KILN_ERR_INTERNAL, "subgraph '%s' did not produce output '%s'", g->name,
-                             g->outputs[k]->name);
-    }
-    *outputs = c->child_outputs;
+    if (!c->frame->run) return kiln_fail(err, KILN_ERR_INTERNAL, "subgraph '%s' run outside a run context", g->name);
+    kiln_runctx *sc;
+    KILN_TRY(kiln_runctx_run_sub(c->frame->run, c->idx, flat + index, n_flat, sub, inputs, n_in, &sc, err));
+    *outputs = sc->sub_outs;
     *n_out = g->n_outputs;
     return KILN_OK;
 }
@@ -748,10 +694,8 @@ static kiln_status run_node(kiln_frame *f, uint32_t idx, const kiln_slot *slot, 
 output_failed:
     if (err && strncmp(err->msg, "node '", 6) != 0) kiln_error_prefix(err, KILN_NODE_FMT ": ", KILN_NODE_ARGS(n));
 done:
-    kiln_frame_destroy(call.child);
     for (uint32_t i = 0; i < call.n_scratch; i++) kiln_mem_free(a, call.scratch[i]);
     kiln_mem_free(a, call.scratch);
-    kiln_mem_free(a, call.child_outputs);
     return st;
 }
 
@@ -775,21 +719,6 @@ static kiln_status run_sequential(kiln_frame *f, const kiln_slot *slot, kiln_err
         release_after(f, i);
     }
     return KILN_OK;
-}
-
-/* Subgraph frames: sequential, on the heap, with call arrays for this run. */
-kiln_status kiln_frame_run(kiln_frame *f, kiln_error *err) {
-    const kiln_allocator *a = &f->session->env->alloc;
-    size_t n = (size_t)f->xg->max_io + 1;
-    kiln_slot slot = {kiln_mem_calloc(a, n, sizeof(*slot.in)), kiln_mem_calloc(a, n, sizeof(*slot.out)),
-                      kiln_mem_calloc(a, n, sizeof(*slot.sin)), kiln_mem_calloc(a, n, sizeof(*slot.sout))};
-    kiln_status st = slot.in && slot.out && slot.sin && slot.sout ? run_sequential(f, &slot, err)
-                                                                   : kiln_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory");
-    kiln_mem_free(a, (void *)slot.in);
-    kiln_mem_free(a, slot.out);
-    kiln_mem_free(a, slot.sin);
-    kiln_mem_free(a, slot.sout);
-    return st;
 }
 
 /* ---- parallel mode ---- */
@@ -858,6 +787,6 @@ static kiln_status run_parallel(kiln_runctx *c, kiln_error *err) {
 /* Runs the main graph of a run context: planned (sequential or parallel) when the signature has
  * a plan, else sequentially while recording. */
 kiln_status kiln_exec_run_main(kiln_runctx *c, kiln_error *err) {
-    if (c->plan && c->s->inter) return run_parallel(c, err);
+    if (c->plan && c->s->inter && !c->is_sub) return run_parallel(c, err);
     return run_sequential(&c->frame, &c->slots[0], err);
 }
