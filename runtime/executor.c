@@ -19,6 +19,11 @@ void kiln_exec_free(kiln_session *s, kiln_exec_graph *xg) {
     for (uint32_t i = 0; i < xg->n_nodes; i++) {
         kiln_exec_node *xn = &xg->nodes[i];
         if (xn->kernel) xn->kernel->release(xn->kernel);
+        kiln_tensor **memo = atomic_load(&xn->memo);
+        if (memo) {
+            for (uint32_t o = 0; o < xn->node->n_outputs; o++) kiln_tensor_destroy(memo[o]);
+            kiln_mem_free(a, memo);
+        }
         kiln_mem_free(a, xn->free_after);
         if (xn->subgraphs) {
             for (uint32_t j = 0; j < xn->node->n_attrs; j++) kiln_mem_free(a, ((void **)xn->subgraphs)[j]);
@@ -65,6 +70,38 @@ static kiln_status compile_subgraphs(kiln_session *s, kiln_exec_graph *xg, kiln_
         }
     }
     return KILN_OK;
+}
+
+/* Ops computed once when every input is invariant: they move or combine data by their inputs
+ * and attributes alone (no randomness, no state, no subgraph). Models that reorder weights at
+ * run time (PyTorch LSTM gates exported as Slice + Concat of initializers, often inside an If)
+ * then pay for it once per session instead of once per run. */
+static const char *const memo_ops[] = {"Slice", "Concat", "Gather", "Transpose", "Cast", "Split", "Expand",
+                                       "Tile", "Unsqueeze", "Squeeze", "Reshape", "Flatten", "Identity",
+                                       "Add", "Sub", "Mul", "Div", "Neg", "Shape", "Size", "ConstantOfShape",
+                                       "Range", "Pad"};
+
+static int value_invariant(const kiln_exec_graph *xg, const kiln_value *v) {
+    if (!v) return 1; /* an omitted optional input */
+    for (const kiln_value *u = v; u; u = (u->flags & KILN_VALUE_F_OUTER) ? u->outer : NULL)
+        if (u->constant) return 1;
+    const kiln_node *p = v->producer;
+    return p && p->graph == xg->g && p->id < xg->n_nodes && xg->nodes[p->id].node == p &&
+           (xg->nodes[p->id].invariant || xg->nodes[p->id].skip);
+}
+
+static void mark_invariant(kiln_exec_graph *xg, kiln_exec_node *xn) {
+    const kiln_node *n = xn->node;
+    if (xn->skip || xn->subgraphs || n->n_implicit || !n->n_inputs || !n->n_outputs || *n->domain) return;
+    int known = 0;
+    for (size_t k = 0; k < sizeof(memo_ops) / sizeof(memo_ops[0]); k++)
+        if (strcmp(n->op_type, memo_ops[k]) == 0) known = 1;
+    if (!known) return;
+    for (uint32_t i = 0; i < n->n_inputs; i++)
+        if (!value_invariant(xg, n->inputs[i])) return;
+    for (uint32_t o = 0; o < n->n_outputs; o++)
+        if (n->outputs[o] && n->outputs[o]->type.kind != KILN_VALUE_TENSOR && n->outputs[o]->type.kind != KILN_VALUE_UNKNOWN) return;
+    xn->invariant = 1;
 }
 
 /* The kernel the partitioner made for the node (runtime/partition.c). */
@@ -160,6 +197,8 @@ kiln_status kiln_exec_compile(kiln_session *s, kiln_graph *g, kiln_exec_graph **
         if (xn->skip) continue;
         if ((st = create_kernel(s, xn, err)) != KILN_OK) goto fail;
         if ((st = compile_subgraphs(s, xg, xn, err)) != KILN_OK) goto fail;
+        /* Host memory only: a provider's device outputs are its own business. */
+        if (xn->provider && strcmp(xn->provider->name, "cpu") == 0) mark_invariant(xg, xn);
     }
     /* Liveness: a value produced here dies after its last reader (or right after its producer
      * when nothing reads it); graph outputs and constants live as long as the frame. */
@@ -584,6 +623,30 @@ static int has_prebound(const kiln_runctx *rc, const kiln_node *n) {
     return 0;
 }
 
+/* An invariant node's first outputs, copied and kept with the node for every later run. Out of
+ * memory only means no copy is kept (the node then runs again next time). */
+static void keep_outputs(kiln_frame *f, const kiln_exec_node *xn) {
+    const kiln_allocator *a = &f->session->env->alloc;
+    const kiln_node *n = xn->node;
+    kiln_tensor **memo = kiln_mem_calloc(a, n->n_outputs + 1, sizeof(*memo));
+    if (!memo) return;
+    kiln_error e;
+    uint32_t o = 0;
+    for (; o < n->n_outputs; o++) {
+        const kiln_value *v = n->outputs[o];
+        if (!v) continue;
+        const kiln_value_desc *d = f->desc[v->id];
+        if (!d || d->kind != KILN_VALUE_TENSOR || d->mem_kind != 0 || kiln_tensor_clone_desc(a, d, &memo[o], &e) != KILN_OK)
+            break;
+    }
+    kiln_tensor **none = NULL;
+    if (o < n->n_outputs ||
+        !atomic_compare_exchange_strong(&((kiln_exec_node *)xn)->memo, &none, memo)) { /* another run kept them first */
+        for (uint32_t k = 0; k < n->n_outputs; k++) kiln_tensor_destroy(memo[k]);
+        kiln_mem_free(a, memo);
+    }
+}
+
 /* Runs node idx of the frame's graph with the call arrays of `slot`. */
 static kiln_status run_node(kiln_frame *f, uint32_t idx, const kiln_slot *slot, kiln_error *err) {
     const kiln_exec_node *xn = &f->xg->nodes[idx];
@@ -603,6 +666,18 @@ static kiln_status run_node(kiln_frame *f, uint32_t idx, const kiln_slot *slot, 
             rc->prof[idx] = (kiln_prof_node){t0, kiln_prof_now(), kiln_prof_tid()};
             rc->prof_shapes[(size_t)idx * KILN_PROF_SHAPES] = '\0';
         }
+        return KILN_OK;
+    }
+    kiln_tensor **memo = xn->invariant ? atomic_load_explicit(&((kiln_exec_node *)xn)->memo, memory_order_acquire) : NULL;
+    if (memo) {
+        /* Computed by an earlier run: its outputs are read where they are kept. */
+        for (uint32_t o = 0; o < n->n_outputs; o++) {
+            const kiln_value *v = n->outputs[o];
+            if (!v) continue;
+            set_value(f, v->id, NULL);
+            f->desc[v->id] = &memo[o]->desc;
+        }
+        if (rc && !p) record_node(f, idx, n, 1, 0);
         return KILN_OK;
     }
     kiln_call call;
@@ -686,6 +761,7 @@ static kiln_status run_node(kiln_frame *f, uint32_t idx, const kiln_slot *slot, 
         }
     }
     if (rc && !p) record_node(f, idx, n, known_all, call.scratch_bytes);
+    if (xn->invariant) keep_outputs(f, xn);
     if (rc && rc->prof) {
         rc->prof[idx] = (kiln_prof_node){t0, kiln_prof_now(), kiln_prof_tid()};
         shapes_text(rc->prof_shapes + (size_t)idx * KILN_PROF_SHAPES, in, n->n_inputs);

@@ -5,6 +5,7 @@
 #define KILN_RUNTIME_SESSION_IMPL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "graph/ir.h"
 #include "graph/shape.h"
@@ -79,6 +80,9 @@ typedef struct kiln_exec_node {
     kiln_exec_graph **subgraphs; /* per attribute index; NULL for non-graph attributes */
     uint32_t *subgraph_base;     /* for GRAPHS: index of the first of the attribute's graphs in subgraphs_flat */
     uint8_t skip;                /* every output is a constant: nothing to run */
+    uint8_t invariant;           /* a pure op whose inputs are all constants (here or in an enclosing
+                                  * graph) or invariant: its outputs are the same in every run */
+    _Atomic(struct kiln_tensor **) memo; /* invariant: the outputs of the first run that made them */
 } kiln_exec_node;
 
 struct kiln_exec_graph {

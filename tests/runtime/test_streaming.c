@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* Streaming with control flow: Silero VAD v5 (an If on the sample rate around STFT, convolutions
+/* Control flow runs and streaming. An If whose branches read the outer graph's initializers
+ * through Slice (computed once per session) and the inputs (computed every run): every run
+ * right, warm runs allocate nothing. Streaming with control flow: Silero VAD v5 (an If on the sample rate around STFT, convolutions
  * and an LSTM, with nested Ifs) fed chunk by chunk through I/O binding, its state bound
  * output -> input by swapping two tensors. A counting allocator proves a warm chunk allocates
  * nothing (the If bodies run planned from their own contexts); every chunk's outputs equal those
@@ -10,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/model_builder.h"
 #include "common/test_alloc.h"
 
 #define CHUNK 576
@@ -183,11 +186,76 @@ START_TEST(silero_branch_switch) {
 }
 END_TEST
 
+#define L(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+/* y = If(c, then: Slice(W, 0, 3) + x, else: Slice(W, 3, 6) * Slice(x, 0, 3)), W and the slice
+ * bounds initializers of the main graph. */
+static mb *sliced_if_model(void) {
+    mb *b = mb_new(8, 13);
+    KilnOnnx__GraphProto *g = mb_graph(b), *t = mb_subgraph(b, "then"), *e = mb_subgraph(b, "else");
+    static const float w[6] = {1, 2, 3, 10, 20, 30};
+    static const int64_t i0[1] = {0}, i3[1] = {3}, i6[1] = {6};
+    mb_initializer(b, g, mb_tensor_raw(b, "W", KILN_DTYPE_FLOAT, 1, (const int64_t[]){6}, w, sizeof(w)));
+    mb_initializer(b, g, mb_tensor_raw(b, "i0", KILN_DTYPE_INT64, 1, (const int64_t[]){1}, i0, sizeof(i0)));
+    mb_initializer(b, g, mb_tensor_raw(b, "i3", KILN_DTYPE_INT64, 1, (const int64_t[]){1}, i3, sizeof(i3)));
+    mb_initializer(b, g, mb_tensor_raw(b, "i6", KILN_DTYPE_INT64, 1, (const int64_t[]){1}, i6, sizeof(i6)));
+    mb_input(b, g, "c", KILN_DTYPE_BOOL, 0, NULL);
+    mb_input(b, g, "x", KILN_DTYPE_FLOAT, 1, (const int64_t[]){3});
+    mb_node(b, t, "Slice", "tw", L("W", "i0", "i3"), L("tw"));
+    mb_node(b, t, "Add", "tadd", L("tw", "x"), L("ty"));
+    mb_output(b, t, "ty", KILN_DTYPE_FLOAT, 1, (const int64_t[]){3});
+    mb_node(b, e, "Slice", "ew", L("W", "i3", "i6"), L("ew"));
+    mb_node(b, e, "Slice", "ex", L("x", "i0", "i3"), L("ex"));
+    mb_node(b, e, "Mul", "emul", L("ew", "ex"), L("ey"));
+    mb_output(b, e, "ey", KILN_DTYPE_FLOAT, 1, (const int64_t[]){3});
+    KilnOnnx__NodeProto *n = mb_node(b, g, "If", "if", L("c"), L("y"));
+    mb_attr_graph(b, n, "then_branch", t);
+    mb_attr_graph(b, n, "else_branch", e);
+    mb_output(b, g, "y", KILN_DTYPE_FLOAT, 1, (const int64_t[]){3});
+    return b;
+}
+
+START_TEST(if_with_invariant_slices) {
+    mb *b = sliced_if_model();
+    size_t size;
+    const uint8_t *bytes = mb_pack(b, &size);
+    kiln_session *s;
+    ck_assert_msg(kiln_session_create_from_buffer(env, bytes, size, NULL, &s, &err) == KILN_OK, "%s", err.msg);
+    uint8_t cv = 0;
+    float xv[3], yv[3];
+    kiln_tensor *c, *x, *y;
+    ck_assert_int_eq(kiln_tensor_wrap(env, KILN_DTYPE_BOOL, NULL, 0, &cv, 1, &c, &err), KILN_OK);
+    ck_assert_int_eq(kiln_tensor_wrap(env, KILN_DTYPE_FLOAT, (const int64_t[]){3}, 1, xv, sizeof(xv), &x, &err), KILN_OK);
+    ck_assert_int_eq(kiln_tensor_wrap(env, KILN_DTYPE_FLOAT, (const int64_t[]){3}, 1, yv, sizeof(yv), &y, &err), KILN_OK);
+    long warm = 0;
+    for (int r = 0; r < 24; r++) {
+        cv = (uint8_t)(r % 2);
+        for (int i = 0; i < 3; i++) xv[i] = (float)(r * 3 + i);
+        const kiln_tensor *in[2] = {c, x};
+        kiln_tensor *out[1] = {y};
+        long before = atomic_load(&ta.calls);
+        ck_assert_msg(kiln_session_run(s, NULL, in, 2, NULL, out, 1, &err) == KILN_OK, "run %d: %s", r, err.msg);
+        if (r >= 4) warm += atomic_load(&ta.calls) - before;
+        for (int i = 0; i < 3; i++) {
+            float want = cv ? (float)(i + 1) + xv[i] : (float)(10 * (i + 1)) * xv[i];
+            ck_assert_msg(yv[i] == want, "run %d, y[%d] = %g, want %g", r, i, yv[i], want);
+        }
+    }
+    ck_assert_int_eq(warm, 0);
+    kiln_tensor_destroy(c);
+    kiln_tensor_destroy(x);
+    kiln_tensor_destroy(y);
+    kiln_session_destroy(s);
+    mb_free(b);
+}
+END_TEST
+
 int main(void) {
     Suite *su = suite_create("streaming");
     TCase *tc = tcase_create("silero");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, if_with_invariant_slices);
     tcase_add_test(tc, silero_stream_warm_chunks_allocate_nothing);
     tcase_add_test(tc, silero_stream_warm_chunks_allocate_nothing_threads);
     tcase_add_test(tc, silero_branch_switch);
