@@ -51,7 +51,6 @@ struct kiln_threadpool {
     _Atomic uint64_t job;   /* JOB_WORD(gen, chunks, next) */
     atomic_size_t finished; /* chunks of the current job done */
     atomic_int sleepers;    /* workers waiting on `wake` */
-    atomic_uint nudges;     /* bumped to wake sleeping workers without a job (they spin again) */
     atomic_int waiting;     /* 1 while the submitter waits on `done` */
     atomic_int stop;
 };
@@ -114,8 +113,7 @@ static void *worker(void *arg) {
         if (!spin(p, seen, new_job)) {
             pthread_mutex_lock(&p->m);
             atomic_fetch_add(&p->sleepers, 1);
-            unsigned nudged = atomic_load(&p->nudges);
-            while (!new_job(p, seen) && atomic_load(&p->nudges) == nudged) pthread_cond_wait(&p->wake, &p->m);
+            while (!new_job(p, seen)) pthread_cond_wait(&p->wake, &p->m);
             atomic_fetch_sub(&p->sleepers, 1);
             pthread_mutex_unlock(&p->m);
         }
@@ -177,19 +175,6 @@ void kiln_threadpool_run(kiln_threadpool *p, size_t n, size_t grain, kiln_range_
     if (n_chunks > max_chunks) n_chunks = max_chunks;
     if (n_chunks > JOB_MAX_CHUNKS) n_chunks = JOB_MAX_CHUNKS;
     if (n_chunks < 2 || pthread_mutex_trylock(&p->submit) != 0) {
-        fn(arg, 0, n);
-        return;
-    }
-    if (n_chunks <= (size_t)p->n_workers + 1 && atomic_load(&p->sleepers) == (int)p->n_workers) {
-        /* Every worker sleeps and the job has a chunk per thread at most: a worker that wakes
-         * late would claim its chunk when the caller is nearly done and make it wait for a
-         * whole chunk (and more on a loaded machine). The caller runs it alone and wakes the
-         * workers, which then spin for the next job (kernels of a run come µs apart). */
-        pthread_mutex_lock(&p->m);
-        atomic_fetch_add(&p->nudges, 1);
-        pthread_cond_broadcast(&p->wake);
-        pthread_mutex_unlock(&p->m);
-        pthread_mutex_unlock(&p->submit);
         fn(arg, 0, n);
         return;
     }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* RNN, GRU and LSTM (every direction and layout, sequence_lens, initial states, peepholes,
  * input_forget, clip, the spec's activations), in float32: one GEMM per direction for the input
- * projections, one per step for H·R^T; steps past a sequence's length write zeros to Y. */
+ * projections, one per step for H·R^T (dot products over the weight rows when they have 1-4
+ * rows, as in streaming); steps past a sequence's length write zeros to Y. */
 #include <ctype.h>
 #include <math.h>
 #include <string.h>
