@@ -35,6 +35,18 @@ def bert_inputs(folder):
     return files
 
 
+def silero_inputs(folder):
+    """One 576-sample chunk of a tone, a zero state, 16 kHz (the model's If takes that branch)."""
+    import numpy as np
+    arrays = {"input": (0.3 * np.sin(np.arange(576) * 0.05)).astype(np.float32).reshape(1, 576),
+              "state": np.zeros((2, 1, 128), np.float32), "sr": np.array(16000, np.int64)}
+    files = {}
+    for k, v in arrays.items():
+        files[k] = os.path.join(folder, k + ".npy")
+        np.save(files[k], v)
+    return files
+
+
 MODELS = [
     ("resnet50", "models:resnet50.onnx", {}, None),
     ("mobilenetv2", "models:mobilenetv2.onnx", {}, None),
@@ -44,6 +56,11 @@ MODELS = [
     ("mobilenetv2_qdq", "models:mobilenetv2_qdq.onnx", {}, None),  # tests/models/check_quantized.py writes it
     ("ppocr_det", "shared:models/ch_PP-OCRv4_det_infer.onnx",
      {"p2o.DynamicDimension.0": 1, "p2o.DynamicDimension.1": 640, "p2o.DynamicDimension.2": 640}, None),
+    # Small models, where the cost per run is the runtime's (docs/performance.md, "small models").
+    ("silero_vad", "shared:models/silero_vad_v5.onnx", {}, silero_inputs),
+    ("melspectrogram", "shared:models/melspectrogram.onnx", {"batch_size": 1, "samples": 1760}, None),
+    ("embedding", "shared:models/embedding_model.onnx", {"unk__314": 1}, None),
+    ("demo_cnn", "build:tests/demo_cnn.onnx", {}, None),
 ]
 
 
@@ -172,6 +189,7 @@ def main():
     ap.add_argument("--bench-overhead")
     ap.add_argument("--models-dir", default=os.path.join(HERE, "..", ".models"))
     ap.add_argument("--shared", default=os.path.join(HERE, "..", "..", "shared"))
+    ap.add_argument("--build-dir", default=os.path.join(HERE, "..", "build"), help="for demo_cnn.onnx (meson test demo-vs-ort)")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--repeat", type=int, default=10)
@@ -188,7 +206,7 @@ def main():
         if only and name not in only:
             continue
         base, rel = where.split(":", 1)
-        path = os.path.join(a.models_dir if base == "models" else a.shared, rel)
+        path = os.path.join({"models": a.models_dir, "build": a.build_dir}.get(base, a.shared), rel)
         if not os.path.exists(path):
             results.append({"model": name, "kiln_error": f"{path} not found"})
             continue

@@ -19,6 +19,11 @@ void kiln_exec_free(kiln_session *s, kiln_exec_graph *xg) {
     for (uint32_t i = 0; i < xg->n_nodes; i++) {
         kiln_exec_node *xn = &xg->nodes[i];
         if (xn->kernel) xn->kernel->release(xn->kernel);
+        kiln_tensor **memo = atomic_load(&xn->memo);
+        if (memo) {
+            for (uint32_t o = 0; o < xn->node->n_outputs; o++) kiln_tensor_destroy(memo[o]);
+            kiln_mem_free(a, memo);
+        }
         kiln_mem_free(a, xn->free_after);
         if (xn->subgraphs) {
             for (uint32_t j = 0; j < xn->node->n_attrs; j++) kiln_mem_free(a, ((void **)xn->subgraphs)[j]);
@@ -65,6 +70,38 @@ static kiln_status compile_subgraphs(kiln_session *s, kiln_exec_graph *xg, kiln_
         }
     }
     return KILN_OK;
+}
+
+/* Ops computed once when every input is invariant: they move or combine data by their inputs
+ * and attributes alone (no randomness, no state, no subgraph). Models that reorder weights at
+ * run time (PyTorch LSTM gates exported as Slice + Concat of initializers, often inside an If)
+ * then pay for it once per session instead of once per run. */
+static const char *const memo_ops[] = {"Slice", "Concat", "Gather", "Transpose", "Cast", "Split", "Expand",
+                                       "Tile", "Unsqueeze", "Squeeze", "Reshape", "Flatten", "Identity",
+                                       "Add", "Sub", "Mul", "Div", "Neg", "Shape", "Size", "ConstantOfShape",
+                                       "Range", "Pad"};
+
+static int value_invariant(const kiln_exec_graph *xg, const kiln_value *v) {
+    if (!v) return 1; /* an omitted optional input */
+    for (const kiln_value *u = v; u; u = (u->flags & KILN_VALUE_F_OUTER) ? u->outer : NULL)
+        if (u->constant) return 1;
+    const kiln_node *p = v->producer;
+    return p && p->graph == xg->g && p->id < xg->n_nodes && xg->nodes[p->id].node == p &&
+           (xg->nodes[p->id].invariant || xg->nodes[p->id].skip);
+}
+
+static void mark_invariant(kiln_exec_graph *xg, kiln_exec_node *xn) {
+    const kiln_node *n = xn->node;
+    if (xn->skip || xn->subgraphs || n->n_implicit || !n->n_inputs || !n->n_outputs || *n->domain) return;
+    int known = 0;
+    for (size_t k = 0; k < sizeof(memo_ops) / sizeof(memo_ops[0]); k++)
+        if (strcmp(n->op_type, memo_ops[k]) == 0) known = 1;
+    if (!known) return;
+    for (uint32_t i = 0; i < n->n_inputs; i++)
+        if (!value_invariant(xg, n->inputs[i])) return;
+    for (uint32_t o = 0; o < n->n_outputs; o++)
+        if (n->outputs[o] && n->outputs[o]->type.kind != KILN_VALUE_TENSOR && n->outputs[o]->type.kind != KILN_VALUE_UNKNOWN) return;
+    xn->invariant = 1;
 }
 
 /* The kernel the partitioner made for the node (runtime/partition.c). */
@@ -160,6 +197,8 @@ kiln_status kiln_exec_compile(kiln_session *s, kiln_graph *g, kiln_exec_graph **
         if (xn->skip) continue;
         if ((st = create_kernel(s, xn, err)) != KILN_OK) goto fail;
         if ((st = compile_subgraphs(s, xg, xn, err)) != KILN_OK) goto fail;
+        /* Host memory only: a provider's device outputs are its own business. */
+        if (xn->provider && strcmp(xn->provider->name, "cpu") == 0) mark_invariant(xg, xn);
     }
     /* Liveness: a value produced here dies after its last reader (or right after its producer
      * when nothing reads it); graph outputs and constants live as long as the frame. */
@@ -204,41 +243,6 @@ fail:
 }
 
 /* ---- frames ---- */
-
-kiln_status kiln_frame_create(kiln_session *s, const kiln_exec_graph *xg, kiln_frame *parent, kiln_frame **out,
-                              kiln_error *err) {
-    const kiln_allocator *a = &s->env->alloc;
-    *out = NULL;
-    uint32_t nv = xg->g->n_values;
-    kiln_frame *f = kiln_mem_calloc(a, 1, sizeof(*f));
-    if (!f) return kiln_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory");
-    f->xg = xg;
-    f->parent = parent;
-    f->session = s;
-    f->desc = kiln_mem_calloc(a, nv + 1, sizeof(*f->desc));
-    f->owned = kiln_mem_calloc(a, nv + 1, sizeof(*f->owned));
-    if (!f->desc || !f->owned) {
-        kiln_frame_destroy(f);
-        return kiln_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory");
-    }
-    for (uint32_t v = 0; v < nv; v++) {
-        const kiln_value *val = xg->g->values[v];
-        if (val->constant) f->desc[v] = &val->constant->desc;
-        else if ((val->flags & KILN_VALUE_F_OUTER) && parent) f->desc[v] = parent->desc[val->outer->id];
-    }
-    *out = f;
-    return KILN_OK;
-}
-
-void kiln_frame_destroy(kiln_frame *f) {
-    if (!f) return;
-    const kiln_allocator *a = &f->session->env->alloc;
-    if (f->owned)
-        for (uint32_t v = 0; v < f->xg->g->n_values; v++) kiln_tensor_destroy(f->owned[v]);
-    kiln_mem_free(a, f->owned);
-    kiln_mem_free(a, f->desc);
-    kiln_mem_free(a, f);
-}
 
 static void set_value(kiln_frame *f, uint32_t id, kiln_tensor *t) {
     if (f->owned[id] != t) kiln_tensor_destroy(f->owned[id]);
@@ -462,9 +466,13 @@ int32_t kiln_call_run_subgraph(kiln_kernel_ctx *ctx, const char *attr, uint32_t 
                                const kiln_value_desc *const **outputs, uint32_t *n_out, kiln_error *err) {
     kiln_call *c = CALL(ctx);
     const kiln_node *n = c->xn->node;
-    const kiln_allocator *a = call_alloc(c);
-    uint32_t ai = 0;
-    while (ai < n->n_attrs && strcmp(n->attrs[ai].name, attr) != 0) ai++;
+    uint32_t ai = 0, flat = 0, n_flat = 0;
+    for (uint32_t j = 0; j < n->n_attrs; j++)
+        if (n->attrs[j].type == KILN_ATTR_GRAPH || n->attrs[j].type == KILN_ATTR_GRAPHS) n_flat += n->attrs[j].n;
+    while (ai < n->n_attrs && strcmp(n->attrs[ai].name, attr) != 0) {
+        if (n->attrs[ai].type == KILN_ATTR_GRAPH || n->attrs[ai].type == KILN_ATTR_GRAPHS) flat += n->attrs[ai].n;
+        ai++;
+    }
     if (ai == n->n_attrs || !c->xn->subgraphs || !((void **)c->xn->subgraphs)[ai] || index >= n->attrs[ai].n)
         return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "no subgraph attribute '%s'[%u]", attr, index);
     const kiln_exec_graph *sub = ((kiln_exec_graph **)((void **)c->xn->subgraphs)[ai])[index];
@@ -472,33 +480,10 @@ int32_t kiln_call_run_subgraph(kiln_kernel_ctx *ctx, const char *attr, uint32_t 
     if (n_in != g->n_inputs)
         return kiln_fail(err, KILN_ERR_INVALID_MODEL, "subgraph '%s' takes %u inputs, %u given", g->name,
                          g->n_inputs, n_in);
-    kiln_frame_destroy(c->child);
-    c->child = NULL;
-    kiln_frame *f;
-    KILN_TRY(kiln_frame_create(c->frame->session, sub, c->frame, &f, err));
-    c->child = f;
-    for (uint32_t k = 0; k < n_in; k++) f->desc[g->inputs[k]->id] = inputs[k];
-    for (uint32_t v = 0; v < g->n_values; v++) {
-        const kiln_value *val = g->values[v];
-        if ((val->flags & KILN_VALUE_F_OUTER) && !f->desc[v])
-            return kiln_fail(err, KILN_ERR_INTERNAL, "outer value '%s' of subgraph '%s' is not available", val->name,
-                             g->name);
-    }
-    KILN_TRY(kiln_frame_run(f, err));
-    if (c->cap_child_outputs < g->n_outputs) {
-        const kiln_value_desc **no = kiln_mem_grow(a, c->child_outputs, c->cap_child_outputs * sizeof(void *),
-                                                   g->n_outputs * sizeof(void *));
-        if (!no) return kiln_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory");
-        c->child_outputs = no;
-        c->cap_child_outputs = g->n_outputs;
-    }
-    for (uint32_t k = 0; k < g->n_outputs; k++) {
-        c->child_outputs[k] = f->desc[g->outputs[k]->id];
-        if (!c->child_outputs[k])
-            return kiln_fail(err, KILN_ERR_INTERNAL, "subgraph '%s' did not produce output '%s'", g->name,
-                             g->outputs[k]->name);
-    }
-    *outputs = c->child_outputs;
+    if (!c->frame->run) return kiln_fail(err, KILN_ERR_INTERNAL, "subgraph '%s' run outside a run context", g->name);
+    kiln_runctx *sc;
+    KILN_TRY(kiln_runctx_run_sub(c->frame->run, c->idx, flat + index, n_flat, sub, inputs, n_in, &sc, err));
+    *outputs = sc->sub_outs;
     *n_out = g->n_outputs;
     return KILN_OK;
 }
@@ -638,6 +623,30 @@ static int has_prebound(const kiln_runctx *rc, const kiln_node *n) {
     return 0;
 }
 
+/* An invariant node's first outputs, copied and kept with the node for every later run. Out of
+ * memory only means no copy is kept (the node then runs again next time). */
+static void keep_outputs(kiln_frame *f, const kiln_exec_node *xn) {
+    const kiln_allocator *a = &f->session->env->alloc;
+    const kiln_node *n = xn->node;
+    kiln_tensor **memo = kiln_mem_calloc(a, n->n_outputs + 1, sizeof(*memo));
+    if (!memo) return;
+    kiln_error e;
+    uint32_t o = 0;
+    for (; o < n->n_outputs; o++) {
+        const kiln_value *v = n->outputs[o];
+        if (!v) continue;
+        const kiln_value_desc *d = f->desc[v->id];
+        if (!d || d->kind != KILN_VALUE_TENSOR || d->mem_kind != 0 || kiln_tensor_clone_desc(a, d, &memo[o], &e) != KILN_OK)
+            break;
+    }
+    kiln_tensor **none = NULL;
+    if (o < n->n_outputs ||
+        !atomic_compare_exchange_strong(&((kiln_exec_node *)xn)->memo, &none, memo)) { /* another run kept them first */
+        for (uint32_t k = 0; k < n->n_outputs; k++) kiln_tensor_destroy(memo[k]);
+        kiln_mem_free(a, memo);
+    }
+}
+
 /* Runs node idx of the frame's graph with the call arrays of `slot`. */
 static kiln_status run_node(kiln_frame *f, uint32_t idx, const kiln_slot *slot, kiln_error *err) {
     const kiln_exec_node *xn = &f->xg->nodes[idx];
@@ -657,6 +666,18 @@ static kiln_status run_node(kiln_frame *f, uint32_t idx, const kiln_slot *slot, 
             rc->prof[idx] = (kiln_prof_node){t0, kiln_prof_now(), kiln_prof_tid()};
             rc->prof_shapes[(size_t)idx * KILN_PROF_SHAPES] = '\0';
         }
+        return KILN_OK;
+    }
+    kiln_tensor **memo = xn->invariant ? atomic_load_explicit(&((kiln_exec_node *)xn)->memo, memory_order_acquire) : NULL;
+    if (memo) {
+        /* Computed by an earlier run: its outputs are read where they are kept. */
+        for (uint32_t o = 0; o < n->n_outputs; o++) {
+            const kiln_value *v = n->outputs[o];
+            if (!v) continue;
+            set_value(f, v->id, NULL);
+            f->desc[v->id] = &memo[o]->desc;
+        }
+        if (rc && !p) record_node(f, idx, n, 1, 0);
         return KILN_OK;
     }
     kiln_call call;
@@ -740,6 +761,7 @@ static kiln_status run_node(kiln_frame *f, uint32_t idx, const kiln_slot *slot, 
         }
     }
     if (rc && !p) record_node(f, idx, n, known_all, call.scratch_bytes);
+    if (xn->invariant) keep_outputs(f, xn);
     if (rc && rc->prof) {
         rc->prof[idx] = (kiln_prof_node){t0, kiln_prof_now(), kiln_prof_tid()};
         shapes_text(rc->prof_shapes + (size_t)idx * KILN_PROF_SHAPES, in, n->n_inputs);
@@ -748,10 +770,8 @@ static kiln_status run_node(kiln_frame *f, uint32_t idx, const kiln_slot *slot, 
 output_failed:
     if (err && strncmp(err->msg, "node '", 6) != 0) kiln_error_prefix(err, KILN_NODE_FMT ": ", KILN_NODE_ARGS(n));
 done:
-    kiln_frame_destroy(call.child);
     for (uint32_t i = 0; i < call.n_scratch; i++) kiln_mem_free(a, call.scratch[i]);
     kiln_mem_free(a, call.scratch);
-    kiln_mem_free(a, call.child_outputs);
     return st;
 }
 
@@ -775,21 +795,6 @@ static kiln_status run_sequential(kiln_frame *f, const kiln_slot *slot, kiln_err
         release_after(f, i);
     }
     return KILN_OK;
-}
-
-/* Subgraph frames: sequential, on the heap, with call arrays for this run. */
-kiln_status kiln_frame_run(kiln_frame *f, kiln_error *err) {
-    const kiln_allocator *a = &f->session->env->alloc;
-    size_t n = (size_t)f->xg->max_io + 1;
-    kiln_slot slot = {kiln_mem_calloc(a, n, sizeof(*slot.in)), kiln_mem_calloc(a, n, sizeof(*slot.out)),
-                      kiln_mem_calloc(a, n, sizeof(*slot.sin)), kiln_mem_calloc(a, n, sizeof(*slot.sout))};
-    kiln_status st = slot.in && slot.out && slot.sin && slot.sout ? run_sequential(f, &slot, err)
-                                                                   : kiln_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory");
-    kiln_mem_free(a, (void *)slot.in);
-    kiln_mem_free(a, slot.out);
-    kiln_mem_free(a, slot.sin);
-    kiln_mem_free(a, slot.sout);
-    return st;
 }
 
 /* ---- parallel mode ---- */
@@ -858,6 +863,6 @@ static kiln_status run_parallel(kiln_runctx *c, kiln_error *err) {
 /* Runs the main graph of a run context: planned (sequential or parallel) when the signature has
  * a plan, else sequentially while recording. */
 kiln_status kiln_exec_run_main(kiln_runctx *c, kiln_error *err) {
-    if (c->plan && c->s->inter) return run_parallel(c, err);
+    if (c->plan && c->s->inter && !c->is_sub) return run_parallel(c, err);
     return run_sequential(&c->frame, &c->slots[0], err);
 }

@@ -523,7 +523,7 @@ static void make_det(build *b, kiln_plan *p) {
     for (uint32_t v = 0; v < b->nv; v++) {
         const kiln_value *val = b->g->values[v];
         if (val->flags & KILN_VALUE_F_CONSTANT) p->det[v] = 1;
-        else if ((val->flags & KILN_VALUE_F_INPUT) && rec->seen[v] == 2) p->det[v] = 1;
+        else if ((val->flags & (KILN_VALUE_F_INPUT | KILN_VALUE_F_OUTER)) && rec->seen[v] == 2) p->det[v] = 1;
     }
     for (uint32_t i = 0; i < b->nn; i++) {
         const kiln_exec_node *xn = &b->xg->nodes[i];

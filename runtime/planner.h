@@ -78,7 +78,7 @@ typedef struct kiln_plan {
 
 struct kiln_exec_graph;
 
-/* Builds the plan of `xg` (the main graph) from a recording run; `align[k]` is memory kind k's
+/* Builds the plan of `xg` (the main graph or a subgraph) from a recording run; `align[k]` is memory kind k's
  * alignment. `parallel`: nodes may run at once when no path orders them, so two blocks share
  * bytes only when every user of one comes before the other's producer on every path, and
  * in-place reuse needs the same. */

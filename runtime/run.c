@@ -12,6 +12,16 @@ void kiln_runctx_destroy(kiln_runctx *c) {
     if (!c) return;
     const kiln_allocator *a = &c->s->env->alloc;
     kiln_frame *f = &c->frame;
+    for (kiln_runctx *k = c->kids, *next; k; k = next) {
+        next = k->next_kid;
+        kiln_runctx_destroy(k);
+    }
+    if (c->sub)
+        for (uint32_t i = 0; i < f->xg->n_nodes; i++) kiln_mem_free(a, c->sub[i]);
+    kiln_mem_free(a, c->sub);
+    kiln_mem_free(a, c->sig_ids);
+    kiln_mem_free(a, (void *)c->sub_outs);
+    for (uint32_t i = 0; i < c->n_own; i++) kiln_plan_free(a, c->own[i]);
     if (f->owned)
         for (uint32_t v = 0; v < f->xg->g->n_values; v++) kiln_tensor_destroy(f->owned[v]);
     kiln_mem_free(a, f->owned);
@@ -48,14 +58,17 @@ void kiln_runctx_destroy(kiln_runctx *c) {
     kiln_mem_free(a, c);
 }
 
-kiln_status kiln_runctx_create(kiln_session *s, kiln_runctx **out, kiln_error *err) {
+/* A run context for graph xg: the main graph, or (is_sub) a subgraph run by a node. */
+static kiln_status ctx_create(kiln_session *s, const kiln_exec_graph *xg, int is_sub, kiln_runctx **out,
+                              kiln_error *err) {
     const kiln_allocator *a = &s->env->alloc;
-    const kiln_exec_graph *xg = s->main;
-    uint32_t nv = xg->g->n_values, nn = xg->n_nodes;
+    const kiln_graph *g = xg->g;
+    uint32_t nv = g->n_values, nn = xg->n_nodes;
     *out = NULL;
     kiln_runctx *c = kiln_mem_calloc(a, 1, sizeof(*c));
     if (!c) return kiln_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory");
     c->s = s;
+    c->is_sub = is_sub;
     c->frame.xg = xg;
     c->frame.session = s;
     c->frame.run = c;
@@ -68,13 +81,30 @@ kiln_status kiln_runctx_create(kiln_session *s, kiln_runctx **out, kiln_error *e
     c->move_out = kiln_mem_calloc(a, nv + 1, 1);
     c->prebound = kiln_mem_calloc(a, nv + 1, 1);
     c->touched = kiln_mem_calloc(a, nv + 1, sizeof(*c->touched));
-    c->n_slots = s->inter ? s->inter_threads : 1;
+    c->n_slots = s->inter && !is_sub ? s->inter_threads : 1;
     c->slots = kiln_mem_calloc(a, c->n_slots, sizeof(*c->slots));
-    c->cap_outs = s->n_outputs;
+    c->cap_outs = is_sub ? 0 : s->n_outputs;
+    c->sub = kiln_mem_calloc(a, nn + 1, sizeof(*c->sub));
+    uint32_t n_sig = is_sub ? g->n_inputs : (uint32_t)s->n_inputs;
+    if (is_sub)
+        for (uint32_t v = 0; v < nv; v++)
+            if (g->values[v]->flags & KILN_VALUE_F_OUTER) n_sig++;
+    c->sig_ids = kiln_mem_calloc(a, n_sig + 1, sizeof(*c->sig_ids));
+    if (is_sub) c->sub_outs = kiln_mem_calloc(a, g->n_outputs + 1, sizeof(*c->sub_outs));
     c->outs = kiln_mem_calloc(a, c->cap_outs + 1, sizeof(*c->outs));
     c->created = kiln_mem_calloc(a, c->cap_outs + 1, 1);
     int ok = c->frame.desc && c->frame.owned && c->rest && c->vdesc && c->vdims && c->target && c->move_out &&
-             c->prebound && c->touched && c->slots && c->outs && c->created;
+             c->prebound && c->touched && c->slots && c->outs && c->created && c->sub && c->sig_ids &&
+             (!is_sub || c->sub_outs);
+    if (ok) {
+        if (is_sub) {
+            for (uint32_t i = 0; i < g->n_inputs; i++) c->sig_ids[c->n_sig_ids++] = g->inputs[i]->id;
+            for (uint32_t v = 0; v < nv; v++)
+                if (g->values[v]->flags & KILN_VALUE_F_OUTER) c->sig_ids[c->n_sig_ids++] = v;
+        } else {
+            for (size_t i = 0; i < s->n_inputs; i++) c->sig_ids[c->n_sig_ids++] = s->inputs[i].value->id;
+        }
+    }
     for (uint32_t i = 0; ok && i < c->n_slots; i++) {
         size_t n = (size_t)xg->max_io + 1;
         kiln_slot *sl = &c->slots[i];
@@ -84,7 +114,7 @@ kiln_status kiln_runctx_create(kiln_session *s, kiln_runctx **out, kiln_error *e
         sl->sout = kiln_mem_calloc(a, n, sizeof(*sl->sout));
         ok = sl->in && sl->out && sl->sin && sl->sout;
     }
-    if (ok && s->inter) {
+    if (ok && s->inter && !is_sub) {
         c->pending = kiln_mem_calloc(a, nn + 1, sizeof(*c->pending));
         c->ready = kiln_mem_calloc(a, nn + 1, sizeof(*c->ready));
         ok = c->pending && c->ready;
@@ -94,7 +124,7 @@ kiln_status kiln_runctx_create(kiln_session *s, kiln_runctx **out, kiln_error *e
             c->q_ready = 1;
         }
     }
-    if (ok && s->prof) {
+    if (ok && s->prof && !is_sub) {
         c->prof = kiln_mem_calloc(a, nn + 1, sizeof(*c->prof));
         c->prof_shapes = kiln_mem_calloc(a, (size_t)(nn + 1) * KILN_PROF_SHAPES, 1);
         ok = c->prof && c->prof_shapes;
@@ -116,6 +146,10 @@ kiln_status kiln_runctx_create(kiln_session *s, kiln_runctx **out, kiln_error *e
     memcpy((void *)c->frame.desc, c->rest, nv * sizeof(*c->rest));
     *out = c;
     return KILN_OK;
+}
+
+kiln_status kiln_runctx_create(kiln_session *s, kiln_runctx **out, kiln_error *err) {
+    return ctx_create(s, s->main, 0, out, err);
 }
 
 kiln_status kiln_runctx_acquire(kiln_session *s, kiln_runctx **out, kiln_error *err) {
@@ -142,13 +176,17 @@ void kiln_runctx_release(kiln_runctx *c) {
 void kiln_runctx_reset(kiln_runctx *c) {
     kiln_frame *f = &c->frame;
     uint32_t nv = f->xg->g->n_values;
+    for (kiln_runctx *k = c->kids; k; k = k->next_kid)
+        if (k->dirty) kiln_runctx_reset(k);
+    c->dirty = 0;
     for (uint32_t v = 0; v < nv; v++)
         if (f->owned[v]) {
             kiln_tensor_destroy(f->owned[v]);
             f->owned[v] = NULL;
         }
     memcpy((void *)f->desc, c->rest, nv * sizeof(*c->rest));
-    for (size_t i = 0; i < c->s->n_outputs; i++) c->move_out[c->s->outputs[i].value->id] = 0;
+    if (!c->is_sub)
+        for (size_t i = 0; i < c->s->n_outputs; i++) c->move_out[c->s->outputs[i].value->id] = 0;
     for (uint32_t k = 0; k < c->n_touched; k++) {
         c->target[c->touched[k]] = NULL;
         c->prebound[c->touched[k]] = 0;
@@ -169,12 +207,13 @@ void kiln_plan_unref(kiln_session *s, kiln_plan *p) {
     if (--p->refs == 0 && !p->cached) kiln_plan_free(&s->env->alloc, p);
 }
 
-/* Input-shape signature of the bound inputs: per input its kind, then rank and dims of a tensor. */
+/* Input-shape signature of the bound inputs (and a subgraph's outer values): per value its kind
+ * and dtype, then rank and dims of a tensor. */
 static kiln_status signature(kiln_runctx *c, kiln_error *err) {
     const kiln_session *s = c->s;
     uint32_t need = 0;
-    for (size_t i = 0; i < s->n_inputs; i++) {
-        const kiln_value_desc *d = c->frame.desc[s->inputs[i].value->id];
+    for (uint32_t i = 0; i < c->n_sig_ids; i++) {
+        const kiln_value_desc *d = c->frame.desc[c->sig_ids[i]];
         need += 2 + (d && d->kind == KILN_VALUE_TENSOR ? (uint32_t)d->rank : 0);
     }
     if (need > c->sig_cap) {
@@ -185,10 +224,10 @@ static kiln_status signature(kiln_runctx *c, kiln_error *err) {
         c->sig_cap = need;
     }
     uint32_t k = 0;
-    for (size_t i = 0; i < s->n_inputs; i++) {
-        const kiln_value_desc *d = c->frame.desc[s->inputs[i].value->id];
+    for (uint32_t i = 0; i < c->n_sig_ids; i++) {
+        const kiln_value_desc *d = c->frame.desc[c->sig_ids[i]];
         int tensor = d && d->kind == KILN_VALUE_TENSOR;
-        c->sig[k++] = d ? d->kind : -1;
+        c->sig[k++] = d ? (int64_t)d->kind | (tensor ? (int64_t)d->dtype << 8 : 0) : -1;
         c->sig[k++] = tensor ? d->rank : -1;
         for (int32_t r = 0; tensor && r < d->rank; r++) c->sig[k++] = d->dims[r];
     }
@@ -283,21 +322,111 @@ static kiln_status learn(kiln_runctx *c, kiln_error *err) {
     return st;
 }
 
+/* Subgraph contexts: the own plan for c's signature, or NULL. */
+static kiln_plan *find_own(kiln_runctx *c) {
+    for (uint32_t i = 0; i < c->n_own; i++) {
+        kiln_plan *p = c->own[i];
+        if (p->sig_len == c->sig_len && (!c->sig_len || memcmp(p->sig, c->sig, c->sig_len * sizeof(int64_t)) == 0)) {
+            p->stamp = ++c->own_clock;
+            return p;
+        }
+    }
+    return NULL;
+}
+
+/* Subgraph contexts: after a recording run, a plan kept in the context (the least recently used
+ * goes), its arena sized so the next run of this signature allocates nothing. */
+static kiln_status learn_sub(kiln_runctx *c, kiln_error *err) {
+    const kiln_allocator *a = &c->s->env->alloc;
+    uint64_t align[KILN_PLAN_KINDS];
+    for (uint32_t k = 0; k < KILN_PLAN_KINDS; k++)
+        align[k] = k < c->s->providers->n_kinds && c->s->providers->kinds[k].alignment > KILN_PLAN_ALIGN
+                       ? c->s->providers->kinds[k].alignment
+                       : KILN_PLAN_ALIGN;
+    kiln_plan *p;
+    KILN_TRY(kiln_plan_build(a, c->frame.xg, &c->rec, align, 0, &p, err));
+    p->sig = kiln_mem_alloc(a, (size_t)c->sig_len * sizeof(int64_t) + 1);
+    if (!p->sig) {
+        kiln_plan_free(a, p);
+        return kiln_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory");
+    }
+    if (c->sig_len) memcpy(p->sig, c->sig, c->sig_len * sizeof(int64_t));
+    p->sig_len = c->sig_len;
+    if (c->n_own == KILN_SUB_PLANS) {
+        uint32_t old = 0;
+        for (uint32_t i = 1; i < c->n_own; i++)
+            if (c->own[i]->stamp < c->own[old]->stamp) old = i;
+        kiln_plan_free(a, c->own[old]);
+        c->own[old] = c->own[--c->n_own];
+    }
+    p->stamp = ++c->own_clock;
+    c->own[c->n_own++] = p;
+    return fit_arena(c, p, err);
+}
+
+kiln_status kiln_runctx_run_sub(kiln_runctx *c, uint32_t node, uint32_t flat, uint32_t n_flat,
+                                const kiln_exec_graph *xg, const kiln_value_desc *const *inputs, uint32_t n_in,
+                                kiln_runctx **sub, kiln_error *err) {
+    const kiln_allocator *a = &c->s->env->alloc;
+    if (!c->sub[node]) {
+        c->sub[node] = kiln_mem_calloc(a, n_flat + 1, sizeof(*c->sub[node]));
+        if (!c->sub[node]) return kiln_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory");
+    }
+    kiln_runctx *k = c->sub[node][flat];
+    if (!k) {
+        KILN_TRY(ctx_create(c->s, xg, 1, &k, err));
+        c->sub[node][flat] = k;
+        k->next_kid = c->kids;
+        c->kids = k;
+    }
+    *sub = k;
+    /* The outputs of the previous run were read by now: free what it left. */
+    if (k->dirty) kiln_runctx_reset(k);
+    k->dirty = 1;
+    const kiln_graph *g = xg->g;
+    kiln_frame *parent = &c->frame;
+    k->frame.parent = parent;
+    for (uint32_t i = 0; i < n_in && i < g->n_inputs; i++) k->frame.desc[g->inputs[i]->id] = inputs[i];
+    for (uint32_t i = g->n_inputs; i < k->n_sig_ids; i++) {
+        uint32_t v = k->sig_ids[i];
+        const kiln_value *val = g->values[v];
+        k->frame.desc[v] = parent->desc[val->outer->id];
+        if (!k->frame.desc[v])
+            return kiln_fail(err, KILN_ERR_INTERNAL, "outer value '%s' of subgraph '%s' is not available", val->name,
+                             g->name);
+    }
+    KILN_TRY(kiln_runctx_run(k, err));
+    for (uint32_t i = 0; i < g->n_outputs; i++) {
+        k->sub_outs[i] = k->frame.desc[g->outputs[i]->id];
+        if (!k->sub_outs[i])
+            return kiln_fail(err, KILN_ERR_INTERNAL, "subgraph '%s' did not produce output '%s'", g->name,
+                             g->outputs[i]->name);
+    }
+    return KILN_OK;
+}
+
 kiln_status kiln_runctx_run(kiln_runctx *c, kiln_error *err) {
     kiln_session *s = c->s;
     uint64_t t0 = s->prof ? kiln_prof_now() : 0;
-    if (c->prof) memset(c->prof, 0, (size_t)s->main->n_nodes * sizeof(*c->prof));
+    const kiln_exec_graph *xg = c->frame.xg;
+    if (c->prof) memset(c->prof, 0, (size_t)xg->n_nodes * sizeof(*c->prof));
     KILN_TRY(signature(c, err));
-    pthread_mutex_lock(&s->lock);
-    c->plan = find_plan(s, c);
-    pthread_mutex_unlock(&s->lock);
+    if (c->is_sub) {
+        c->plan = find_own(c);
+    } else {
+        pthread_mutex_lock(&s->lock);
+        c->plan = find_plan(s, c);
+        pthread_mutex_unlock(&s->lock);
+    }
     kiln_status st = KILN_OK;
     if (c->plan) {
+        c->hits++;
         st = fit_arena(c, c->plan, err);
     } else {
-        kiln_record_reset(&c->rec, s->main->g->n_values, s->main->n_nodes);
-        for (size_t i = 0; i < s->n_inputs; i++) {
-            uint32_t id = s->inputs[i].value->id;
+        c->misses++;
+        kiln_record_reset(&c->rec, xg->g->n_values, xg->n_nodes);
+        for (uint32_t i = 0; i < c->n_sig_ids; i++) {
+            uint32_t id = c->sig_ids[i];
             const kiln_value_desc *d = c->frame.desc[id];
             size_t bytes;
             if (!d || d->kind != KILN_VALUE_TENSOR || !kiln_dtype_storage(d->dtype, (int64_t)d->count, &bytes)) continue;
@@ -306,8 +435,8 @@ kiln_status kiln_runctx_run(kiln_runctx *c, kiln_error *err) {
             c->rec.dtype[id] = d->dtype;
             c->rec.kind[id] = (uint32_t)d->mem_kind;
         }
-        for (uint32_t v = 0; v < s->main->g->n_values; v++) {
-            const kiln_value *val = s->main->g->values[v];
+        for (uint32_t v = 0; v < xg->g->n_values; v++) {
+            const kiln_value *val = xg->g->values[v];
             size_t bytes;
             if (!val->constant || !kiln_dtype_storage(val->constant->desc.dtype, (int64_t)val->constant->desc.count, &bytes))
                 continue;
@@ -318,6 +447,11 @@ kiln_status kiln_runctx_run(kiln_runctx *c, kiln_error *err) {
         }
     }
     if (st == KILN_OK) st = kiln_exec_run_main(c, err);
+    if (c->is_sub) {
+        if (st == KILN_OK && !c->plan && c->misses <= c->hits + KILN_SUB_PLANS) st = learn_sub(c, err);
+        c->plan = NULL;
+        return st;
+    }
     if (st == KILN_OK && !c->plan) st = learn(c, err);
     if (c->plan) {
         pthread_mutex_lock(&s->lock);

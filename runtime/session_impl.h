@@ -5,6 +5,7 @@
 #define KILN_RUNTIME_SESSION_IMPL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "graph/ir.h"
 #include "graph/shape.h"
@@ -85,6 +86,9 @@ typedef struct kiln_exec_node {
     kiln_exec_graph **subgraphs; /* per attribute index; NULL for non-graph attributes */
     uint32_t *subgraph_base;     /* for GRAPHS: index of the first of the attribute's graphs in subgraphs_flat */
     uint8_t skip;                /* every output is a constant: nothing to run */
+    uint8_t invariant;           /* a pure op whose inputs are all constants (here or in an enclosing
+                                  * graph) or invariant: its outputs are the same in every run */
+    _Atomic(struct kiln_tensor **) memo; /* invariant: the outputs of the first run that made them */
 } kiln_exec_node;
 
 struct kiln_exec_graph {
@@ -121,6 +125,10 @@ struct kiln_io_info {
 
 typedef struct kiln_runctx kiln_runctx;
 
+/* Plans kept per subgraph context. A body that records more than KILN_SUB_PLANS times beyond its
+ * planned runs (shapes that change every iteration) stops making plans and runs unplanned. */
+#define KILN_SUB_PLANS 4
+
 struct kiln_session {
     kiln_env *env;
     kiln_model *model;
@@ -154,7 +162,7 @@ typedef struct kiln_frame {
     kiln_session *session;
     const kiln_value_desc **desc;  /* per value id */
     kiln_tensor **owned;           /* per value id: owned tensor to destroy when the value dies */
-    kiln_runctx *run;              /* the main graph's frame: its run context; NULL in subgraphs */
+    kiln_runctx *run;              /* the run context whose frame this is (main graph or subgraph) */
 } kiln_frame;
 
 /* The arrays one kernel call needs, sized for the graph's widest node. */
@@ -204,9 +212,30 @@ struct kiln_runctx {
     kiln_prof_node *prof;
     char *prof_shapes;             /* KILN_PROF_SHAPES bytes per node */
     kiln_runctx *next;
+    /* What signs a run: the graph's inputs, then (subgraphs) the outer values it reads. */
+    uint32_t *sig_ids;
+    uint32_t n_sig_ids;
+    /* Subgraphs (If/Loop/Scan/... bodies run by this context's nodes): one context each, made on
+     * first use and kept, so a warm run of a body is planned and allocates nothing. */
+    struct kiln_runctx ***sub;     /* per node: its contexts, flat over its graph attributes */
+    struct kiln_runctx *kids;      /* every context in `sub`, linked by next_kid */
+    struct kiln_runctx *next_kid;
+    int is_sub;
+    uint8_t dirty;                 /* a subgraph context that ran since its last reset */
+    const kiln_value_desc **sub_outs; /* subgraph: the outputs of its last run */
+    kiln_plan *own[KILN_SUB_PLANS]; /* subgraph: its plans, per signature (no lock: one context uses them) */
+    uint32_t n_own;
+    uint64_t own_clock;
+    uint32_t hits, misses;         /* subgraph: planned runs and recording runs */
 };
 
 kiln_status kiln_runctx_create(kiln_session *s, kiln_runctx **out, kiln_error *err);
+/* Runs subgraph `xg` for node `node` (its graph number `flat` over the node's graph attributes)
+ * of the frame of context c, with the subgraph's inputs; its outputs are in (*sub)->sub_outs
+ * until the next run of the same subgraph from this context. */
+kiln_status kiln_runctx_run_sub(kiln_runctx *c, uint32_t node, uint32_t flat, uint32_t n_flat,
+                                const kiln_exec_graph *xg, const kiln_value_desc *const *inputs, uint32_t n_in,
+                                kiln_runctx **sub, kiln_error *err);
 void kiln_runctx_destroy(kiln_runctx *c);
 /* Takes a free run context of the session (creating one when none is free). */
 kiln_status kiln_runctx_acquire(kiln_session *s, kiln_runctx **out, kiln_error *err);
@@ -242,11 +271,6 @@ void kiln_plan_unref(kiln_session *s, kiln_plan *p);
 
 kiln_status kiln_exec_compile(kiln_session *s, kiln_graph *g, kiln_exec_graph **out, kiln_error *err);
 void kiln_exec_free(kiln_session *s, kiln_exec_graph *xg);
-kiln_status kiln_frame_create(kiln_session *s, const kiln_exec_graph *xg, kiln_frame *parent,
-                              kiln_frame **out, kiln_error *err);
-void kiln_frame_destroy(kiln_frame *f);
-/* Runs every node of the frame's graph; inputs must be bound in f->desc. */
-kiln_status kiln_frame_run(kiln_frame *f, kiln_error *err);
 
 /* One kernel call: the ABI context (first member) and what the host needs to serve it. */
 typedef struct kiln_call {
@@ -256,11 +280,8 @@ typedef struct kiln_call {
     uint32_t idx;                /* node index in the frame's graph */
     uint64_t scratch_used;       /* bytes taken from the node's planned scratch block */
     uint64_t scratch_bytes;      /* bytes asked for (recorded for the plan) */
-    kiln_frame *child;           /* frame of the last run_subgraph, alive until the next one */
     void **scratch;              /* blocks from host->scratch, freed after compute */
     uint32_t n_scratch, cap_scratch;
-    const kiln_value_desc **child_outputs;
-    uint32_t cap_child_outputs;
 } kiln_call;
 
 /* Kernel-time host services (runtime/executor.c). */

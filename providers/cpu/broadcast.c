@@ -4,7 +4,31 @@
 
 #include <string.h>
 
+/* Every input has the output's shape or one element: one run over all elements, no merging. */
+static int bcast_flat(cpu_bcast *b, uint32_t n_in, const kiln_value_desc *const *in, const kiln_value_desc *out) {
+    int64_t total = 1;
+    for (int32_t d = 0; d < out->rank; d++) total *= out->dims[d];
+    int64_t step[CPU_BCAST_MAX_IN];
+    for (uint32_t k = 0; k < n_in; k++) {
+        if (in[k]->rank == out->rank &&
+            (out->rank == 0 || memcmp(in[k]->dims, out->dims, (size_t)out->rank * sizeof(int64_t)) == 0))
+            step[k] = 1;
+        else if (in[k]->count == 1)
+            step[k] = 0;
+        else
+            return 0;
+    }
+    b->n_in = n_in;
+    b->rank = 1;
+    b->dims[0] = total;
+    for (uint32_t k = 0; k < n_in; k++) b->strides[k][0] = step[k];
+    b->inner = total;
+    b->outer = total ? 1 : 0;
+    return 1;
+}
+
 void cpu_bcast_init(cpu_bcast *b, uint32_t n_in, const kiln_value_desc *const *in, const kiln_value_desc *out) {
+    if (bcast_flat(b, n_in, in, out)) return;
     memset(b, 0, sizeof(*b));
     b->n_in = n_in;
     int32_t r = out->rank;

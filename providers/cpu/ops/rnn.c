@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* RNN, GRU and LSTM (every direction and layout, sequence_lens, initial states, peepholes,
  * input_forget, clip, the spec's activations), in float32: one GEMM per direction for the input
- * projections, one per step for H·R^T; steps past a sequence's length write zeros to Y. */
+ * projections, one per step for H·R^T (dot products over the weight rows when they have 1-4
+ * rows, as in streaming); steps past a sequence's length write zeros to Y. */
 #include <ctype.h>
 #include <math.h>
 #include <string.h>
@@ -70,6 +71,47 @@ static inline float clipv(const rnn_kernel *k, float v) {
 
 /* ---- compute ---- */
 
+/* C[m x n] = A[m x k] · B^T (B is [n x k], row-major) for the few rows of a streaming step
+ * (batch 1 to 4): one dot product per output, reading each weight row once and packing
+ * nothing. A BLAS GEMM packs all of B on every call, which for one row costs more than the
+ * product. Seam: the fp32 kernels' packed GEMV/GEMM replaces this when it lands (weights
+ * packed once per kernel). Lanes of 4 floats (GNU vector extension, SSE2 or better). */
+typedef float rnn_v4 __attribute__((vector_size(16)));
+
+static inline rnn_v4 v4_load(const float *p) {
+    rnn_v4 v;
+    memcpy(&v, p, sizeof(v));
+    return v;
+}
+
+static float dot_f32(const float *a, const float *b, size_t k) {
+    rnn_v4 s0 = {0, 0, 0, 0}, s1 = s0, s2 = s0, s3 = s0;
+    size_t i = 0;
+    for (; i + 16 <= k; i += 16) {
+        s0 += v4_load(a + i) * v4_load(b + i);
+        s1 += v4_load(a + i + 4) * v4_load(b + i + 4);
+        s2 += v4_load(a + i + 8) * v4_load(b + i + 8);
+        s3 += v4_load(a + i + 12) * v4_load(b + i + 12);
+    }
+    for (; i + 4 <= k; i += 4) s0 += v4_load(a + i) * v4_load(b + i);
+    rnn_v4 t = (s0 + s1) + (s2 + s3);
+    float s = (t[0] + t[1]) + (t[2] + t[3]);
+    for (; i < k; i++) s += a[i] * b[i];
+    return s;
+}
+
+#define RNN_GEMV_ROWS 4
+
+static void rnn_gemm_bt(kiln_kernel_ctx *ctx, size_t m, size_t n, size_t k, const float *a, size_t lda, const float *b,
+                        size_t ldb, float *c, size_t ldc) {
+    if (m > RNN_GEMV_ROWS) {
+        kiln_cpu_f32_gemm(ctx, 0, 1, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
+        return;
+    }
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < n; j++) c[i * ldc + j] = dot_f32(a + i * lda, b + j * ldb, k);
+}
+
 typedef struct rnn_io {
     int64_t seq, batch, in, hidden;
     const float *x, *w, *r, *b, *p, *h0, *c0;
@@ -98,8 +140,7 @@ static void run_direction(kiln_kernel_ctx *ctx, const rnn_kernel *k, const rnn_i
     int rev = k->reverse || d == 1;
     /* All input projections at once, rows in X's storage order, biases folded in where the
      * equations allow (not GRU's Rbh with linear_before_reset). */
-    kiln_cpu_f32_gemm(ctx, 0, 1, (size_t)(S * B), (size_t)GH, (size_t)io->in, 1.0f, io->x, (size_t)io->in, w, (size_t)io->in, 0.0f, xw,
-                  (size_t)GH);
+    rnn_gemm_bt(ctx, (size_t)(S * B), (size_t)GH, (size_t)io->in, io->x, (size_t)io->in, w, (size_t)io->in, xw, (size_t)GH);
     if (wb)
         for (int64_t row = 0; row < S * B; row++) {
             float *o = xw + row * GH;
@@ -118,8 +159,7 @@ static void run_direction(kiln_kernel_ctx *ctx, const rnn_kernel *k, const rnn_i
         int64_t t = rev ? S - 1 - s : s;
         int gru_split = k->cell == CELL_GRU && !k->linear_before_reset;
         /* H_prev · R^T; for GRU without linear_before_reset only the z and r parts here. */
-        kiln_cpu_f32_gemm(ctx, 0, 1, (size_t)B, (size_t)(gru_split ? 2 * H : GH), (size_t)H, 1.0f, h, (size_t)H, r, (size_t)H, 0.0f, hr,
-                      (size_t)GH);
+        rnn_gemm_bt(ctx, (size_t)B, (size_t)(gru_split ? 2 * H : GH), (size_t)H, h, (size_t)H, r, (size_t)H, hr, (size_t)GH);
         if (gru_split) {
             /* r ⊙ H_prev, then its product with Rh */
             for (int64_t b = 0; b < B; b++) {
@@ -129,8 +169,7 @@ static void run_direction(kiln_kernel_ctx *ctx, const rnn_kernel *k, const rnn_i
                     tmp[b * H + j] = rg * h[b * H + j];
                 }
             }
-            kiln_cpu_f32_gemm(ctx, 0, 1, (size_t)B, (size_t)H, (size_t)H, 1.0f, tmp, (size_t)H, r + 2 * H * H, (size_t)H, 0.0f,
-                          hr + 2 * H, (size_t)GH);
+            rnn_gemm_bt(ctx, (size_t)B, (size_t)H, (size_t)H, tmp, (size_t)H, r + 2 * H * H, (size_t)H, hr + 2 * H, (size_t)GH);
         }
         for (int64_t b = 0; b < B; b++) {
             int active = !io->lens || t < io->lens[b];
