@@ -15,7 +15,8 @@
 #define DN_ABI_MAX KILN_ABI_MAKE(1, 1)
 #define DN_MAX_ARGS 8     /* dnnl arguments of one step */
 #define DN_MAX_PLANS 8    /* shape signatures cached per kernel */
-#define DN_MAX_IN 8       /* inputs of a node the plugin runs */
+#define DN_MAX_IN 8       /* inputs (and outputs) of a node the plugin runs */
+#define DN_MAX_OUT 32     /* outputs of a kernel (a fused group's) */
 
 int32_t dn_fail(kiln_error *err, int32_t status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
@@ -40,7 +41,7 @@ typedef struct dn_buf {
     size_t offset;            /* byte offset into the call's scratch (TMP) */
     void *data;               /* CONST: the kernel's own block (owned by the kernel's const store) */
     dnnl_memory_t mem;        /* oneDNN memory object; its data handle is set at each call */
-    int zero;                 /* filled with zeros before the steps run */
+    int is_view;              /* shares the bytes of another buffer (never released on its own) */
 } dn_buf;
 
 typedef struct dn_step {
@@ -61,10 +62,12 @@ typedef struct dn_plan {
     uint32_t n_steps, cap_steps;
     size_t tmp_bytes;
     uint32_t n_out;
-    int pend[DN_MAX_IN];      /* TMP buffer to reorder into output o at the end, or -1 */
-    int32_t out_rank[DN_MAX_IN];
-    int64_t out_dims[DN_MAX_IN][KILN_MAX_RANK];
+    int pend[DN_MAX_OUT];     /* TMP buffer to reorder into output o at the end, or -1 */
+    int32_t out_rank[DN_MAX_OUT];
+    int64_t out_dims[DN_MAX_OUT][KILN_MAX_RANK];
     uint64_t uses;
+    size_t *free_off, *free_len; /* released TMP regions, reused first fit */
+    uint32_t n_free, cap_free;
 } dn_plan;
 
 /* A constant input the kernel keeps: the plain copy taken at creation, then the layouts the
@@ -85,6 +88,42 @@ typedef struct dn_const {
 
 struct dn_kernel;
 
+/* A value of a fused group: a group input, a member's output, or both kinds of group output. */
+typedef struct dn_gval {
+    char *name;
+    int32_t gin, gout;        /* index among the group's inputs / outputs, or -1 */
+    int n_cons;               /* member nodes reading it */
+    int last_cons;            /* the last of them (member index) */
+    int producer;             /* member index, or -1 for a group input */
+    /* while a plan is built: */
+    int buf;                  /* the plan buffer holding it (-1 none yet) */
+    int32_t rank;
+    int64_t dims[KILN_MAX_RANK];
+} dn_gval;
+
+/* One node of a fused group. */
+typedef struct dn_member {
+    const struct dn_op *op;
+    void *op_state;
+    char name[128];
+    uint32_t n_in, n_out;
+    int in_val[DN_MAX_IN];    /* value per input (-1 omitted) */
+    int out_val[DN_MAX_IN];
+    int absorbed;             /* runs as a post-op of an earlier member */
+    int host;                 /* that member's index */
+    int post_sum;             /* member index of an Add fused as a sum post-op, or -1 */
+    int sum_addend;           /* the value that Add adds */
+    int post_elt;             /* member index of an eltwise fused as a post-op, or -1 */
+    int post_bias;            /* member index of an Add of a constant fused as a binary post-op, or -1 */
+    int bias_val;
+} dn_member;
+
+/* The parameters of an eltwise node (op_eltwise.c). */
+typedef struct dn_elt_state {
+    dnnl_alg_kind_t alg;
+    float alpha, beta;
+} dn_elt_state;
+
 /* One operator the plugin runs: what it checks at claim time, what it reads at creation, and
  * how it builds a plan for an input-shape signature. */
 typedef struct dn_op {
@@ -104,11 +143,39 @@ typedef struct dn_kernel {
     void *op_state;
     char name[128];           /* the node's name, for messages */
     uint32_t n_in, n_out;
-    dn_const consts[DN_MAX_IN];
+    dn_const *consts;         /* per kernel input */
+    uint32_t n_consts;
     dn_plan *plans[DN_MAX_PLANS];
     uint32_t n_plans;
-    uint64_t clock;
+    /* a fused group: */
+    dn_member *members;
+    uint32_t n_members;
+    dn_gval *vals;
+    uint32_t n_vals;
+    uint32_t n_kin, n_kout;   /* the group kernel's inputs and outputs */
+    dn_member *cur;           /* the member being created or planned (NULL: a single-node kernel) */
+    int cur_index;
 } dn_kernel;
+
+/* The kept constant of input `i` of the node being built (a group member's input maps to the
+ * group's input), or NULL. */
+dn_const *dn_const_of(dn_kernel *k, uint32_t i);
+/* The current layout of input `i` when it is a group value held in a non-plain layout; NULL
+ * when it is plain (or a kernel input). */
+const dnnl_memory_desc_t *dn_in_native(dn_kernel *k, dn_plan *p, uint32_t i);
+/* The buffer of input `i` as it is (any layout); -1 on error. */
+int dn_plan_input_native(dn_kernel *k, dn_plan *p, uint32_t i, kiln_error *err);
+/* Group members fused into the current one (dn_kernel.c). */
+int dn_eltwise_params(const dn_member *m, dnnl_alg_kind_t *alg, float *alpha, float *beta);
+int dn_is_eltwise(const struct dn_op *op);
+/* 1 when value `v` is read by a member (other than `except`) built after member `mi`. */
+int dn_value_read_after(const dn_kernel *k, int v, int mi, int except);
+int32_t dn_provider_compile_group(dn_provider *pv, const kiln_graph_view *g, kiln_kernel **out, kiln_error *err);
+int32_t dn_provider_claim_groups(dn_provider *pv, const kiln_graph_view *g, kiln_claim_sink *sink, kiln_error *err);
+/* Points output `o` of the current member (its value) at buffer `b` (a fused member's output). */
+int dn_plan_dst_value(dn_kernel *k, dn_plan *p, int val, const dnnl_memory_desc_t *have, int32_t rank, const int64_t *dims,
+                      kiln_error *err);
+void dn_plan_alias_value(dn_kernel *k, dn_plan *p, int val, int b, int32_t rank, const int64_t *dims);
 
 /* ---- memory and helpers (dn_util.c) ---- */
 void *dn_alloc(dn_provider *pv, size_t bytes);            /* zeroed, 64-byte aligned; NULL on failure */
@@ -145,6 +212,15 @@ int32_t dn_plan_finish(dn_kernel *k, dn_plan *p, kiln_error *err);
 int32_t dn_reorder_now(dn_kernel *k, const dnnl_memory_desc_t *src_md, void *src, const dnnl_memory_desc_t *dst_md, void *dst,
                        kiln_error *err);
 void dn_plan_free(dn_kernel *k, dn_plan *p);
+/* A step filling buffer `b` (TMP or OUT) with zeros. */
+int32_t dn_plan_zero(dn_kernel *k, dn_plan *p, int b, kiln_error *err);
+/* Records the shape of output `o` of a single-node kernel (a group member's outputs get theirs
+ * from dn_plan_dst). */
+void dn_plan_shape(dn_kernel *k, dn_plan *p, uint32_t o, int32_t rank, const int64_t *dims);
+void dn_plan_release(dn_kernel *k, dn_plan *p, int b);
+/* A buffer over the same bytes as `b` seen with descriptor `md` (a plain reshape). */
+int dn_plan_view(dn_kernel *k, dn_plan *p, int b, const dnnl_memory_desc_t *md, kiln_error *err);
+const dnnl_memory_desc_t *dn_buf_md(dn_plan *p, int b);
 int32_t dn_plan_run(dn_kernel *k, dn_plan *p, kiln_kernel_ctx *ctx, kiln_error *err);
 /* Sets oneDNN's OpenMP threads for this call (docs/threads.md rule 3). */
 void dn_threads(dn_provider *pv, kiln_kernel_ctx *ctx);

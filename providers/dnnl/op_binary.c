@@ -60,7 +60,7 @@ static int32_t bin_build(dn_kernel *k, dn_plan *p, const kiln_value_desc *const 
     const kiln_value_desc *a = in[0], *b = in[1];
     if (!a || !b) return dn_fail(err, KILN_ERR_SHAPE, "node '%s': missing input", k->name);
     int r = a->rank > b->rank ? a->rank : b->rank;
-    int64_t pa[KILN_MAX_RANK], pb[KILN_MAX_RANK], od[KILN_MAX_RANK];
+    int64_t pa[KILN_MAX_RANK] = {0}, pb[KILN_MAX_RANK] = {0}, od[KILN_MAX_RANK] = {0};
     int a_full = 1;
     for (int i = 0; i < r; i++) {
         pa[i] = i < r - a->rank ? 1 : a->dims[i - (r - a->rank)];
@@ -71,9 +71,7 @@ static int32_t bin_build(dn_kernel *k, dn_plan *p, const kiln_value_desc *const 
         od[i] = pa[i] == 1 ? pb[i] : pa[i];
         if (pa[i] != od[i]) a_full = 0;
     }
-    p->n_out = 1;
-    p->out_rank[0] = r;
-    memcpy(p->out_dims[0], od, (size_t)r * sizeof(int64_t));
+    dn_plan_shape(k, p, 0, r, od);
     int64_t total = 1;
     for (int i = 0; i < r; i++) total *= od[i];
     if (total == 0) return KILN_OK;
@@ -83,19 +81,26 @@ static int32_t bin_build(dn_kernel *k, dn_plan *p, const kiln_value_desc *const 
     dn_md_plain(&ma, rr, r ? pa : &one);
     dn_md_plain(&mb, rr, r ? pb : &one);
     dn_md_plain(&mo, rr, r ? od : &one);
-    dn_const *ca = &k->consts[0], *cb = &k->consts[1];
-    if (ca->present && ca->plain_only) ca->copies[0].md = ma;
-    if (cb->present && cb->plain_only) cb->copies[0].md = mb;
-    int b0 = dn_plan_input(k, p, 0, &ma, &ma, err);
-    int b1 = b0 >= 0 ? dn_plan_input(k, p, 1, &mb, &mb, err) : -1;
+    dn_const *ca = dn_const_of(k, 0), *cb = dn_const_of(k, 1);
+    if (ca && ca->present && ca->plain_only) ca->copies[0].md = ma;
+    if (cb && cb->present && cb->plain_only) cb->copies[0].md = mb;
+    /* Two group values of the same dims and layout are combined as they are. */
+    const dnnl_memory_desc_t *n0 = dn_in_native(k, p, 0), *n1 = dn_in_native(k, p, 1);
+    if (n0 && n1 && dnnl_memory_desc_equal(n0, n1) && a->rank == b->rank && a_full) {
+        int s0 = dn_plan_input_native(k, p, 0, err), s1 = s0 >= 0 ? dn_plan_input_native(k, p, 1, err) : -1;
+        int d = s1 >= 0 ? dn_plan_dst(k, p, 0, n0, r, od, err) : -1;
+        return d >= 0 ? add_binary(k, p, s->alg, s0, s1, d, err) : err->status;
+    }
+    int b0 = dn_plan_input(k, p, 0, &ma, NULL, err);
+    int b1 = b0 >= 0 ? dn_plan_input(k, p, 1, &mb, NULL, err) : -1;
     int bd = b1 >= 0 ? dn_plan_dst(k, p, 0, NULL, r, od, err) : -1;
+    if (bd >= 0) bd = dn_plan_view(k, p, bd, &mo, err);
     if (bd < 0) return err->status;
-    /* dn_plan_dst made the output rank r (rank 0 is [1] already). */
     if (!a_full) {
         int t = dn_plan_buf(k, p, &mo, DN_BUF_TMP, 0, NULL, err);
         if (t < 0) return err->status;
-        p->bufs[t].zero = 1;
-        int32_t st = add_binary(k, p, dnnl_binary_add, t, b0, t, err);
+        int32_t st = dn_plan_zero(k, p, t, err);
+        if (st == KILN_OK) st = add_binary(k, p, dnnl_binary_add, t, b0, t, err);
         if (st != KILN_OK) return st;
         b0 = t;
     }

@@ -83,8 +83,8 @@ static int32_t create(dn_kernel *k, const kiln_node_view *n, kiln_error *err) {
     s->has_kernel = dn_attr_ints(h, n, "kernel_shape", s->kernel, 3) > 0;
     s->auto_pad = auto_pad_of(dn_attr_s(h, n, "auto_pad", NULL));
     /* A grouped weight [M, C/g, k...] is read as [g, M/g, C/g, k...]: the same bytes. */
-    dn_const *c = &k->consts[1];
-    if (c->present && s->group > 1 && c->rank == s->ns + 2 && c->dims[0] % s->group == 0) {
+    dn_const *c = dn_const_of(k, 1);
+    if (c && c->present && s->group > 1 && c->rank == s->ns + 2 && c->dims[0] % s->group == 0) {
         int64_t d[KILN_MAX_RANK];
         d[0] = s->group;
         d[1] = c->dims[0] / s->group;
@@ -135,9 +135,7 @@ static int32_t build(dn_kernel *k, dn_plan *p, const kiln_value_desc *const *in,
     for (int i = 0; i < ns + 2; i++) total *= out[i];
     if (total == 0 || C == 0) { /* empty output, or no input channel: zeros (plus bias) never come from oneDNN */
         if (total != 0) return dn_fail(err, KILN_ERR_UNSUPPORTED, "node '%s' (Conv): zero input channels", k->name);
-        p->n_out = 1;
-        p->out_rank[0] = ns + 2;
-        memcpy(p->out_dims[0], out, (size_t)(ns + 2) * sizeof(int64_t));
+        dn_plan_shape(k, p, 0, ns + 2, out);
         return KILN_OK;
     }
     dnnl_memory_desc_t src_u, src_a, wei_u, wei_a, bias_md, dst_a;
@@ -170,8 +168,25 @@ static int32_t build(dn_kernel *k, dn_plan *p, const kiln_value_desc *const *in,
                                                                      &wei_a, b ? &bias_md : NULL, &dst_a, dst_, dil_, pl_, pr_),
                           err, k, "convolution descriptor");
     if (st != KILN_OK) return st;
-    dnnl_primitive_desc_t pd;
-    st = dn_check(dnnl_primitive_desc_create(&pd, &cd, NULL, k->pv->engine, NULL), err, k, "convolution");
+    /* In a group: a following Add (sum post-op) and eltwise (eltwise post-op) run inside the convolution. */
+    dn_member *m = k->cur;
+    int fuse_sum = m && m->post_sum >= 0, fuse_elt = m && m->post_elt >= 0;
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_post_ops_t po = NULL;
+    if (fuse_sum || fuse_elt) {
+        st = dn_check(dnnl_primitive_attr_create(&attr), err, k, "attributes");
+        if (st == KILN_OK) st = dn_check(dnnl_post_ops_create(&po), err, k, "post-ops");
+        if (st == KILN_OK && fuse_sum) st = dn_check(dnnl_post_ops_append_sum(po, 1.0f), err, k, "post-ops");
+        dnnl_alg_kind_t alg;
+        float alpha, beta;
+        if (st == KILN_OK && fuse_elt && dn_eltwise_params(&k->members[m->post_elt], &alg, &alpha, &beta))
+            st = dn_check(dnnl_post_ops_append_eltwise(po, 1.0f, alg, alpha, beta), err, k, "post-ops");
+        if (st == KILN_OK) st = dn_check(dnnl_primitive_attr_set_post_ops(attr, po), err, k, "post-ops");
+    }
+    dnnl_primitive_desc_t pd = NULL;
+    if (st == KILN_OK) st = dn_check(dnnl_primitive_desc_create(&pd, &cd, attr, k->pv->engine, NULL), err, k, "convolution");
+    if (po) dnnl_post_ops_destroy(po);
+    if (attr) dnnl_primitive_attr_destroy(attr);
     if (st != KILN_OK) return st;
     const dnnl_memory_desc_t *src_md = dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0);
     const dnnl_memory_desc_t *wei_md = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
@@ -179,7 +194,42 @@ static int32_t build(dn_kernel *k, dn_plan *p, const kiln_value_desc *const *in,
     int bs = dn_plan_input(k, p, 0, &src_u, src_md, err);
     int bw = bs >= 0 ? dn_plan_input(k, p, 1, &wei_u, wei_md, err) : -1;
     int bb = b && bw >= 0 ? dn_plan_input(k, p, 2, &bias_md, &bias_md, err) : 0;
-    int bd = bw >= 0 && bb >= 0 ? dn_plan_dst(k, p, 0, dst_md, ns + 2, out, err) : -1;
+    int bd = -1;
+    if (bw >= 0 && bb >= 0 && m) {
+        int last = fuse_elt ? m->post_elt : fuse_sum ? m->post_sum : -1;
+        int fval = last >= 0 ? k->members[last].out_val[0] : m->out_val[0];
+        if (fuse_sum) {
+            dn_gval *u = &k->vals[m->sum_addend];
+            /* The addend's bytes become the output when nothing reads them later (in place). */
+            if (u->buf >= 0 && u->gout < 0 && u->gin < 0 && !dn_value_read_after(k, m->sum_addend, k->cur_index, m->post_sum) && p->bufs[u->buf].role == DN_BUF_TMP &&
+                !p->bufs[u->buf].is_view && dnnl_memory_desc_equal(dn_buf_md(p, u->buf), dst_md) && k->vals[fval].gout < 0) {
+                bd = u->buf;
+                dn_plan_alias_value(k, p, fval, bd, ns + 2, out);
+                u->buf = -1;
+            } else {
+                bd = dn_plan_dst_value(k, p, fval, dst_md, ns + 2, out, err);
+                if (bd >= 0 && u->buf >= 0) {
+                    dnnl_primitive_desc_t rpd;
+                    st = dn_check(dnnl_reorder_primitive_desc_create(&rpd, dn_buf_md(p, u->buf), k->pv->engine, dn_buf_md(p, bd),
+                                                                     k->pv->engine, NULL),
+                                  err, k, "reorder");
+                    int ra[2] = {DNNL_ARG_FROM, DNNL_ARG_TO}, rb[2] = {u->buf, bd};
+                    if (st == KILN_OK) {
+                        st = dn_plan_step(k, p, rpd, 2, ra, rb, "reorder", err);
+                        dnnl_primitive_desc_destroy(rpd);
+                    }
+                    if (st != KILN_OK) bd = -1;
+                } else if (bd >= 0) {
+                    bd = -1;
+                    dn_fail(err, KILN_ERR_INTERNAL, "node '%s': the fused Add's other input has no buffer", k->name);
+                }
+            }
+        } else {
+            bd = dn_plan_dst_value(k, p, fval, dst_md, ns + 2, out, err);
+        }
+    } else if (bw >= 0 && bb >= 0) {
+        bd = dn_plan_dst(k, p, 0, dst_md, ns + 2, out, err);
+    }
     if (bd >= 0) {
         int args[4] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST, DNNL_ARG_BIAS}, bufs[4] = {bs, bw, bd, bb};
         st = dn_plan_step(k, p, pd, b ? 4 : 3, args, bufs, "convolution", err);

@@ -10,10 +10,7 @@
 
 #include "dn.h"
 
-typedef struct elt_state {
-    dnnl_alg_kind_t alg;
-    float alpha, beta;
-} elt_state;
+typedef dn_elt_state elt_state;
 
 /* The algorithm and its parameters for node `n`; 0 when unsupported. */
 static int elt_params(const kiln_host_api *h, const kiln_node_view *n, elt_state *s, char *why, size_t len) {
@@ -82,13 +79,14 @@ static int32_t elt_build(dn_kernel *k, dn_plan *p, const kiln_value_desc *const 
     elt_state *s = k->op_state;
     const kiln_value_desc *x = in[0];
     if (!x) return dn_fail(err, KILN_ERR_SHAPE, "node '%s': missing input", k->name);
-    p->n_out = 1;
-    p->out_rank[0] = x->rank;
-    memcpy(p->out_dims[0], x->dims, (size_t)x->rank * sizeof(int64_t));
+    dn_plan_shape(k, p, 0, x->rank, x->dims);
     if (x->count == 0) return KILN_OK;
-    int64_t flat = (int64_t)x->count; /* elementwise: any shape is a flat vector */
+    /* Elementwise: a group value in a blocked layout is used as it is; plain data as a flat vector. */
+    const dnnl_memory_desc_t *native = dn_in_native(k, p, 0);
+    int64_t flat = (int64_t)x->count;
     dnnl_memory_desc_t md;
-    dn_md_plain(&md, 1, &flat);
+    if (native) md = *native;
+    else dn_md_plain(&md, 1, &flat);
     dnnl_eltwise_desc_t ed;
     int32_t st = dn_check(dnnl_eltwise_forward_desc_init(&ed, dnnl_forward_inference, s->alg, &md, s->alpha, s->beta), err, k,
                           "eltwise descriptor");
@@ -96,8 +94,9 @@ static int32_t elt_build(dn_kernel *k, dn_plan *p, const kiln_value_desc *const 
     dnnl_primitive_desc_t pd;
     st = dn_check(dnnl_primitive_desc_create(&pd, &ed, NULL, k->pv->engine, NULL), err, k, "eltwise");
     if (st != KILN_OK) return st;
-    int bs = dn_plan_buf(k, p, &md, DN_BUF_IN, 0, NULL, err);
-    int bd = bs >= 0 ? dn_plan_buf(k, p, &md, DN_BUF_OUT, 0, NULL, err) : -1;
+    int bs = native ? dn_plan_input_native(k, p, 0, err) : dn_plan_input(k, p, 0, &md, NULL, err);
+    int bd = bs >= 0 ? dn_plan_dst(k, p, 0, native, x->rank, x->dims, err) : -1;
+    if (bd >= 0 && !native) bd = dn_plan_view(k, p, bd, &md, err);
     if (bd >= 0) {
         int args[2] = {DNNL_ARG_SRC, DNNL_ARG_DST}, bufs[2] = {bs, bd};
         st = dn_plan_step(k, p, pd, 2, args, bufs, "eltwise", err);
@@ -106,6 +105,19 @@ static int32_t elt_build(dn_kernel *k, dn_plan *p, const kiln_value_desc *const 
     }
     dnnl_primitive_desc_destroy(pd);
     return st;
+}
+
+int dn_is_eltwise(const dn_op *op) {
+    return op && op->build == elt_build;
+}
+
+int dn_eltwise_params(const dn_member *m, dnnl_alg_kind_t *alg, float *alpha, float *beta) {
+    if (!dn_is_eltwise(m->op) || !m->op_state) return 0;
+    const elt_state *s = m->op_state;
+    *alg = s->alg;
+    *alpha = s->alpha;
+    *beta = s->beta;
+    return 1;
 }
 
 #define ELT(name) {name, elt_supports, elt_create, elt_build}

@@ -57,15 +57,12 @@ static int32_t mm_build(dn_kernel *k, dn_plan *p, const kiln_value_desc *const *
     if (orank > KILN_MAX_RANK) return dn_fail(err, KILN_ERR_SHAPE, "node '%s' (MatMul): output rank too large", k->name);
     int64_t total = 1;
     for (int i = 0; i < r; i++) total *= pdims[i];
-    p->n_out = 1;
-    p->out_rank[0] = orank;
-    memcpy(p->out_dims[0], od, (size_t)orank * sizeof(int64_t));
+    dn_plan_shape(k, p, 0, orank, od);
     if (total == 0) return KILN_OK;
     if (K == 0) { /* sums of nothing */
         int bz = dn_plan_dst(k, p, 0, NULL, orank, od, err);
         if (bz < 0) return err->status;
-        p->bufs[bz].zero = 1;
-        return KILN_OK;
+        return dn_plan_zero(k, p, bz, err);
     }
     dnnl_memory_desc_t src_u, wei_u, wei_a, dst_u, src_a;
     int two_d = br == 2; /* fold A's batch dims into M */
@@ -88,8 +85,8 @@ static int32_t mm_build(dn_kernel *k, dn_plan *p, const kiln_value_desc *const *
         src_a = src_u;
     }
     /* A constant B keeps its own dims in its plain copy; they match wei_u's elements. */
-    dn_const *c = &k->consts[1];
-    if (c->present && c->plain_only) c->copies[0].md = wei_u;
+    dn_const *c = dn_const_of(k, 1);
+    if (c && c->present && c->plain_only) c->copies[0].md = wei_u;
     dnnl_matmul_desc_t md;
     int32_t st = dn_check(dnnl_matmul_desc_init(&md, &src_a, &wei_a, NULL, &dst_u), err, k, "matmul descriptor");
     if (st != KILN_OK) return st;
@@ -101,9 +98,8 @@ static int32_t mm_build(dn_kernel *k, dn_plan *p, const kiln_value_desc *const *
     int bdst = bw >= 0 ? dn_plan_dst(k, p, 0, NULL, orank, od, err) : -1;
     if (bdst >= 0) {
         /* The output is written as dst_u ([.., M, N] row-major): the same bytes as od. */
-        dnnl_memory_destroy(p->bufs[bdst].mem);
-        p->bufs[bdst].mem = NULL;
-        st = dn_check(dnnl_memory_create(&p->bufs[bdst].mem, &dst_u, k->pv->engine, DNNL_MEMORY_NONE), err, k, "memory creation");
+        bdst = dn_plan_view(k, p, bdst, &dst_u, err);
+        st = bdst >= 0 ? KILN_OK : err->status;
         int args[3] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST}, bufs[3] = {bs, bw, bdst};
         if (st == KILN_OK) st = dn_plan_step(k, p, pd, 3, args, bufs, "matmul", err);
     } else {
@@ -176,16 +172,13 @@ static int32_t gemm_build(dn_kernel *k, dn_plan *p, const kiln_value_desc *const
             return dn_fail(err, KILN_ERR_SHAPE, "node '%s' (Gemm): C does not broadcast to [%lld, %lld]", k->name, (long long)M, (long long)N);
     }
     int64_t od[2] = {M, N};
-    p->n_out = 1;
-    p->out_rank[0] = 2;
-    memcpy(p->out_dims[0], od, sizeof(od));
+    dn_plan_shape(k, p, 0, 2, od);
     if (M == 0 || N == 0) return KILN_OK;
     int use_c = c && s->beta != 0.0f;
     if (K == 0 && !use_c) {
         int bz = dn_plan_dst(k, p, 0, NULL, 2, od, err);
         if (bz < 0) return err->status;
-        p->bufs[bz].zero = 1;
-        return KILN_OK;
+        return dn_plan_zero(k, p, bz, err);
     }
     if (K == 0) return dn_fail(err, KILN_ERR_UNSUPPORTED, "node '%s' (Gemm): K = 0 with C", k->name);
     dnnl_memory_desc_t src_u, wei_u, wei_a, dst_u, c_md;
@@ -195,10 +188,10 @@ static int32_t gemm_build(dn_kernel *k, dn_plan *p, const kiln_value_desc *const
     int64_t wd[2] = {K, N};
     dn_md_any(&wei_a, 2, wd, k->pv->bf16 ? dnnl_bf16 : dnnl_f32);
     dn_md_plain(&c_md, 2, cd);
-    dn_const *wc = &k->consts[1];
-    if (wc->present && wc->plain_only) wc->copies[0].md = wei_u;
-    dn_const *cc = &k->consts[2];
-    if (use_c && cc->present && cc->plain_only) cc->copies[0].md = c_md;
+    dn_const *wc = dn_const_of(k, 1);
+    if (wc && wc->present && wc->plain_only) wc->copies[0].md = wei_u;
+    dn_const *cc = dn_const_of(k, 2);
+    if (use_c && cc && cc->present && cc->plain_only) cc->copies[0].md = c_md;
     /* alpha*AB + beta*C = beta * ((alpha/beta)*AB + C): post-ops linear, add C, multiply by a
      * [1, 1] tensor holding beta. (Two eltwise post-ops are not used: oneDNN 2.6's matmul ran
      * the second with the first's parameters, providers/dnnl/README.md.) */

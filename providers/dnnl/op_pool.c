@@ -126,18 +126,19 @@ static int32_t pool_build(dn_kernel *k, dn_plan *p, const kiln_value_desc *const
         pr[i] = b;
         out[2 + i] = o;
     }
-    p->n_out = 1;
-    p->out_rank[0] = ns + 2;
-    memcpy(p->out_dims[0], out, (size_t)(ns + 2) * sizeof(int64_t));
+    dn_plan_shape(k, p, 0, ns + 2, out);
     int64_t total = 1;
     for (int i = 0; i < ns + 2; i++) total *= out[i];
     if (total == 0 || x->count == 0) {
         if (total) return dn_fail(err, KILN_ERR_SHAPE, "node '%s': empty input", k->name);
         return KILN_OK;
     }
+    /* A group value in a blocked layout is pooled as it is; the output takes the same layout. */
+    const dnnl_memory_desc_t *native = dn_in_native(k, p, 0);
     dnnl_memory_desc_t src, dst;
-    dn_md_plain(&src, x->rank, x->dims);
-    dn_md_plain(&dst, ns + 2, out);
+    if (native) src = *native;
+    else dn_md_plain(&src, x->rank, x->dims);
+    dn_md_any(&dst, ns + 2, out, src.data_type);
     dnnl_alg_kind_t alg = s->max ? dnnl_pooling_max : s->include_pad ? dnnl_pooling_avg_include_padding : dnnl_pooling_avg_exclude_padding;
     dnnl_pooling_v2_desc_t pdsc;
     int32_t st = dn_check(dnnl_pooling_v2_forward_desc_init(&pdsc, dnnl_forward_inference, alg, &src, &dst, str, ker, dil, pl, pr), err,
@@ -146,8 +147,8 @@ static int32_t pool_build(dn_kernel *k, dn_plan *p, const kiln_value_desc *const
     dnnl_primitive_desc_t pd;
     st = dn_check(dnnl_primitive_desc_create(&pd, &pdsc, NULL, k->pv->engine, NULL), err, k, "pooling");
     if (st != KILN_OK) return st;
-    int bs = dn_plan_buf(k, p, &src, DN_BUF_IN, 0, NULL, err);
-    int bd = bs >= 0 ? dn_plan_dst(k, p, 0, NULL, ns + 2, out, err) : -1;
+    int bs = native ? dn_plan_input_native(k, p, 0, err) : dn_plan_input(k, p, 0, &src, NULL, err);
+    int bd = bs >= 0 ? dn_plan_dst(k, p, 0, dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0), ns + 2, out, err) : -1;
     if (bd >= 0) {
         int args[2] = {DNNL_ARG_SRC, DNNL_ARG_DST}, bufs[2] = {bs, bd};
         st = dn_plan_step(k, p, pd, 2, args, bufs, "pooling", err);

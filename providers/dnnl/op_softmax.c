@@ -40,9 +40,7 @@ static int32_t sm_build(dn_kernel *k, dn_plan *p, const kiln_value_desc *const *
     int64_t axis = s->axis < 0 ? s->axis + x->rank : s->axis;
     if (axis < 0 || axis >= x->rank)
         return dn_fail(err, KILN_ERR_SHAPE, "node '%s': axis %lld out of range for rank %d", k->name, (long long)s->axis, x->rank);
-    p->n_out = 1;
-    p->out_rank[0] = x->rank;
-    memcpy(p->out_dims[0], x->dims, (size_t)x->rank * sizeof(int64_t));
+    dn_plan_shape(k, p, 0, x->rank, x->dims);
     if (x->count == 0) return KILN_OK;
     /* [outer, axis, inner] (legacy: [outer, rest, 1]) */
     int64_t d3[3] = {1, 1, 1};
@@ -59,8 +57,9 @@ static int32_t sm_build(dn_kernel *k, dn_plan *p, const kiln_value_desc *const *
     dnnl_primitive_desc_t pd;
     st = dn_check(dnnl_primitive_desc_create(&pd, &sd, NULL, k->pv->engine, NULL), err, k, "softmax");
     if (st != KILN_OK) return st;
-    int bs = dn_plan_buf(k, p, &md, DN_BUF_IN, 0, NULL, err);
-    int bd = bs >= 0 ? dn_plan_buf(k, p, &md, DN_BUF_OUT, 0, NULL, err) : -1;
+    int bs = dn_plan_input(k, p, 0, &md, NULL, err);
+    int bd = bs >= 0 ? dn_plan_dst(k, p, 0, NULL, x->rank, x->dims, err) : -1;
+    if (bd >= 0) bd = dn_plan_view(k, p, bd, &md, err);
     if (bd >= 0) {
         int args[2] = {DNNL_ARG_SRC, DNNL_ARG_DST}, bufs[2] = {bs, bd};
         st = dn_plan_step(k, p, pd, 2, args, bufs, "softmax", err);

@@ -33,6 +33,14 @@ static int32_t create_kernel(kiln_provider *p, const kiln_node_view *n, kiln_ker
     return dn_kernel_create((dn_provider *)p, n, out, err);
 }
 
+static int32_t claim_groups(kiln_provider *p, const kiln_graph_view *g, kiln_claim_sink *sink, kiln_error *err) {
+    return dn_provider_claim_groups((dn_provider *)p, g, sink, err);
+}
+
+static int32_t compile_group(kiln_provider *p, const kiln_graph_view *g, kiln_kernel **out, kiln_error *err) {
+    return dn_provider_compile_group((dn_provider *)p, g, out, err);
+}
+
 static void provider_release(kiln_provider *p) {
     dn_provider *pv = (dn_provider *)p;
     if (pv->stream) dnnl_stream_destroy(pv->stream);
@@ -44,19 +52,22 @@ static int32_t create_provider(kiln_provider_library *lib, const kiln_provider_p
     const kiln_host_api *h = prm->host;
     *out = NULL;
     if (prm->device != 0) return dn_fail(err, KILN_ERR_INVALID_ARGUMENT, "the dnnl library has one device, not %u", prm->device);
-    int bf16 = 0, verbose = 0;
+    int bf16 = 0, verbose = 0, fuse = 1;
     for (uint32_t i = 0; i < prm->n_options; i++) {
         const char *k = prm->option_keys[i], *v = prm->option_values[i];
         if (!strcmp(k, "precision")) {
             if (!strcmp(v, "fp32") || !strcmp(v, "f32")) bf16 = 0;
             else if (!strcmp(v, "bf16")) bf16 = 1;
             else return dn_fail(err, KILN_ERR_INVALID_ARGUMENT, "dnnl: precision=%s is not fp32 or bf16", v);
+        } else if (!strcmp(k, "fuse")) {
+            if (!strcmp(v, "0") || !strcmp(v, "1")) fuse = v[0] == '1';
+            else return dn_fail(err, KILN_ERR_INVALID_ARGUMENT, "dnnl: fuse=%s is not 0 or 1", v);
         } else if (!strcmp(k, "verbose")) {
             if (!strcmp(v, "0") || !strcmp(v, "1") || !strcmp(v, "2")) verbose = v[0] - '0';
             else return dn_fail(err, KILN_ERR_INVALID_ARGUMENT, "dnnl: verbose=%s is not 0, 1 or 2", v);
         } else {
             char msg[300];
-            snprintf(msg, sizeof(msg), "unknown option %s=%s ignored (known: precision=fp32|bf16, verbose=0|1|2)", k, v);
+            snprintf(msg, sizeof(msg), "unknown option %s=%s ignored (known: precision=fp32|bf16, fuse=0|1, verbose=0|1|2)", k, v);
             h->log(KILN_LOG_WARNING, "dnnl", msg);
         }
     }
@@ -71,6 +82,8 @@ static int32_t create_provider(kiln_provider_library *lib, const kiln_provider_p
     pv->abi.create_kernel = create_kernel;
     pv->abi.release = provider_release;
     pv->abi.mem_kind = 0;
+    pv->abi.claim_groups = fuse ? claim_groups : NULL;
+    pv->abi.compile_group = compile_group;
     pv->host = h;
     pv->host_ctx = prm->host_ctx;
     pv->version = lib->hdr.abi_version;

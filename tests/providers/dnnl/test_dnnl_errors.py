@@ -1,0 +1,108 @@
+#!/usr/bin/env python3
+"""Broken inputs, bad options and unsupported attributes through the oneDNN provider: each
+fails cleanly naming the node (or the option), or falls back to the CPU provider and still
+matches onnxruntime.
+
+  test_dnnl_errors.py RT_RUN PROVIDER_SO"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import TensorProto, helper, numpy_helper
+
+RT, SO = sys.argv[1], sys.argv[2]
+failures = 0
+count = 0
+
+
+def check(ok, what):
+    global failures, count
+    count += 1
+    print(("ok %d - " if ok else "not ok %d - ") % count + what)
+    if not ok:
+        failures += 1
+
+
+def save(model, folder, name):
+    path = os.path.join(folder, name)
+    onnx.save(model, path)
+    return path
+
+
+def run(model, *extra):
+    r = subprocess.run([RT, model] + list(extra), capture_output=True, text=True)
+    return r.returncode, r.stdout + r.stderr
+
+
+def conv_relu(folder):
+    rng = np.random.default_rng(3)
+    w = numpy_helper.from_array(rng.standard_normal((4, 3, 3, 3)).astype(np.float32), "w")
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", "c", "h", "w"])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    g = helper.make_graph([helper.make_node("Conv", ["x", "w"], ["t"], name="conv0", pads=[1, 1, 1, 1]),
+                           helper.make_node("Relu", ["t"], ["y"], name="relu0")], "g", [x], [y], [w])
+    return save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), folder, "conv_relu.onnx")
+
+
+def maxpool_indices(folder):
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 6, 6])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    i = helper.make_tensor_value_info("i", TensorProto.INT64, None)
+    g = helper.make_graph([helper.make_node("MaxPool", ["x"], ["y", "i"], name="pool0", kernel_shape=[2, 2])], "g", [x], [y, i])
+    return save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), folder, "maxpool_indices.onnx")
+
+
+def add_int(folder):
+    a = helper.make_tensor_value_info("a", TensorProto.INT64, [2, 3])
+    b = helper.make_tensor_value_info("b", TensorProto.INT64, [2, 3])
+    y = helper.make_tensor_value_info("y", TensorProto.INT64, None)
+    g = helper.make_graph([helper.make_node("Add", ["a", "b"], ["y"], name="add0")], "g", [a, b], [y])
+    return save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), folder, "add_int.onnx")
+
+
+def providers_of(model, opt=""):
+    rc, out = run(model, "--provider", SO + opt, "--report", "json", "--dim", "c=3", "--dim", "h=5", "--dim", "w=5")
+    if rc != 0:
+        return rc, {}
+    rep = json.loads(out[out.index("{"):])
+    return rc, {n["name"]: n["provider"] for n in rep["partition"]["nodes"]}
+
+
+with tempfile.TemporaryDirectory() as tmp:
+    m = conv_relu(tmp)
+    rc, out = run(m, "--provider", SO + ":precision=fp64")
+    check(rc != 0 and "precision=fp64" in out, "a bad option value fails session creation naming it: " + out.strip()[-120:])
+    rc, out = run(m, "--provider", SO + ":fuse=maybe")
+    check(rc != 0 and "fuse=maybe" in out, "fuse=maybe is refused")
+    rc, out = run(m, "--provider", SO + ":no_such_option=1", "--dim", "c=3")
+    check(rc == 0, "an unknown option is a warning, not a failure")
+    # X with 5 channels against a weight for 3: a clean run error naming the Conv node.
+    xin = os.path.join(tmp, "x5.npy")
+    np.save(xin, np.ones((1, 5, 8, 8), np.float32))
+    for opt in ("", ":fuse=0"):
+        rc, out = run(m, "--provider", SO + opt, "--input", "x=" + xin)
+        check(rc == 4 and "conv0" in out and "Conv" in out, f"wrong channel count{opt or ' (fused)'}: run error naming the node: " +
+              out.strip()[-160:])
+    # And the right shape agrees with onnxruntime, fused or not.
+    x3 = np.random.default_rng(5).standard_normal((2, 3, 7, 9)).astype(np.float32)
+    np.save(os.path.join(tmp, "x3.npy"), x3)
+    ref = ort.InferenceSession(m, providers=["CPUExecutionProvider"]).run(None, {"x": x3})[0]
+    np.save(os.path.join(tmp, "ref.npy"), ref)
+    for opt in ("", ":fuse=0"):
+        rc, out = run(m, "--provider", SO + opt, "--input", "x=" + os.path.join(tmp, "x3.npy"), "--expect",
+                      "y=" + os.path.join(tmp, "ref.npy"))
+        check(rc == 0, f"conv+relu{opt} agrees with onnxruntime")
+        rc, prov = providers_of(m, opt)
+        check(prov.get("conv0") == "dnnl" and prov.get("relu0") == "dnnl", f"conv0 and relu0 run on dnnl{opt}: {prov}")
+    # Unsupported: MaxPool's Indices output and integer Add stay on the CPU provider and still run.
+    for maker, node in ((maxpool_indices, "pool0"), (add_int, "add0")):
+        mm = maker(tmp)
+        rc, prov = providers_of(mm)
+        check(rc == 0 and prov.get(node) == "cpu", f"{node} falls back to the CPU provider: {prov}")
+print(f"1..{count}")
+sys.exit(1 if failures else 0)
