@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <dnnl.h>
+#include "dn_dnnl.h"
 
 #include "kiln_provider.h"
 

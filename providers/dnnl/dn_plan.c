@@ -6,9 +6,6 @@
 
 #include "dn.h"
 
-#if defined(_OPENMP)
-#include <omp.h>
-#endif
 
 static int grow(dn_provider *pv, void **arr, uint32_t *cap, uint32_t n, size_t item) {
     if (n < *cap) return 1;
@@ -370,15 +367,10 @@ void dn_plan_free(dn_kernel *k, dn_plan *p) {
 }
 
 void dn_threads(dn_provider *pv, kiln_kernel_ctx *ctx) {
-#if defined(_OPENMP)
     uint32_t n = 1;
     if (KILN_ABI_HAS(pv->host, kiln_host_api, thread_count) && pv->host->thread_count) n = pv->host->thread_count(ctx);
     if (n < 1) n = 1;
-    if (omp_get_max_threads() != (int)n) omp_set_num_threads((int)n);
-#else
-    (void)pv;
-    (void)ctx;
-#endif
+    if (dn_dnnl.omp_set_num_threads && dn_dnnl.omp_get_max_threads() != (int)n) dn_dnnl.omp_set_num_threads((int)n);
 }
 
 int32_t dn_plan_run(dn_kernel *k, dn_plan *p, kiln_kernel_ctx *ctx, kiln_error *err) {

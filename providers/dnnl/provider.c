@@ -140,6 +140,8 @@ KILN_PROVIDER_EXPORT int32_t kiln_provider_entry(const kiln_host_api *host, void
                        KILN_ABI_MAJOR(DN_ABI_MIN), KILN_ABI_MINOR(DN_ABI_MIN), KILN_ABI_MAJOR(DN_ABI_MAX), KILN_ABI_MINOR(DN_ABI_MAX),
                        KILN_ABI_MAJOR(host_min), KILN_ABI_MINOR(host_min), KILN_ABI_MAJOR(host_max), KILN_ABI_MINOR(host_max));
     if (!host || !host->alloc || !host->free) return dn_fail(err, KILN_ERR_INVALID_ARGUMENT, "the host API has no allocator");
+    char why[256];
+    if (!dn_dnnl_load(why, sizeof(why))) return dn_fail(err, KILN_ERR_PROVIDER, "the dnnl provider: %s", why);
     dn_library *dl = host->alloc(host_ctx, sizeof(*dl), 16);
     if (!dl) return dn_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory loading the dnnl provider");
     memset(dl, 0, sizeof(*dl));
