@@ -150,11 +150,11 @@ static int32_t gemm_create(dn_kernel *k, const kiln_node_view *n, kiln_error *er
 }
 
 /* A [r, c] matrix stored row-major, read as its transpose [c, r] when `t`. */
-static void md_2d(dnnl_memory_desc_t *md, int64_t rows, int64_t cols, int t) {
+static void md_2d(dnnl_memory_desc_t *md, int64_t rows, int64_t cols, int t, dnnl_data_type_t dt) {
     dnnl_dims_t d = {rows, cols}, s;
     if (t) s[0] = 1, s[1] = rows;
     else s[0] = cols, s[1] = 1;
-    dnnl_memory_desc_init_by_strides(md, 2, d, dnnl_f32, s);
+    dnnl_memory_desc_init_by_strides(md, 2, d, dt, s);
 }
 
 static int32_t gemm_build(dn_kernel *k, dn_plan *p, const kiln_value_desc *const *in, kiln_error *err) {
@@ -181,9 +181,10 @@ static int32_t gemm_build(dn_kernel *k, dn_plan *p, const kiln_value_desc *const
         return dn_plan_zero(k, p, bz, err);
     }
     if (K == 0) return dn_fail(err, KILN_ERR_UNSUPPORTED, "node '%s' (Gemm): K = 0 with C", k->name);
-    dnnl_memory_desc_t src_u, wei_u, wei_a, dst_u, c_md;
-    md_2d(&src_u, M, K, s->ta);
-    md_2d(&wei_u, K, N, s->tb);
+    dnnl_memory_desc_t src_u, src_a, wei_u, wei_a, dst_u, c_md;
+    md_2d(&src_u, M, K, s->ta, dnnl_f32);
+    md_2d(&src_a, M, K, s->ta, k->pv->bf16 ? dnnl_bf16 : dnnl_f32); /* bf16: A converted at each call */
+    md_2d(&wei_u, K, N, s->tb, dnnl_f32);
     dn_md_plain(&dst_u, 2, od);
     int64_t wd[2] = {K, N};
     dn_md_any(&wei_a, 2, wd, k->pv->bf16 ? dnnl_bf16 : dnnl_f32);
@@ -214,7 +215,7 @@ static int32_t gemm_build(dn_kernel *k, dn_plan *p, const kiln_value_desc *const
     }
     dnnl_matmul_desc_t md;
     dnnl_primitive_desc_t pd = NULL;
-    if (st == KILN_OK) st = dn_check(dnnl_matmul_desc_init(&md, &src_u, &wei_a, NULL, &dst_u), err, k, "matmul descriptor");
+    if (st == KILN_OK) st = dn_check(dnnl_matmul_desc_init(&md, &src_a, &wei_a, NULL, &dst_u), err, k, "matmul descriptor");
     if (st == KILN_OK) st = dn_check(dnnl_primitive_desc_create(&pd, &md, attr, k->pv->engine, NULL), err, k, "matmul");
     if (po) dnnl_post_ops_destroy(po);
     if (attr) dnnl_primitive_attr_destroy(attr);
