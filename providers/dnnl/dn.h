@@ -13,7 +13,7 @@
 
 #define DN_ABI_MIN KILN_ABI_MAKE(1, 0)
 #define DN_ABI_MAX KILN_ABI_MAKE(1, 1)
-#define DN_MAX_ARGS 8     /* dnnl arguments of one step */
+#define DN_MAX_ARGS 12    /* dnnl arguments of one step */
 #define DN_MAX_PLANS 8    /* shape signatures cached per kernel */
 #define DN_MAX_IN 8       /* inputs (and outputs) of a node the plugin runs */
 #define DN_MAX_OUT 32     /* outputs of a kernel (a fused group's) */
@@ -84,6 +84,7 @@ typedef struct dn_const {
     dn_const_copy *copies;    /* copies[0] is the source of every later reorder */
     uint32_t n_copies;
     int plain_only;           /* copies[0] is the creation-time plain copy, not yet used by a plan */
+    int not_float;            /* an input declared of another type (constant attributes such as Reduce axes) */
 } dn_const;
 
 struct dn_kernel;
@@ -235,5 +236,7 @@ extern const dn_op dn_op_eltwise_table[];  /* terminated by op_type NULL */
 extern const dn_op dn_op_softmax, dn_op_logsoftmax;
 extern const dn_op dn_op_maxpool, dn_op_avgpool, dn_op_gavgpool, dn_op_gmaxpool;
 extern const dn_op dn_op_binary_table[];   /* terminated by op_type NULL */
+extern const dn_op dn_op_reduce_table[];   /* terminated by op_type NULL */
+extern const dn_op dn_op_batchnorm, dn_op_layernorm, dn_op_lrn, dn_op_concat;
 
 #endif

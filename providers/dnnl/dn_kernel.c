@@ -8,7 +8,8 @@
 
 const dn_op *dn_find_op(const kiln_host_api *h, const kiln_node_view *n) {
     static const dn_op *const single[] = {&dn_op_conv, &dn_op_matmul, &dn_op_gemm, &dn_op_softmax, &dn_op_logsoftmax,
-                                          &dn_op_maxpool, &dn_op_avgpool, &dn_op_gavgpool, &dn_op_gmaxpool};
+                                          &dn_op_maxpool, &dn_op_avgpool, &dn_op_gavgpool, &dn_op_gmaxpool,
+                                          &dn_op_batchnorm, &dn_op_layernorm, &dn_op_lrn, &dn_op_concat};
     if (*h->node_domain(n)) return NULL;
     const char *op = h->node_op_type(n);
     for (size_t i = 0; i < sizeof(single) / sizeof(single[0]); i++)
@@ -17,12 +18,15 @@ const dn_op *dn_find_op(const kiln_host_api *h, const kiln_node_view *n) {
         if (!strcmp(o->op_type, op)) return o;
     for (const dn_op *o = dn_op_binary_table; o->op_type; o++)
         if (!strcmp(o->op_type, op)) return o;
+    for (const dn_op *o = dn_op_reduce_table; o->op_type; o++)
+        if (!strcmp(o->op_type, op)) return o;
     return NULL;
 }
 
 /* Keeps a plain copy of input `i` when it is a float constant. */
 static int32_t keep_const(dn_kernel *k, uint32_t i, const kiln_value_info *vi, kiln_error *err) {
     const kiln_value_desc *c = vi->constant;
+    if (vi->dtype != KILN_DTYPE_FLOAT) k->consts[i].not_float = 1;
     if (!c || !c->data || c->dtype != KILN_DTYPE_FLOAT || c->kind != KILN_VALUE_TENSOR) return KILN_OK;
     dn_const *kc = &k->consts[i];
     kc->copies = dn_alloc(k->pv, sizeof(dn_const_copy));
@@ -82,7 +86,7 @@ static int32_t compute(kiln_kernel *kk, kiln_kernel_ctx *ctx, kiln_error *err) {
                        k->op->op_type, ctx->n_inputs, ctx->n_outputs, k->n_kin, k->n_kout);
     for (uint32_t i = 0; i < ctx->n_inputs; i++) {
         const kiln_value_desc *d = ctx->inputs[i];
-        if (d && !k->consts[i].present && (d->kind != KILN_VALUE_TENSOR || d->dtype != KILN_DTYPE_FLOAT))
+        if (d && !k->consts[i].present && !k->consts[i].not_float && (d->kind != KILN_VALUE_TENSOR || d->dtype != KILN_DTYPE_FLOAT))
             return dn_fail(err, KILN_ERR_SHAPE, "node '%s' (%s): input %u is not a float tensor", k->name, k->op->op_type, i);
     }
     dn_threads(k->pv, ctx);
