@@ -176,6 +176,8 @@ int32_t dn_provider_claim_groups(dn_provider *pv, const kiln_graph_view *g, kiln
 /* Points output `o` of the current member (its value) at buffer `b` (a fused member's output). */
 int dn_plan_dst_value(dn_kernel *k, dn_plan *p, int val, const dnnl_memory_desc_t *have, int32_t rank, const int64_t *dims,
                       kiln_error *err);
+/* A group value that is a kept constant, in layout `md` (a plain view of the same elements). */
+int dn_plan_const_value(dn_kernel *k, dn_plan *p, int val, const dnnl_memory_desc_t *md, kiln_error *err);
 void dn_plan_alias_value(dn_kernel *k, dn_plan *p, int val, int b, int32_t rank, const int64_t *dims);
 
 /* ---- memory and helpers (dn_util.c) ---- */

@@ -250,7 +250,7 @@ static int32_t build_group(dn_kernel *k, dn_plan *p, kiln_kernel_ctx *ctx, kiln_
         k->op_state = NULL;
         memcpy(k->name, gname, sizeof(k->name));
         if (st != KILN_OK) break;
-        if (m->post_sum < 0 && m->post_elt < 0)
+        if (m->post_sum < 0 && m->post_elt < 0 && m->post_bias < 0)
             for (uint32_t o = 0; o < m->n_out; o++)
                 if (m->out_val[o] >= 0 && k->vals[m->out_val[o]].buf < 0 &&
                     (k->vals[m->out_val[o]].n_cons || k->vals[m->out_val[o]].gout >= 0))
@@ -304,6 +304,37 @@ static void plan_fusion(dn_kernel *k, const kiln_graph_view *g) {
     for (uint32_t mi = 0; mi < k->n_members; mi++) {
         dn_member *m = &k->members[mi];
         m->post_sum = m->post_elt = m->post_bias = -1;
+    }
+    /* MatMul: an Add of a constant vector along the last dim (a bias) as a binary post-op, then an eltwise. */
+    for (uint32_t mi = 0; mi < k->n_members; mi++) {
+        dn_member *m = &k->members[mi];
+        if (m->absorbed || strcmp(m->op->op_type, "MatMul") || m->out_val[0] < 0) continue;
+        const kiln_node_view *mn = h->graph_node_at(g, mi);
+        kiln_value_info mo;
+        if (!dn_info(h, mn, 1, 0, &mo) || mo.rank < 2 || mo.dims[mo.rank - 1] <= 0) continue;
+        int v = m->out_val[0];
+        dn_gval *gv = &k->vals[v];
+        if (gv->n_cons != 1 || gv->gout >= 0) continue;
+        dn_member *c = &k->members[gv->last_cons];
+        if (!strcmp(c->op->op_type, "Add") && c->n_in == 2) {
+            int other = c->in_val[0] == v ? c->in_val[1] : c->in_val[0];
+            dn_gval *u = other >= 0 && other != v ? &k->vals[other] : NULL;
+            dn_const *bc = u && u->gin >= 0 && k->consts[u->gin].present ? &k->consts[u->gin] : NULL;
+            int ok = bc && bc->rank >= 1 && bc->rank <= mo.rank && bc->dims[bc->rank - 1] == mo.dims[mo.rank - 1];
+            for (int32_t d = 0; ok && d < bc->rank - 1; d++) ok = bc->dims[d] == 1;
+            if (!ok) continue;
+            m->post_bias = gv->last_cons;
+            m->bias_val = other;
+            c->absorbed = 1;
+            c->host = (int)mi;
+            v = c->out_val[0];
+            gv = &k->vals[v];
+            if (gv->n_cons == 1 && gv->gout < 0 && dn_is_eltwise(k->members[gv->last_cons].op)) {
+                m->post_elt = gv->last_cons;
+                k->members[gv->last_cons].absorbed = 1;
+                k->members[gv->last_cons].host = (int)mi;
+            }
+        }
     }
     for (uint32_t mi = 0; mi < k->n_members; mi++) {
         dn_member *m = &k->members[mi];

@@ -261,6 +261,18 @@ int dn_plan_input(dn_kernel *k, dn_plan *p, uint32_t i, const dnnl_memory_desc_t
     return want && b >= 0 ? dn_plan_reorder(k, p, b, want, err) : b;
 }
 
+int dn_plan_const_value(dn_kernel *k, dn_plan *p, int val, const dnnl_memory_desc_t *md, kiln_error *err) {
+    int32_t gi = k->vals[val].gin;
+    dn_const *c = gi >= 0 && (uint32_t)gi < k->n_consts && k->consts[gi].present ? &k->consts[gi] : NULL;
+    if (!c) {
+        dn_fail(err, KILN_ERR_INTERNAL, "group '%s': value '%s' is not a kept constant", k->name, k->vals[val].name);
+        return -1;
+    }
+    if (c->plain_only && dnnl_memory_desc_get_size(&c->copies[0].md) == dnnl_memory_desc_get_size(md)) c->copies[0].md = *md;
+    void *data = const_in(k, c, md, err);
+    return data ? dn_plan_buf(k, p, md, DN_BUF_CONST, (uint32_t)gi, data, err) : -1;
+}
+
 void dn_plan_alias_value(dn_kernel *k, dn_plan *p, int val, int b, int32_t rank, const int64_t *dims) {
     (void)p;
     dn_gval *v = &k->vals[val];

@@ -87,21 +87,50 @@ static int32_t mm_build(dn_kernel *k, dn_plan *p, const kiln_value_desc *const *
     /* A constant B keeps its own dims in its plain copy; they match wei_u's elements. */
     dn_const *c = dn_const_of(k, 1);
     if (c && c->present && c->plain_only) c->copies[0].md = wei_u;
+    /* In a group: a bias Add (binary post-op) and an eltwise after it run inside the matmul. */
+    dn_member *m = k->cur;
+    int fuse_bias = m && m->post_bias >= 0, fuse_elt = m && m->post_elt >= 0;
+    dnnl_memory_desc_t bias_md;
+    int64_t bd_[KILN_MAX_RANK + 1];
+    int bdr = two_d ? 2 : r;
+    for (int i = 0; i < bdr; i++) bd_[i] = 1;
+    bd_[bdr - 1] = N;
+    dn_md_plain(&bias_md, bdr, bd_);
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_post_ops_t po = NULL;
+    int32_t st = KILN_OK;
+    if (fuse_bias || fuse_elt) {
+        st = dn_check(dnnl_primitive_attr_create(&attr), err, k, "attributes");
+        if (st == KILN_OK) st = dn_check(dnnl_post_ops_create(&po), err, k, "post-ops");
+        if (st == KILN_OK && fuse_bias) st = dn_check(dnnl_post_ops_append_binary(po, dnnl_binary_add, &bias_md), err, k, "post-ops");
+        dnnl_alg_kind_t alg;
+        float alpha, beta;
+        if (st == KILN_OK && fuse_elt && dn_eltwise_params(&k->members[m->post_elt], &alg, &alpha, &beta))
+            st = dn_check(dnnl_post_ops_append_eltwise(po, 1.0f, alg, alpha, beta), err, k, "post-ops");
+        if (st == KILN_OK) st = dn_check(dnnl_primitive_attr_set_post_ops(attr, po), err, k, "post-ops");
+    }
     dnnl_matmul_desc_t md;
-    int32_t st = dn_check(dnnl_matmul_desc_init(&md, &src_a, &wei_a, NULL, &dst_u), err, k, "matmul descriptor");
-    if (st != KILN_OK) return st;
-    dnnl_primitive_desc_t pd;
-    st = dn_check(dnnl_primitive_desc_create(&pd, &md, NULL, k->pv->engine, NULL), err, k, "matmul");
+    dnnl_primitive_desc_t pd = NULL;
+    if (st == KILN_OK) st = dn_check(dnnl_matmul_desc_init(&md, &src_a, &wei_a, NULL, &dst_u), err, k, "matmul descriptor");
+    if (st == KILN_OK) st = dn_check(dnnl_primitive_desc_create(&pd, &md, attr, k->pv->engine, NULL), err, k, "matmul");
+    if (po) dnnl_post_ops_destroy(po);
+    if (attr) dnnl_primitive_attr_destroy(attr);
     if (st != KILN_OK) return st;
     int bs = dn_plan_input(k, p, 0, &src_u, dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0), err);
     int bw = bs >= 0 ? dn_plan_input(k, p, 1, &wei_u, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0), err) : -1;
-    int bdst = bw >= 0 ? dn_plan_dst(k, p, 0, NULL, orank, od, err) : -1;
+    int bb = fuse_bias && bw >= 0 ? dn_plan_const_value(k, p, m->bias_val, &bias_md, err) : 0;
+    int bdst = -1;
+    if (bw >= 0 && bb >= 0) {
+        int last = fuse_elt ? m->post_elt : fuse_bias ? m->post_bias : -1;
+        bdst = last >= 0 ? dn_plan_dst_value(k, p, k->members[last].out_val[0], NULL, orank, od, err) : dn_plan_dst(k, p, 0, NULL, orank, od, err);
+    }
     if (bdst >= 0) {
         /* The output is written as dst_u ([.., M, N] row-major): the same bytes as od. */
         bdst = dn_plan_view(k, p, bdst, &dst_u, err);
         st = bdst >= 0 ? KILN_OK : err->status;
-        int args[3] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST}, bufs[3] = {bs, bw, bdst};
-        if (st == KILN_OK) st = dn_plan_step(k, p, pd, 3, args, bufs, "matmul", err);
+        int args[4] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST, DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1};
+        int bufs[4] = {bs, bw, bdst, bb};
+        if (st == KILN_OK) st = dn_plan_step(k, p, pd, fuse_bias ? 4 : 3, args, bufs, "matmul", err);
     } else {
         st = err->status ? err->status : KILN_ERR_PROVIDER;
     }
