@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Broken inputs, bad options and unsupported attributes through the oneDNN provider: each
 fails cleanly naming the node (or the option), or falls back to the CPU provider and still
-matches onnxruntime.
+matches onnxruntime; and precision=bf16 within its documented tolerance.
 
   test_dnnl_errors.py RT_RUN PROVIDER_SO"""
 import json
@@ -99,6 +99,19 @@ with tempfile.TemporaryDirectory() as tmp:
         check(rc == 0, f"conv+relu{opt} agrees with onnxruntime")
         rc, prov = providers_of(m, opt)
         check(prov.get("conv0") == "dnnl" and prov.get("relu0") == "dnnl", f"conv0 and relu0 run on dnnl{opt}: {prov}")
+    # precision=bf16: within the documented bf16 tolerance (docs/dnnl.md: 2 % of the output's range).
+    out_dir = os.path.join(tmp, "bf16")
+    os.makedirs(out_dir)
+    rc, out = run(m, "--provider", SO + ":precision=bf16", "--input", "x=" + os.path.join(tmp, "x3.npy"), "--output-dir", out_dir)
+    ok = rc == 0
+    if ok:
+        t = onnx.TensorProto()
+        with open(os.path.join(out_dir, "y.pb"), "rb") as f:
+            t.ParseFromString(f.read())
+        y = numpy_helper.to_array(t)
+        err = float(np.abs(y - ref).max() / np.abs(ref).max())
+        ok = y.shape == ref.shape and 0 < err <= 0.02
+    check(ok, "precision=bf16 agrees with onnxruntime within 2 % of the output range (and is not fp32)")
     # Unsupported: MaxPool's Indices output and integer Add stay on the CPU provider and still run.
     for maker, node in ((maxpool_indices, "pool0"), (add_int, "add0")):
         mm = maker(tmp)
