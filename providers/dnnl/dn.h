@@ -169,6 +169,8 @@ int dn_plan_input_native(dn_kernel *k, dn_plan *p, uint32_t i, kiln_error *err);
 /* Group members fused into the current one (dn_kernel.c). */
 int dn_eltwise_params(const dn_member *m, dnnl_alg_kind_t *alg, float *alpha, float *beta);
 int dn_is_eltwise(const struct dn_op *op);
+/* The Gelu eltwise op (its state says gelu_erf when a pattern is rewritten into it). */
+const struct dn_op *dn_op_gelu_erf(void);
 /* 1 when value `v` is read by a member (other than `except`) built after member `mi`. */
 int dn_value_read_after(const dn_kernel *k, int v, int mi, int except);
 int32_t dn_provider_compile_group(dn_provider *pv, const kiln_graph_view *g, kiln_kernel **out, kiln_error *err);

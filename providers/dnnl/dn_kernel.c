@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Single-node kernels: the operator table, kernel creation (constant inputs copied once),
  * the prepack hook, and compute with one plan cached per input-shape signature. */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -181,6 +182,53 @@ int32_t dn_kernel_create(dn_provider *pv, const kiln_node_view *n, kiln_kernel *
 
 /* ---- fused groups ---- */
 
+/* Erf is run only inside the exported GELU pattern (gelu_rewrite), never alone. */
+static int erf_supports(const kiln_host_api *h, const kiln_node_view *n, char *why, size_t len) {
+    (void)h;
+    (void)n;
+    snprintf(why, len, "Erf only inside a GELU pattern");
+    return 0;
+}
+static int32_t erf_build(dn_kernel *k, dn_plan *p, const kiln_value_desc *const *in, kiln_error *err) {
+    (void)p;
+    (void)in;
+    return dn_fail(err, KILN_ERR_INTERNAL, "node '%s': Erf outside a GELU pattern", k->name);
+}
+static const dn_op erf_in_gelu = {"Erf", erf_supports, NULL, erf_build};
+
+/* The node reading output 0 of `n` when it is the only reader in graph `g`, else NULL. */
+static const kiln_node_view *only_consumer(const kiln_host_api *h, const kiln_graph_view *g, const kiln_node_view *n) {
+    const kiln_node_view *found = NULL;
+    uint32_t cnt = h->graph_node_count(g);
+    for (uint32_t i = 0; i < cnt; i++) {
+        const kiln_node_view *c = h->graph_node_at(g, i);
+        for (uint32_t j = 0; j < h->node_input_count(c); j++) {
+            uint32_t slot = 0;
+            if (h->node_producer(c, j, &slot) == n && slot == 0) {
+                if (found && found != c) return NULL;
+                found = c;
+            }
+        }
+    }
+    return found;
+}
+
+static int is_op(const kiln_host_api *h, const kiln_node_view *n, const char *op) {
+    return n && !*h->node_domain(n) && !strcmp(h->node_op_type(n), op) && !(h->node_flags(n) & KILN_NODE_F_CLAIMED);
+}
+
+/* 1 when Erf node `e` sits in Div -> Erf -> Add -> Mul -> Mul (checked in full at compile time). */
+static int gelu_erf_node(const kiln_host_api *h, const kiln_graph_view *g, const kiln_node_view *e) {
+    if (!is_op(h, e, "Erf") || h->node_input_count(e) != 1) return 0;
+    kiln_value_info vi;
+    if (!dn_info(h, e, 0, 0, &vi) || vi.dtype != KILN_DTYPE_FLOAT) return 0;
+    if (!is_op(h, h->node_producer(e, 0, NULL), "Div")) return 0;
+    const kiln_node_view *a = only_consumer(h, g, e);
+    const kiln_node_view *m = is_op(h, a, "Add") ? only_consumer(h, g, a) : NULL;
+    const kiln_node_view *m2 = is_op(h, m, "Mul") ? only_consumer(h, g, m) : NULL;
+    return is_op(h, m2, "Mul");
+}
+
 int dn_value_read_after(const dn_kernel *k, int v, int mi, int except) {
     for (uint32_t mj = 0; mj < k->n_members; mj++) {
         if ((int)mj == except) continue;
@@ -299,12 +347,79 @@ static int add_val(dn_kernel *k, const char *name) {
 
 /* Which members run as post-ops of a Conv: an Add of a value computed earlier (sum), then an
  * eltwise, each the only reader of the value before it and not a group output. */
+/* The one member reading value `v` (members absorbed into another count as that one), or -1. */
+static int only_reader(const dn_kernel *k, int v) {
+    int who = -1;
+    for (uint32_t j = 0; j < k->n_members; j++)
+        for (uint32_t i = 0; i < k->members[j].n_in; i++)
+            if (k->members[j].in_val[i] == v) {
+                int at = k->members[j].absorbed ? k->members[j].host : (int)j;
+                if (who >= 0 && who != at) return -1;
+                who = at;
+            }
+    return who;
+}
+
+/* The value of a kept float constant holding one element, or NAN. */
+static float const_scalar(const dn_kernel *k, int v) {
+    int32_t gi = v >= 0 ? k->vals[v].gin : -1;
+    if (gi < 0 || !k->consts[gi].present || k->consts[gi].n_copies != 1 || !k->consts[gi].plain_only) return NAN;
+    int64_t n = 1;
+    for (int32_t d = 0; d < k->consts[gi].rank; d++) n *= k->consts[gi].dims[d];
+    return n == 1 ? *(const float *)k->consts[gi].copies[0].data : NAN;
+}
+
+/* The member reading `v` when it is the only one and `v` leaves nothing else, or -1. */
+static int single_consumer(const dn_kernel *k, int v, const char *op) {
+    if (v < 0 || k->vals[v].n_cons != 1 || k->vals[v].gout >= 0) return -1;
+    int c = k->vals[v].last_cons;
+    return !k->members[c].absorbed && !strcmp(k->members[c].op->op_type, op) ? c : -1;
+}
+
+static int other_input(const dn_member *m, int v) {
+    return m->n_in == 2 ? (m->in_val[0] == v ? m->in_val[1] : m->in_val[0]) : -1;
+}
+
+/* x / sqrt(2) -> Erf -> + 1 -> * x -> * 0.5 (exported GELU) becomes one gelu_erf eltwise at the Div. */
+static void gelu_rewrite(dn_kernel *k) {
+    for (uint32_t ei = 0; ei < k->n_members; ei++) {
+        dn_member *e = &k->members[ei];
+        if (strcmp(e->op->op_type, "Erf") || e->absorbed || e->in_val[0] < 0) continue;
+        int dv = e->in_val[0];
+        int di = k->vals[dv].producer;
+        if (di < 0 || strcmp(k->members[di].op->op_type, "Div") || k->vals[dv].n_cons != 1 || k->vals[dv].gout >= 0) continue;
+        dn_member *dm = &k->members[di];
+        int x = dm->in_val[0];
+        if (fabsf(const_scalar(k, dm->in_val[1]) - 1.41421356f) > 1e-4f) continue;
+        int ai = single_consumer(k, e->out_val[0], "Add");
+        if (ai < 0 || fabsf(const_scalar(k, other_input(&k->members[ai], e->out_val[0])) - 1.0f) > 1e-6f) continue;
+        int mi = single_consumer(k, k->members[ai].out_val[0], "Mul");
+        if (mi < 0 || other_input(&k->members[mi], k->members[ai].out_val[0]) != x) continue;
+        int m2 = single_consumer(k, k->members[mi].out_val[0], "Mul");
+        if (m2 >= 0 && k->vals[k->members[mi].out_val[0]].gout >= 0) m2 = -1;
+        if (m2 < 0 || fabsf(const_scalar(k, other_input(&k->members[m2], k->members[mi].out_val[0])) - 0.5f) > 1e-6f) continue;
+        dn_elt_state *gs = dn_alloc(k->pv, sizeof(*gs));
+        if (!gs) return;
+        gs->alg = dnnl_eltwise_gelu_erf;
+        dn_free(k->pv, dm->op_state);
+        dm->op_state = gs;
+        dm->op = dn_op_gelu_erf();
+        dm->out_val[0] = k->members[m2].out_val[0];
+        const int parts[4] = {(int)ei, ai, mi, m2};
+        for (int j = 0; j < 4; j++) {
+            k->members[parts[j]].absorbed = 1;
+            k->members[parts[j]].host = di;
+        }
+    }
+}
+
 static void plan_fusion(dn_kernel *k, const kiln_graph_view *g) {
     const kiln_host_api *h = k->pv->host;
     for (uint32_t mi = 0; mi < k->n_members; mi++) {
         dn_member *m = &k->members[mi];
         m->post_sum = m->post_elt = m->post_bias = -1;
     }
+    gelu_rewrite(k);
     /* MatMul: an Add of a constant vector along the last dim (a bias) as a binary post-op, then an eltwise. */
     for (uint32_t mi = 0; mi < k->n_members; mi++) {
         dn_member *m = &k->members[mi];
@@ -329,10 +444,13 @@ static void plan_fusion(dn_kernel *k, const kiln_graph_view *g) {
             c->host = (int)mi;
             v = c->out_val[0];
             gv = &k->vals[v];
-            if (gv->n_cons == 1 && gv->gout < 0 && dn_is_eltwise(k->members[gv->last_cons].op)) {
-                m->post_elt = gv->last_cons;
-                k->members[gv->last_cons].absorbed = 1;
-                k->members[gv->last_cons].host = (int)mi;
+            int e = only_reader(k, v);
+            if (e >= 0 && gv->gout < 0 && dn_is_eltwise(k->members[e].op)) {
+                m->post_elt = e;
+                k->members[e].absorbed = 1;
+                k->members[e].host = (int)mi;
+                for (uint32_t j = 0; j < k->n_members; j++) /* members of a GELU pattern follow their host */
+                    if (k->members[j].absorbed && k->members[j].host == e) k->members[j].host = (int)mi;
             }
         }
     }
@@ -425,7 +543,8 @@ int32_t dn_provider_compile_group(dn_provider *pv, const kiln_graph_view *g, kil
         dn_member *m = &k->members[mi];
         const dn_op *op = dn_find_op(h, nv);
         char why[160] = "";
-        if (!op || !op->supports(h, nv, why, sizeof(why)) || h->node_input_count(nv) > DN_MAX_IN ||
+        if (!op && !strcmp(h->node_op_type(nv), "Erf") && !*h->node_domain(nv)) op = &erf_in_gelu;
+        if (!op || (op != &erf_in_gelu && !op->supports(h, nv, why, sizeof(why))) || h->node_input_count(nv) > DN_MAX_IN ||
             h->node_output_count(nv) > DN_MAX_IN) {
             st = dn_fail(err, KILN_ERR_UNSUPPORTED, "dnnl: node '%s' (%s) cannot join a group%s%s", h->node_name(nv), h->node_op_type(nv),
                          *why ? ": " : "", why);
@@ -473,6 +592,9 @@ int32_t dn_provider_compile_group(dn_provider *pv, const kiln_graph_view *g, kil
     if (st == KILN_OK) {
         plan_fusion(k, g);
         k->op = k->members[0].op;
+        for (uint32_t mi = 0; mi < n && st == KILN_OK; mi++)
+            if (k->members[mi].op == &erf_in_gelu && !k->members[mi].absorbed)
+                st = dn_fail(err, KILN_ERR_UNSUPPORTED, "dnnl: Erf node '%s' is not part of a GELU pattern in this group", k->members[mi].name);
     }
     snprintf(k->name, sizeof(k->name), "%s", h->graph_name(g));
     if (st != KILN_OK) {
@@ -497,9 +619,10 @@ int32_t dn_provider_claim_groups(dn_provider *pv, const kiln_graph_view *g, kiln
     for (uint32_t i = 0; i < n; i++) {
         const kiln_node_view *nv = h->graph_node_at(g, i);
         const dn_op *op = dn_find_op(h, nv);
+        if (!op && gelu_erf_node(h, g, nv)) op = &erf_in_gelu;
         char why[8];
         int ok = op && !(h->node_flags(nv) & (KILN_NODE_F_CLAIMED | KILN_NODE_F_SHAPE_ONLY | KILN_NODE_F_SUBGRAPH)) &&
-                 h->node_input_count(nv) <= DN_MAX_IN && h->node_output_count(nv) <= DN_MAX_IN && op->supports(h, nv, why, sizeof(why));
+                 h->node_input_count(nv) <= DN_MAX_IN && h->node_output_count(nv) <= DN_MAX_IN && (op == &erf_in_gelu || op->supports(h, nv, why, sizeof(why)));
         root[i] = ok ? i : UINT32_MAX;
     }
     for (uint32_t i = 0; i < n; i++) {

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Unary elementwise ops on oneDNN's eltwise primitive: Relu, LeakyRelu, Elu, Tanh, Sigmoid,
- * Exp, Sqrt, Abs, HardSwish, Mish, Neg, Gelu (opset 20) and Clip (attributes before opset 11,
- * constant or omitted min/max inputs from 11). Log and Softplus are left to the CPU provider:
+ * Exp, Sqrt, Abs, HardSwish, Mish, Neg, Gelu (opset 20), Pow by a constant 2 or 0.5, and Clip
+ * (attributes before opset 11, constant or omitted min/max inputs from 11). Log and Softplus are left to the CPU provider:
  * oneDNN 2.6's are approximations (log(1) = -1.4e-6; softplus(-7.7) off by 1.3%) that fail the
  * node tests' tolerances. */
 #include <float.h>
@@ -35,6 +35,15 @@ static int elt_params(const kiln_host_api *h, const kiln_node_view *n, elt_state
             snprintf(why, len, "approximate=%s", ap);
             return 0;
         }
+    } else if (!strcmp(op, "Pow")) { /* a constant exponent of 2 (x * x, exact) or 0.5 (sqrt) */
+        kiln_value_info vi;
+        float v = 0.0f;
+        if (h->node_input_count(n) != 2 || !dn_info(h, n, 0, 1, &vi) || !vi.constant || !vi.constant->data || vi.constant->count != 1 ||
+            vi.constant->dtype != KILN_DTYPE_FLOAT || ((v = *(const float *)vi.constant->data) != 2.0f && v != 0.5f)) {
+            snprintf(why, len, "Pow with an exponent other than a constant 2 or 0.5");
+            return 0;
+        }
+        s->alg = v == 2.0f ? dnnl_eltwise_square : dnnl_eltwise_sqrt;
     } else if (!strcmp(op, "Clip")) {
         s->alg = dnnl_eltwise_clip_v2;
         s->alpha = -FLT_MAX;
@@ -62,7 +71,8 @@ static int elt_params(const kiln_host_api *h, const kiln_node_view *n, elt_state
 
 static int elt_supports(const kiln_host_api *h, const kiln_node_view *n, char *why, size_t len) {
     elt_state s;
-    if (!dn_all_float(h, n, !strcmp(h->node_op_type(n), "Clip") ? 3 : 1, why, len)) return 0;
+    const char *op = h->node_op_type(n);
+    if (!dn_all_float(h, n, !strcmp(op, "Clip") ? 3 : !strcmp(op, "Pow") ? 2 : 1, why, len)) return 0;
     return elt_params(h, n, &s, why, len);
 }
 
@@ -107,6 +117,12 @@ static int32_t elt_build(dn_kernel *k, dn_plan *p, const kiln_value_desc *const 
     return st;
 }
 
+const dn_op *dn_op_gelu_erf(void) {
+    for (const dn_op *o = dn_op_eltwise_table; o->op_type; o++)
+        if (!strcmp(o->op_type, "Gelu")) return o;
+    return NULL;
+}
+
 int dn_is_eltwise(const dn_op *op) {
     return op && op->build == elt_build;
 }
@@ -123,4 +139,4 @@ int dn_eltwise_params(const dn_member *m, dnnl_alg_kind_t *alg, float *alpha, fl
 #define ELT(name) {name, elt_supports, elt_create, elt_build}
 const dn_op dn_op_eltwise_table[] = {ELT("Relu"), ELT("LeakyRelu"), ELT("Elu"), ELT("Tanh"), ELT("Sigmoid"), ELT("Exp"),
                                      ELT("Sqrt"), ELT("Abs"), ELT("HardSwish"), ELT("Mish"),
-                                     ELT("Neg"), ELT("Gelu"), ELT("Clip"), {NULL, NULL, NULL, NULL}};
+                                     ELT("Neg"), ELT("Gelu"), ELT("Clip"), ELT("Pow"), {NULL, NULL, NULL, NULL}};
