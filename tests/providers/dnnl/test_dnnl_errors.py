@@ -23,7 +23,7 @@ count = 0
 def check(ok, what):
     global failures, count
     count += 1
-    print(("ok %d - " if ok else "not ok %d - ") % count + what)
+    print(("ok %d - " if ok else "not ok %d - ") % count + " ".join(what.split()))
     if not ok:
         failures += 1
 
@@ -63,6 +63,29 @@ def add_int(folder):
     y = helper.make_tensor_value_info("y", TensorProto.INT64, None)
     g = helper.make_graph([helper.make_node("Add", ["a", "b"], ["y"], name="add0")], "g", [a, b], [y])
     return save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), folder, "add_int.onnx")
+
+
+def matmul_gelu(folder):
+    """MatMul + bias + the exported GELU (Div sqrt2, Erf, Add 1, Mul x, Mul 0.5) + LayerNorm-style Pow."""
+    rng = np.random.default_rng(11)
+    inits = [numpy_helper.from_array(rng.standard_normal((16, 32)).astype(np.float32) * 0.3, "w"),
+             numpy_helper.from_array(rng.standard_normal(32).astype(np.float32), "b"),
+             numpy_helper.from_array(np.array(1.4142135381698608, np.float32), "sqrt2"),
+             numpy_helper.from_array(np.array(1.0, np.float32), "one"),
+             numpy_helper.from_array(np.array(0.5, np.float32), "half"),
+             numpy_helper.from_array(np.array(2.0, np.float32), "two")]
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8, 16])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["mm"], name="mm0"),
+             helper.make_node("Add", ["mm", "b"], ["t"], name="bias0"),
+             helper.make_node("Div", ["t", "sqrt2"], ["d"], name="div0"),
+             helper.make_node("Erf", ["d"], ["e"], name="erf0"),
+             helper.make_node("Add", ["e", "one"], ["a"], name="add1"),
+             helper.make_node("Mul", ["t", "a"], ["m"], name="mul0"),
+             helper.make_node("Mul", ["m", "half"], ["g"], name="mul1"),
+             helper.make_node("Pow", ["g", "two"], ["y"], name="pow0")]
+    g = helper.make_graph(nodes, "g", [x], [y], inits)
+    return save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), folder, "matmul_gelu.onnx")
 
 
 def providers_of(model, opt=""):
@@ -112,6 +135,15 @@ with tempfile.TemporaryDirectory() as tmp:
         err = float(np.abs(y - ref).max() / np.abs(ref).max())
         ok = y.shape == ref.shape and 0 < err <= 0.02
     check(ok, "precision=bf16 agrees with onnxruntime within 2 % of the output range (and is not fp32)")
+    # The exported GELU after MatMul + bias: one fused primitive (Erf claimed only in the pattern).
+    mg = matmul_gelu(tmp)
+    xg = np.random.default_rng(9).standard_normal((1, 8, 16)).astype(np.float32)
+    np.save(os.path.join(tmp, "xg.npy"), xg)
+    np.save(os.path.join(tmp, "refg.npy"), ort.InferenceSession(mg, providers=["CPUExecutionProvider"]).run(None, {"x": xg})[0])
+    rc, out = run(mg, "--provider", SO, "--input", "x=" + os.path.join(tmp, "xg.npy"), "--expect", "y=" + os.path.join(tmp, "refg.npy"))
+    check(rc == 0, "MatMul + bias + exported GELU + Pow agrees with onnxruntime: " + out.strip()[-120:])
+    rc, prov = providers_of(mg)
+    check(rc == 0 and prov.get("erf0") == "dnnl" and prov.get("pow0") == "dnnl", f"the GELU pattern's Erf and Pow run on dnnl: {prov}")
     # Unsupported: MaxPool's Indices output and integer Add stay on the CPU provider and still run.
     for maker, node in ((maxpool_indices, "pool0"), (add_int, "add0")):
         mm = maker(tmp)
