@@ -6,7 +6,7 @@ every round so load on the machine falls on both; figures are medians over the r
 
   compare_ort.py --rt-run RT_RUN --bench-overhead BENCH [--models-dir DIR] [--shared DIR]
                  [--rounds N] [--warmup N] [--repeat N] [--threads 1,2] [--only NAME,...]
-                 [--json FILE]
+                 [--json FILE] [--provider P]...
 
 Prints a Markdown table (docs/performance.md quotes it) and, with --json, every raw figure."""
 import argparse
@@ -84,9 +84,14 @@ def feed_args(dims, files):
     return args
 
 
+def prov_args(a):
+    """rt-run --provider P for each --provider given (e.g. dnnl or dnnl:precision=bf16)."""
+    return [x for p in a.provider for x in ("--provider", p)]
+
+
 def kiln_cmd(a, path, dims, files, threads):
     return [a.rt_run, path, "--threads", str(threads), "--warmup", str(a.warmup), "--repeat", str(a.repeat),
-            "--report", "json"] + feed_args(dims, files)
+            "--report", "json"] + feed_args(dims, files) + prov_args(a)
 
 
 def ort_cmd(a, path, dims, files, threads):
@@ -102,7 +107,7 @@ def ort_baseline_rss():
 
 def measure_model(a, name, path, dims, files):
     res = {"model": name, "path": path}
-    rc, out, err, _ = run_child([a.rt_run, path, "--report", "json"] + feed_args(dims, files))
+    rc, out, err, _ = run_child([a.rt_run, path, "--report", "json"] + feed_args(dims, files) + prov_args(a))
     if rc != 0:
         res["kiln_error"] = (err.strip().splitlines() or ["exit %d" % rc])[-1]
         return res
@@ -196,6 +201,7 @@ def main():
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--only", default="")
     ap.add_argument("--json")
+    ap.add_argument("--provider", action="append", default=[], help="rt-run --provider P for Kiln's runs (repeatable)")
     a = ap.parse_args()
     a.threads = [int(t) for t in a.threads.split(",")]
     only = set(filter(None, a.only.split(",")))

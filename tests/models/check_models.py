@@ -126,9 +126,12 @@ def save(path, name, value):
         f.write(numpy_helper.from_array(np.asarray(value), name).SerializeToString())
 
 
+RT_EXTRA = []  # --provider P: passed on to rt-run
+
+
 def rt_run(rt, model, feeds, expects, outdir, rtol, atol):
     """Runs rt-run with inputs from `feeds` (name -> file) and expectations (name -> file)."""
-    cmd = [rt, model, "--rtol", str(rtol), "--atol", str(atol)]
+    cmd = [rt, model, "--rtol", str(rtol), "--atol", str(atol)] + RT_EXTRA
     for n, p in feeds.items():
         cmd += ["--input", f"{n}={p}"]
     for n, p in expects.items():
@@ -196,7 +199,10 @@ def main():
     ap.add_argument("names", nargs="*")
     ap.add_argument("--models-dir", default=os.path.join(HERE, "..", "..", ".models"))
     ap.add_argument("--keep", help="keep references here as ONNX test folders")
+    ap.add_argument("--provider", action="append", default=[], help="rt-run --provider P (repeatable)")
     a = ap.parse_args()
+    for p in a.provider:
+        RT_EXTRA.extend(["--provider", p])
     names = a.names or ["ppocr_det", "silero_vad", "mobilenetv2"]
     if names == ["light"]:
         names = ["light_" + m for m in LIGHT]
