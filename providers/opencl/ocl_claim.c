@@ -70,8 +70,8 @@ static int claimable(ocl_provider *pv, const kiln_node_view *n, const ocl_op **o
     if (vi.kind != KILN_VALUE_TENSOR || vo.kind != KILN_VALUE_TENSOR) return 0;
     if (!dtype_ok(pv, vi.dtype) || vo.dtype != vi.dtype) {
         char msg[300];
-        snprintf(msg, sizeof(msg), "node '%s' (%s): dtype %d is not supported on OpenCL (float32%s only); left to the next provider",
-                 h->node_name(n), op->op, (int)vi.dtype, pv->fp16 ? ", float16" : "");
+        snprintf(msg, sizeof(msg), "node '%s' (%s): %s is not supported on OpenCL (float32%s only); left to the next provider",
+                 h->node_name(n), op->op, ocl_dtype_name(vi.dtype), pv->fp16 ? ", float16" : "");
         h->log(KILN_LOG_INFO, "opencl", msg);
         return 0;
     }
@@ -91,6 +91,13 @@ static int32_t make_kernel(ocl_provider *pv, const kiln_node_view *n, const ocl_
     int32_t st = ocl_kern_new(pv, n, &k, err);
     if (st != KILN_OK) return st;
     st = op->make(k, pv->host, n, err);
+    /* Every data input in the kernel's type (Pow with an integer exponent is left to the CPU). */
+    for (uint32_t i = 0; st == KILN_OK && i < k->n_data_in && i < pv->host->node_input_count(n); i++) {
+        kiln_value_info vi;
+        if (ocl_input_info(pv->host, n, i, &vi) == KILN_OK && vi.present && vi.dtype != k->dtype)
+            st = ocl_fail(err, KILN_ERR_UNSUPPORTED, "%s on OpenCL: input %u is %s, not %s", k->op, i, ocl_dtype_name(vi.dtype),
+                          ocl_dtype_name(k->dtype));
+    }
     /* The program is built here, at session creation, so a build failure names the node's op then. */
     if (st == KILN_OK) {
         cl_program prog;

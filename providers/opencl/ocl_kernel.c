@@ -16,6 +16,12 @@ int ocl_elem_size(int32_t dtype) {
     }
 }
 
+const char *ocl_dtype_name(int32_t dtype) {
+    static const char *names[] = {"undefined", "float32", "uint8", "int8", "uint16", "int16", "int32", "int64", "string",
+                                  "bool", "float16", "float64", "uint32", "uint64", "complex64", "complex128", "bfloat16"};
+    return dtype >= 0 && dtype < (int32_t)(sizeof(names) / sizeof(names[0])) ? names[dtype] : "an unknown dtype";
+}
+
 int ocl_fits_int(const kiln_value_desc *d) {
     if (d->count > 0x7fffffffull) return 0;
     for (int32_t i = 0; i < d->rank; i++)
@@ -51,8 +57,8 @@ static int32_t compute(kiln_kernel *kk, kiln_kernel_ctx *gctx, kiln_error *err) 
         const kiln_value_desc *d = ctx->inputs[i];
         if (!d) continue;
         if (d->dtype != k->dtype)
-            return ocl_fail(err, KILN_ERR_UNSUPPORTED, "%s on OpenCL: input %u is %d, the kernel was built for dtype %d", k->op, i,
-                            (int)d->dtype, (int)k->dtype);
+            return ocl_fail(err, KILN_ERR_UNSUPPORTED, "%s on OpenCL: input %u is %s, the kernel was built for %s", k->op, i,
+                            ocl_dtype_name(d->dtype), ocl_dtype_name(k->dtype));
         if (!ocl_fits_int(d)) return ocl_fail(err, KILN_ERR_UNSUPPORTED, "%s on OpenCL: input %u has more than 2^31 elements", k->op, i);
         if (d->count && d->mem_kind != (int32_t)k->pv->abi.mem_kind)
             return ocl_fail(err, KILN_ERR_INVALID_ARGUMENT, "%s on OpenCL: input %u is not in OpenCL device memory", k->op, i);

@@ -47,6 +47,7 @@ int32_t ocl_launch(ocl_kern *k, cl_kernel kern, cl_uint dims, const size_t *glob
 int32_t ocl_launch1(ocl_kern *k, cl_kernel kern, int64_t n, kiln_error *err);
 int32_t ocl_get_kernel(ocl_kern *k, int slot, const char *name, kiln_error *err);
 int ocl_elem_size(int32_t dtype);
+const char *ocl_dtype_name(int32_t dtype);
 /* Dims of a value as ints (checks they and the count fit in int). */
 int ocl_fits_int(const kiln_value_desc *d);
 

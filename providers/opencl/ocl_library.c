@@ -84,6 +84,7 @@ static int32_t create_provider(kiln_provider_library *lib, const kiln_provider_p
         else if (!strcmp(k, "cache_dir") && v[0]) snprintf(pv->cache_dir, sizeof(pv->cache_dir), "%s", v);
         else if (!strcmp(k, "fuse") && bit) pv->fuse = v[0] == '1';
         else if (!strcmp(k, "fp16") && bit) pv->fp16 = v[0] == '1' && pv->dev.fp16;
+        else if (!strcmp(k, "fp16") && !strcmp(v, "force")) pv->fp16 = 1; /* test hook: float16 without cl_khr_fp16 */
         else if (!strcmp(k, "tile") && (!strcmp(v, "8") || !strcmp(v, "16") || !strcmp(v, "32"))) tile = atoi(v);
         else if (!strcmp(k, "break_build") && bit) {
             /* Test hook: a program that cannot compile, to check the build failure path. */
@@ -98,7 +99,7 @@ static int32_t create_provider(kiln_provider_library *lib, const kiln_provider_p
         } else {
             char msg[300];
             snprintf(msg, sizeof(msg),
-                     "unknown option %s=%s ignored (known: cache=0|1, cache_dir=PATH, fuse=0|1, fp16=0|1, tile=8|16|32, "
+                     "unknown option %s=%s ignored (known: cache=0|1, cache_dir=PATH, fuse=0|1, fp16=0|1|force, tile=8|16|32, "
                      "device_memory=BYTES, break_build=0|1)",
                      k, v);
             h->log(KILN_LOG_WARNING, "opencl", msg);

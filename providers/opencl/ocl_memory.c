@@ -5,7 +5,6 @@
  * queued after a kernel reads what the kernel wrote. Streams are views of that queue: a record is a
  * marker event, waiting for an event from another stream needs nothing more (the queue is in
  * order), and synchronize finishes the queue. */
-#include <stdlib.h>
 #include <string.h>
 
 #include "ocl.h"
@@ -90,12 +89,12 @@ static int32_t copy_one(ocl_provider *pv, const kiln_copy_region *r, cl_bool blo
         if (overlap && r->src_offset == r->dst_offset) return KILN_OK;
         if (overlap) {
             /* clEnqueueCopyBuffer refuses overlapping ranges: through the host. */
-            void *tmp = malloc((size_t)r->bytes);
+            void *tmp = pv->host->alloc(pv->host_ctx, (size_t)r->bytes, 64);
             if (!tmp) return ocl_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory staging an overlapping device copy");
             e = clEnqueueReadBuffer(pv->queue, s, CL_TRUE, (size_t)r->src_offset, (size_t)r->bytes, tmp, 0, NULL, NULL);
             if (e == CL_SUCCESS)
                 e = clEnqueueWriteBuffer(pv->queue, d, CL_TRUE, (size_t)r->dst_offset, (size_t)r->bytes, tmp, 0, NULL, NULL);
-            free(tmp);
+            pv->host->free(pv->host_ctx, tmp);
             what = "an overlapping device copy";
         } else {
             e = clEnqueueCopyBuffer(pv->queue, s, d, (size_t)r->src_offset, (size_t)r->dst_offset, (size_t)r->bytes, 0, NULL, NULL);

@@ -61,6 +61,11 @@ int ocl_activation_of(const kiln_host_api *h, const kiln_node_view *n, int *code
             }
             break;
         case ACT_NONE:
+            if (!strcmp(op, "Dropout")) {
+                /* Inference only: no training_mode input, no mask output. */
+                kiln_value_info vt;
+                if (ocl_input_info(h, n, 2, &vt) == KILN_OK && vt.present) return 0;
+            }
             if (!strcmp(op, "Dropout") && h->node_output_count(n) > 1) {
                 kiln_value_info vo;
                 memset(&vo, 0, sizeof(vo));
@@ -158,6 +163,12 @@ int32_t ocl_make_binary(ocl_kern *k, const kiln_host_api *h, const kiln_node_vie
         kiln_value_info x, s;
         if (ocl_input_info(h, n, 0, &x) != KILN_OK || ocl_input_info(h, n, 1, &s) != KILN_OK || s.rank < 0 || x.rank < s.rank)
             return ocl_fail(err, KILN_ERR_UNSUPPORTED, "PRelu on OpenCL needs the slope's rank");
+        /* Numpy broadcasting only (older exporters meant a 1-D slope per channel: left to the CPU). */
+        for (int i = 0; i < s.rank; i++) {
+            int64_t ds = s.dims[i], dx = x.dims[i + x.rank - s.rank];
+            if (ds != 1 && (ds < 0 || ds != dx))
+                return ocl_fail(err, KILN_ERR_UNSUPPORTED, "PRelu on OpenCL: the slope must broadcast to the input");
+        }
     }
     k->n_data_in = 2;
     k->run = run_binary;

@@ -248,7 +248,7 @@ static int32_t run_gather(ocl_kern *k, kiln_kernel_ctx *ctx, kiln_error *err) {
     /* Reading the flag waits for the kernel: the price of reporting bad indices. */
     e = clEnqueueReadBuffer(k->pv->queue, k->flag, CL_TRUE, 0, sizeof(bad), &bad, 0, NULL, NULL);
     if (e != CL_SUCCESS) return ocl_fail(err, KILN_ERR_PROVIDER, "Gather on OpenCL: reading the index check failed: %s (%d)", ocl_errstr(e), e);
-    if (bad) return ocl_fail(err, KILN_ERR_INVALID_ARGUMENT, "Gather: an index is out of range for axis %d of size %lld", axis,
+    if (bad) return ocl_fail(err, KILN_ERR_SHAPE, "Gather: an index is out of range for axis %d of size %lld", axis,
                              (long long)x->dims[axis]);
     return KILN_OK;
 }
@@ -270,7 +270,7 @@ static int32_t run_resize(ocl_kern *k, kiln_kernel_ctx *ctx, kiln_error *err) {
     kiln_value_desc *y = ctx->outputs[0];
     int rank = x->rank;
     if (rank > 8 || y->rank != rank) return ocl_fail(err, KILN_ERR_UNSUPPORTED, "Resize on OpenCL: rank above 8");
-    float sc[8] = {1, 1, 1, 1, 1, 1, 1, 1};
+    float sc[8] = {1, 1, 1, 1, 1, 1, 1, 1}, of[8] = {1, 1, 1, 1, 1, 1, 1, 1};
     int id[8] = {0}, od[8] = {0};
     const kiln_value_desc *scales = NULL;
     uint32_t si = (uint32_t)k->iv[3];
@@ -281,13 +281,14 @@ static int32_t run_resize(ocl_kern *k, kiln_kernel_ctx *ctx, kiln_error *err) {
         id[i] = (int)x->dims[i];
         od[i] = (int)y->dims[i];
         sc[i] = scales ? ((const float *)scales->data)[i] : (x->dims[i] ? (float)y->dims[i] / (float)x->dims[i] : 1.0f);
+        of[i] = scales ? (float)x->dims[i] * sc[i] : (float)y->dims[i];
         if (k->code && i < rank - 2 && (od[i] != id[i]))
             return ocl_fail(err, KILN_ERR_UNSUPPORTED, "Resize on OpenCL: linear mode scales the last two dims only");
     }
     if (k->code && rank < 2) return ocl_fail(err, KILN_ERR_UNSUPPORTED, "Resize on OpenCL: linear mode needs rank 2 or more");
     int32_t st = ocl_get_kernel(k, 0, "k_resize", err);
     if (st == KILN_OK)
-        st = ocl_args(k, k->k[0], err, "BBiivvwiii", x, y, (int)y->count, rank, id, od, sc, (int)k->iv[1], (int)k->iv[2], k->code);
+        st = ocl_args(k, k->k[0], err, "BBiivvwwiii", x, y, (int)y->count, rank, id, od, sc, of, (int)k->iv[1], (int)k->iv[2], k->code);
     if (st == KILN_OK) st = ocl_launch1(k, k->k[0], (int64_t)y->count, err);
     return st;
 }

@@ -139,8 +139,15 @@ static int32_t run_layernorm(ocl_kern *k, kiln_kernel_ctx *ctx, kiln_error *err)
     if (!g || (int64_t)g->count != len || (b && b->count && (int64_t)b->count != len))
         return ocl_fail(err, KILN_ERR_UNSUPPORTED, "LayerNormalization on OpenCL: scale and bias must have the normalized shape");
     if (b && !b->count) b = NULL;
+    const kiln_value_desc *stats[2] = {NULL, NULL};
+    for (uint32_t i = 1; i < 3 && i < ctx->n_outputs; i++) {
+        stats[i - 1] = ctx->outputs[i];
+        if (stats[i - 1] && ((int64_t)stats[i - 1]->count != rows || stats[i - 1]->dtype != KILN_DTYPE_FLOAT))
+            return ocl_fail(err, KILN_ERR_SHAPE, "LayerNormalization: output %u must hold %lld floats", i, (long long)rows);
+    }
     int32_t st = ocl_get_kernel(k, 0, "k_layernorm", err);
-    if (st == KILN_OK) st = ocl_args(k, k->k[0], err, "BBBiBiif", x, g, b, b != NULL, y, (int)rows, (int)len, (double)k->fv[0]);
+    if (st == KILN_OK)
+        st = ocl_args(k, k->k[0], err, "BBBiBBBiif", x, g, b, b != NULL, y, stats[0], stats[1], (int)rows, (int)len, (double)k->fv[0]);
     if (st == KILN_OK) st = ocl_launch1(k, k->k[0], rows, err);
     return st;
 }
@@ -150,9 +157,11 @@ int32_t ocl_make_layernorm(ocl_kern *k, const kiln_host_api *h, const kiln_node_
         kiln_value_info vo;
         memset(&vo, 0, sizeof(vo));
         vo.hdr.struct_size = sizeof(vo);
-        if (h->node_output_info(n, i, &vo) == KILN_OK && vo.present)
-            return ocl_fail(err, KILN_ERR_UNSUPPORTED, "LayerNormalization with Mean or InvStdDev outputs is not supported on OpenCL");
+        if (h->node_output_info(n, i, &vo) == KILN_OK && vo.present && vo.dtype != KILN_DTYPE_FLOAT)
+            return ocl_fail(err, KILN_ERR_UNSUPPORTED, "LayerNormalization on OpenCL: Mean and InvStdDev in float32 only");
     }
+    if (ocl_attr_i(h, n, "stash_type", 1) != 1)
+        return ocl_fail(err, KILN_ERR_UNSUPPORTED, "LayerNormalization on OpenCL: stash_type float32 only");
     k->iv[0] = ocl_attr_i(h, n, "axis", -1);
     k->fv[0] = ocl_attr_f(h, n, "epsilon", 1e-5f);
     k->n_data_in = 3;

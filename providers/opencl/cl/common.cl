@@ -1,11 +1,13 @@
-/* Storage type T (float, or half where the device has cl_khr_fp16 and the program is built with
- * -DKILN_HALF), loads and stores that compute in float, and the elementwise functions. Buffers
- * arrive as a cl_mem and an element offset: the host's arena holds many tensors. */
+/* Storage type T (float; with -DKILN_HALF, float16 bits held as ushort), loads and stores that
+ * compute in float, and the elementwise functions. float16 is read and written only through
+ * vload_half / vstore_half (core OpenCL C) and moved as ushort, so the program needs no
+ * cl_khr_fp16 arithmetic; the provider still claims float16 only where the device reports
+ * cl_khr_fp16 (docs/opencl.md). Buffers arrive as a cl_mem and an element offset: the host's
+ * arena holds many tensors. */
 #ifdef KILN_HALF
-#pragma OPENCL EXTENSION cl_khr_fp16 : enable
-typedef half T;
-#define LD(p, i) vload_half((i), (p))
-#define ST(p, i, v) vstore_half((v), (i), (p))
+typedef ushort T;
+#define LD(p, i) vload_half((i), (const __global half *)(p))
+#define ST(p, i, v) vstore_half((v), (i), (__global half *)(p))
 #else
 typedef float T;
 #define LD(p, i) ((p)[i])

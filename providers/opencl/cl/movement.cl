@@ -29,10 +29,12 @@ __kernel void k_gather(__global const T *x, ulong xo, __global const void *idx, 
     y[yo + i] = x[xo + ((ulong)o * len + (ulong)k) * inner + in];
 }
 
-float rs_coord(int xr, float scale, int in_len, int out_len, int ctm) {
+/* out_f: the resized length as the spec defines it for the coordinate transform (input length
+ * times scale when scales are given, which need not be a whole number). */
+float rs_coord(int xr, float scale, int in_len, int out_len, float out_f, int ctm) {
     switch (ctm) {
-    case RS_PYTORCH_HALF_PIXEL: return out_len > 1 ? ((float)xr + 0.5f) / scale - 0.5f : 0.0f;
-    case RS_ALIGN_CORNERS: return out_len == 1 ? 0.0f : (float)xr * (float)(in_len - 1) / (float)(out_len - 1);
+    case RS_PYTORCH_HALF_PIXEL: return out_f > 1.0f ? ((float)xr + 0.5f) / scale - 0.5f : 0.0f;
+    case RS_ALIGN_CORNERS: return out_f == 1.0f ? 0.0f : (float)xr * (float)(in_len - 1) / (out_f - 1.0f);
     case RS_ASYMMETRIC: return (float)xr / scale;
     case RS_TF_HALF_PIXEL_NN: return ((float)xr + 0.5f) / scale;
     case RS_HALF_PIXEL_SYM: {
@@ -58,11 +60,12 @@ int rs_nearest(float c, int mode, int in_len) {
 /* Resize, one output element per work-item. Nearest: every dim is mapped. Linear: the last two
  * dims are interpolated (the host checks the other scales are 1). */
 __kernel void k_resize(__global const T *x, ulong xo, __global T *y, ulong yo, int n, int rank, int8 idims, int8 odims,
-                       float8 scales, int ctm, int nearest_mode, int linear) {
+                       float8 scales, float8 olen, int ctm, int nearest_mode, int linear) {
     int i = get_global_id(0);
     if (i >= n) return;
     int id[8], od[8], c[8];
-    float sc[8];
+    float sc[8], of[8];
+    vstore8(olen, 0, of);
     vstore8(idims, 0, id);
     vstore8(odims, 0, od);
     vstore8(scales, 0, sc);
@@ -74,7 +77,7 @@ __kernel void k_resize(__global const T *x, ulong xo, __global T *y, ulong yo, i
     if (!linear) {
         int off = 0;
         for (int k = 0; k < rank; k++) {
-            int ic = od[k] == id[k] && sc[k] == 1.0f ? c[k] : rs_nearest(rs_coord(c[k], sc[k], id[k], od[k], ctm), nearest_mode, id[k]);
+            int ic = od[k] == id[k] && sc[k] == 1.0f ? c[k] : rs_nearest(rs_coord(c[k], sc[k], id[k], od[k], of[k], ctm), nearest_mode, id[k]);
             off = off * id[k] + ic;
         }
         y[yo + i] = x[xo + off];
@@ -84,8 +87,8 @@ __kernel void k_resize(__global const T *x, ulong xo, __global T *y, ulong yo, i
     for (int k = 0; k < rank - 2; k++) base = base * id[k] + c[k];
     int H = id[rank - 2], W = id[rank - 1];
     base *= H * W;
-    float fh = clamp(rs_coord(c[rank - 2], sc[rank - 2], H, od[rank - 2], ctm), 0.0f, (float)(H - 1));
-    float fw = clamp(rs_coord(c[rank - 1], sc[rank - 1], W, od[rank - 1], ctm), 0.0f, (float)(W - 1));
+    float fh = clamp(rs_coord(c[rank - 2], sc[rank - 2], H, od[rank - 2], of[rank - 2], ctm), 0.0f, (float)(H - 1));
+    float fw = clamp(rs_coord(c[rank - 1], sc[rank - 1], W, od[rank - 1], of[rank - 1], ctm), 0.0f, (float)(W - 1));
     int h0 = (int)floor(fh), w0 = (int)floor(fw);
     int h1 = min(h0 + 1, H - 1), w1 = min(w0 + 1, W - 1);
     float ah = fh - (float)h0, aw = fw - (float)w0;

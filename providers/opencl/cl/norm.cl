@@ -19,9 +19,10 @@ __kernel void k_softmax(__global const T *x, ulong xo, __global T *y, ulong yo, 
 }
 
 /* LayerNormalization over the last `len` elements of each of `rows` rows, with scale and optional
- * bias of `len` elements. */
+ * bias of `len` elements; the optional Mean and InvStdDev outputs (float) get one value per row. */
 __kernel void k_layernorm(__global const T *x, ulong xo, __global const T *g, ulong go, __global const T *b, ulong bo,
-                          int has_b, __global T *y, ulong yo, int rows, int len, float eps) {
+                          int has_b, __global T *y, ulong yo, __global float *mo, ulong moo, __global float *iv, ulong ivo,
+                          int rows, int len, float eps) {
     int r = get_global_id(0);
     if (r >= rows) return;
     __global const T *p = x + xo + (ulong)r * len;
@@ -35,6 +36,8 @@ __kernel void k_layernorm(__global const T *x, ulong xo, __global const T *g, ul
         var += d * d;
     }
     float inv = 1.0f / sqrt(var / (float)len + eps);
+    if (mo) mo[moo + r] = mean;
+    if (iv) iv[ivo + r] = inv;
     for (int j = 0; j < len; j++) {
         float v = (LD(p, j) - mean) * inv * LD(g + go, j);
         if (has_b) v += LD(b + bo, j);
