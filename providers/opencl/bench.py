@@ -19,7 +19,7 @@ from onnx import numpy_helper as nh
 
 
 def gemm_model(path, n):
-    w = nh.from_array(np.random.default_rng(0).standard_normal((n, n)).astype(np.float32) / np.sqrt(n), "w")
+    w = nh.from_array((np.random.default_rng(0).standard_normal((n, n)) / np.sqrt(n)).astype(np.float32), "w")
     g = oh.make_graph([oh.make_node("MatMul", ["a", "w"], ["y"])], "gemm", [oh.make_tensor_value_info("a", TP.FLOAT, [n, n])],
                       [oh.make_tensor_value_info("y", TP.FLOAT, [n, n])], [w])
     onnx.save(oh.make_model(g, opset_imports=[oh.make_opsetid("", 13)]), path)

@@ -61,6 +61,7 @@ typedef struct ocl_provider {
     cl_program prog[OCL_NTYPES];  /* built on first use, once per session */
     int prog_failed[OCL_NTYPES];
     int tile, wpt;                /* GEMM tile and results per work-item, per device */
+    int gemm_cpu;                 /* 1: register-blocked GEMM without local memory (CPU devices) */
     int cache;                    /* 1: programs cached on disk */
     char cache_dir[512];
     int fuse;                     /* propose producer + activation groups */

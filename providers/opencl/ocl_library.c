@@ -76,6 +76,7 @@ static int32_t create_provider(kiln_provider_library *lib, const kiln_provider_p
     const char *env = getenv("KILN_OPENCL_CACHE");
     if (env && !strcmp(env, "0")) pv->cache = 0;
     int tile = 0;
+    pv->gemm_cpu = pv->dev.type == KILN_DEVICE_CPU;
     for (uint32_t i = 0; i < prm->n_options; i++) {
         const char *k = prm->option_keys[i], *v = prm->option_values[i];
         char *end;
@@ -85,7 +86,10 @@ static int32_t create_provider(kiln_provider_library *lib, const kiln_provider_p
         else if (!strcmp(k, "fuse") && bit) pv->fuse = v[0] == '1';
         else if (!strcmp(k, "fp16") && bit) pv->fp16 = v[0] == '1' && pv->dev.fp16;
         else if (!strcmp(k, "fp16") && !strcmp(v, "force")) pv->fp16 = 1; /* test hook: float16 without cl_khr_fp16 */
-        else if (!strcmp(k, "tile") && (!strcmp(v, "8") || !strcmp(v, "16") || !strcmp(v, "32"))) tile = atoi(v);
+        else if (!strcmp(k, "tile") && (!strcmp(v, "8") || !strcmp(v, "16") || !strcmp(v, "32"))) {
+            tile = atoi(v);
+            pv->gemm_cpu = 0; /* a tile asks for the local-memory kernel */
+        } else if (!strcmp(k, "tile") && !strcmp(v, "cpu")) pv->gemm_cpu = 1;
         else if (!strcmp(k, "break_build") && bit) {
             /* Test hook: a program that cannot compile, to check the build failure path. */
             if (v[0] == '1') pv->extra_source = "kernel void kiln_broken(void) { this_is_not_opencl_c; }\n";
@@ -99,7 +103,7 @@ static int32_t create_provider(kiln_provider_library *lib, const kiln_provider_p
         } else {
             char msg[300];
             snprintf(msg, sizeof(msg),
-                     "unknown option %s=%s ignored (known: cache=0|1, cache_dir=PATH, fuse=0|1, fp16=0|1|force, tile=8|16|32, "
+                     "unknown option %s=%s ignored (known: cache=0|1, cache_dir=PATH, fuse=0|1, fp16=0|1|force, tile=8|16|32|cpu, "
                      "device_memory=BYTES, break_build=0|1)",
                      k, v);
             h->log(KILN_LOG_WARNING, "opencl", msg);

@@ -7,7 +7,18 @@
 
 #include "ocl_kernel.h"
 
+/* The GEMM kernel of the device: the register-blocked one on CPU devices, the local-memory tiles
+ * elsewhere (docs/opencl.md). */
+static const char *gemm_kernel(const ocl_kern *k) {
+    return k->pv->gemm_cpu ? "k_gemm_cpu" : "k_gemm";
+}
+
 static int32_t launch_gemm(ocl_kern *k, int M, int N, int K, int batches, kiln_error *err) {
+    if (k->pv->gemm_cpu) {
+        size_t global[3] = {(size_t)(N + 7) / 8, (size_t)(M + 3) / 4, (size_t)batches};
+        (void)K;
+        return ocl_launch(k, k->k[0], 3, global, NULL, err);
+    }
     int ts = k->pv->tile, rts = k->pv->tile / k->pv->wpt;
     size_t local[3] = {(size_t)ts, (size_t)rts, 1};
     size_t global[3] = {(size_t)N, (size_t)((M + ts - 1) / ts) * (size_t)rts, (size_t)batches};
@@ -38,7 +49,7 @@ static int32_t run_gemm(ocl_kern *k, kiln_kernel_ctx *ctx, kiln_error *err) {
         c = NULL;
     }
     int zero[4] = {0};
-    int32_t st = ocl_get_kernel(k, 0, "k_gemm", err);
+    int32_t st = ocl_get_kernel(k, 0, gemm_kernel(k), err);
     if (st == KILN_OK)
         st = ocl_args(k, k->k[0], err, "iiiBiiBiiBiiiffBiqqqqiff", M, N, K, a, sam, sak, b, sbk, sbn, c, scm, scn, c != NULL,
                       (double)k->fv[0], (double)k->fv[1], y, 0, zero, zero, zero, zero, k->act, (double)k->act_a,
@@ -100,7 +111,7 @@ static int32_t run_matmul(ocl_kern *k, kiln_kernel_ctx *ctx, kiln_error *err) {
         r++;
     }
     if ((uint64_t)batches * (uint64_t)M * (uint64_t)N != y->count) return ocl_fail(err, KILN_ERR_SHAPE, "MatMul: output size mismatch");
-    int32_t st = ocl_get_kernel(k, 0, "k_gemm", err);
+    int32_t st = ocl_get_kernel(k, 0, gemm_kernel(k), err);
     if (st == KILN_OK)
         st = ocl_args(k, k->k[0], err, "iiiBiiBiiBiiiffBiqqqqiff", M, N, K, a, K, 1, b, N, 1, (const kiln_value_desc *)NULL, 0, 0,
                       0, 1.0, 0.0, y, r, d4, a4, b4, c4, k->act, (double)k->act_a, (double)k->act_b);
@@ -153,7 +164,7 @@ static int32_t run_conv(ocl_kern *k, kiln_kernel_ctx *ctx, kiln_error *err) {
     }
     int M = OC / G, Kd = (IC / G) * KH * KW;
     int direct = M < 8 || Kd < 8;
-    int32_t st = ocl_get_kernel(k, direct, direct ? "k_conv_direct" : "k_conv_gemm", err);
+    int32_t st = ocl_get_kernel(k, direct, direct ? "k_conv_direct" : (k->pv->gemm_cpu ? "k_conv_cpu" : "k_conv_gemm"), err);
     if (st != KILN_OK) return st;
     cl_kernel kern = k->k[direct];
     if (direct) {
@@ -165,6 +176,10 @@ static int32_t run_conv(ocl_kern *k, kiln_kernel_ctx *ctx, kiln_error *err) {
     st = ocl_args(k, kern, err, "BBBiBiiiiiiiiiiiiiiiiff", x, w, bias, bias != NULL, y, IC, IH, IW, OC, OH, OW, G, KH, KW, sh, sw, ph,
                   pw, dh, dw, k->act, (double)k->act_a, (double)k->act_b);
     if (st != KILN_OK) return st;
+    if (k->pv->gemm_cpu) {
+        size_t global[3] = {((size_t)OH * (size_t)OW + 7) / 8, (size_t)(M + 3) / 4, (size_t)N * (size_t)G};
+        return ocl_launch(k, kern, 3, global, NULL, err);
+    }
     int ts = k->pv->tile, rts = k->pv->tile / k->pv->wpt;
     size_t local[3] = {(size_t)ts, (size_t)rts, 1};
     size_t global[3] = {(size_t)OH * (size_t)OW, (size_t)((M + ts - 1) / ts) * (size_t)rts, (size_t)N * (size_t)G};
