@@ -59,7 +59,6 @@ typedef struct ocl_provider {
     cl_context ctx;
     cl_command_queue queue;       /* in order: kernels and copies run in the order queued */
     cl_program prog[OCL_NTYPES];  /* built on first use, once per session */
-    int prog_failed[OCL_NTYPES];
     int tile, wpt;                /* GEMM tile and results per work-item, per device */
     int gemm_cpu;                 /* 1: register-blocked GEMM without local memory (CPU devices) */
     int cache;                    /* 1: programs cached on disk */
@@ -68,7 +67,6 @@ typedef struct ocl_provider {
     int fp16;                     /* claim float16 nodes (the device has cl_khr_fp16) */
     uint64_t mem_limit, mem_used; /* device_memory=BYTES caps allocations (injects out-of-memory) */
     const char *extra_source;     /* test hook: appended to the program source (a kernel that fails to build) */
-    char extra_buf[256];
 } ocl_provider;
 
 int32_t ocl_fail(kiln_error *err, int32_t status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
