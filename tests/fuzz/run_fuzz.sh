@@ -28,7 +28,7 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 "$fuzzer" -seed="${FUZZ_SEED:-1}" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=1024 \
   -max_len=65536 -print_final_stats=1 -artifact_prefix="$out/artifacts/" "$out/corpus" "$out/seeds" 2>"$out/fuzz.log"
 rc=$?
-grep -E "^#[0-9]+ +(INITED|DONE)|^stat::|ERROR|SUMMARY" "$out/fuzz.log" | tail -20
+grep -E "^#[0-9]+[[:space:]]+(INITED|DONE)|^stat::|ERROR|SUMMARY" "$out/fuzz.log" | tail -20
 if [ $rc -ne 0 ]; then
   echo "fuzz: FAILED (exit $rc); reproducers in $out/artifacts/, log $out/fuzz.log"
   tail -40 "$out/fuzz.log"
