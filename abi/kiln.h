@@ -323,6 +323,11 @@ KILN_API void kiln_run_options_set_cancel(kiln_run_options *ro, int cancel);
  * Not thread-safe: set it before the runs. */
 KILN_API void kiln_run_options_set_timeout_ms(kiln_run_options *ro, uint64_t ms);
 
+/** kiln_session_run_binding with run options (`ro` may be NULL). Statuses: those of
+ * kiln_session_run_binding, KILN_ERR_CANCELLED and KILN_ERR_TIMEOUT. */
+KILN_API kiln_status kiln_session_run_binding_with_options(kiln_session *session, const kiln_run_options *ro,
+                                                           kiln_binding *binding, kiln_error *err);
+
 /** kiln_session_run with run options (`ro` may be NULL: as kiln_session_run). Statuses: those of
  * kiln_session_run, KILN_ERR_CANCELLED and KILN_ERR_TIMEOUT. */
 KILN_API kiln_status kiln_session_run_with_options(kiln_session *session, const kiln_run_options *ro,

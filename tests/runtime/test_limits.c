@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* Untrusted models (docs/limits.md): the session memory limit (weights, sizes inferred at
  * creation, sizes known only at run), pads larger than the kernel still computed correctly under
- * a limit, cancellation from another thread and deadlines (the session runs again afterwards),
- * and allocation failure at every allocation of these paths with leak checks. */
+ * a limit, cancellation from another thread and deadlines, in plain and I/O-binding runs (the
+ * session runs again afterwards), and allocation failure at every allocation of these paths with
+ * leak checks. */
 #include <check.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -386,6 +387,45 @@ START_TEST(cancel_in_parallel_mode) {
 }
 END_TEST
 
+START_TEST(cancel_a_binding_run) {
+    /* I/O binding runs take run options too; the binding runs again after a cancelled run. */
+    mb *b = chain_model(CHAIN, WIDTH);
+    kiln_session *s;
+    ck_assert_int_eq(open_session(env, b, 0, 1, 1, &s, &err), KILN_OK);
+    kiln_binding *bd;
+    ck_assert_int_eq(kiln_binding_create(s, &bd, &err), KILN_OK);
+    kiln_tensor *big, *small;
+    ck_assert_int_eq(kiln_tensor_create(env, KILN_DTYPE_FLOAT, (const int64_t[]){8192, WIDTH}, 2, &big, &err), KILN_OK);
+    ck_assert_int_eq(kiln_tensor_create(env, KILN_DTYPE_FLOAT, (const int64_t[]){2, WIDTH}, 2, &small, &err), KILN_OK);
+    float *sv = kiln_tensor_data(small);
+    for (int i = 0; i < 2 * WIDTH; i++) sv[i] = 1.0f;
+    ck_assert_int_eq(kiln_binding_bind_output(bd, "y", NULL, &err), KILN_OK);
+    kiln_run_options *ro;
+    ck_assert_int_eq(kiln_run_options_create(&ro, &err), KILN_OK);
+    ck_assert_int_eq(kiln_binding_bind_input(bd, "x", big, &err), KILN_OK);
+    pthread_t t;
+    canceller c = {ro, 30};
+    ck_assert_int_eq(pthread_create(&t, NULL, cancel_later, &c), 0);
+    kiln_status st = kiln_session_run_binding_with_options(s, ro, bd, &err);
+    pthread_join(t, NULL);
+    ck_assert_msg(st == KILN_ERR_CANCELLED, "status %d: %s", st, err.msg);
+    kiln_run_options_set_cancel(ro, 0);
+    ck_assert_int_eq(kiln_binding_bind_input(bd, "x", small, &err), KILN_OK);
+    ck_assert_msg(kiln_session_run_binding_with_options(s, ro, bd, &err) == KILN_OK, "%s", err.msg);
+    const kiln_tensor *y = kiln_binding_output(bd, "y");
+    ck_assert_ptr_nonnull(y);
+    ck_assert_int_eq(kiln_tensor_element_count(y), 2 * WIDTH);
+    const float *yv = kiln_tensor_data_const(y);
+    for (int i = 0; i < 2 * WIDTH; i++) ck_assert_msg(yv[i] > 0.999f && yv[i] < 1.001f, "y[%d] = %g", i, yv[i]);
+    kiln_run_options_destroy(ro);
+    kiln_binding_destroy(bd);
+    kiln_tensor_destroy(big);
+    kiln_tensor_destroy(small);
+    kiln_session_destroy(s);
+    mb_free(b);
+}
+END_TEST
+
 START_TEST(bad_arguments) {
     kiln_run_options *ro = (kiln_run_options *)&ro;
     ck_assert_int_eq(kiln_run_options_create(NULL, &err), KILN_ERR_INVALID_ARGUMENT);
@@ -458,6 +498,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, cancel_inside_pooling_one_thread);
     tcase_add_test(tc, deadline_then_usable);
     tcase_add_test(tc, cancel_in_parallel_mode);
+    tcase_add_test(tc, cancel_a_binding_run);
     tcase_add_test(tc, bad_arguments);
     tcase_add_test(tc, out_of_memory_everywhere);
     suite_add_tcase(s, tc);
