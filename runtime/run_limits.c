@@ -20,7 +20,7 @@ kiln_status kiln_budget_take(kiln_budget *b, uint64_t bytes, const kiln_value *v
     char why[112] = "";
     if (src) snprintf(why, sizeof(why), " (size set by %s of " KILN_NODE_FMT ")", src, KILN_NODE_ARGS(n));
     return kiln_fail(err, KILN_ERR_OUT_OF_MEMORY,
-                     "%s needs %llu bytes; the session holds %llu of its %llu-byte memory limit%s", what,
+                     "%s: %llu bytes would pass the session's memory limit (%llu of %llu bytes in use)%s", what,
                      (unsigned long long)bytes, (unsigned long long)before, (unsigned long long)b->limit, why);
 }
 
