@@ -326,6 +326,53 @@ KILN_API kiln_status kiln_session_tensor_copy(kiln_session *session, const kiln_
                                               kiln_error *err);
 
 /* ---------------------------------------------------------------------------------------------- */
+/** @name Limits and cancellation (untrusted models; see docs/limits.md) */
+
+/** Most bytes a session created with these options may hold at once: its weights (constants of
+ * the model and their copies in device memory), the arenas of its run contexts, and every tensor,
+ * output and scratch block a run allocates, in host memory and in providers' memory kinds (small
+ * bookkeeping is not counted). A model whose weights or any value whose shape is known at
+ * creation (inferred from the model's declared input shapes and constants) would not fit is
+ * refused by kiln_session_create; a value whose size is known only at run fails that run before
+ * it is allocated. Both give KILN_ERR_OUT_OF_MEMORY with a message naming the node, op, value,
+ * bytes and the attribute or input that set the size. 0 (the default): no limit.
+ * Statuses: KILN_OK, KILN_ERR_INVALID_ARGUMENT (NULL opts). */
+KILN_API kiln_status kiln_session_options_set_memory_limit(kiln_session_options *opts, uint64_t bytes,
+                                                           kiln_error *err);
+
+/** Settings of one or more runs: a cancel flag and a time limit. May be shared by runs and threads. */
+typedef struct kiln_run_options kiln_run_options;
+
+/** Creates run options: not cancelled, no time limit. Statuses: KILN_OK, KILN_ERR_OUT_OF_MEMORY. */
+KILN_API kiln_status kiln_run_options_create(kiln_run_options **out, kiln_error *err);
+/** Destroys run options. No run using them may be in progress. */
+KILN_API void kiln_run_options_destroy(kiln_run_options *ro);
+
+/** Sets (1) or clears (0) the cancel flag. Thread-safe and async-signal-safe: call it from any
+ * thread while runs use `ro`; every run using it stops at the next node (or the next chunk of a
+ * parallel kernel) and returns KILN_ERR_CANCELLED. The flag stays set, so runs started with it set
+ * are cancelled at once, until it is cleared. The session stays usable. */
+KILN_API void kiln_run_options_set_cancel(kiln_run_options *ro, int cancel);
+
+/** Limits each run using `ro` to `ms` milliseconds from its start (0: no limit, the default).
+ * A run past it stops as a cancelled one does and returns KILN_ERR_TIMEOUT.
+ * Not thread-safe: set it before the runs. */
+KILN_API void kiln_run_options_set_timeout_ms(kiln_run_options *ro, uint64_t ms);
+
+/** kiln_session_run_binding with run options (`ro` may be NULL). Statuses: those of
+ * kiln_session_run_binding, KILN_ERR_CANCELLED and KILN_ERR_TIMEOUT. */
+KILN_API kiln_status kiln_session_run_binding_with_options(kiln_session *session, const kiln_run_options *ro,
+                                                           kiln_binding *binding, kiln_error *err);
+
+/** kiln_session_run with run options (`ro` may be NULL: as kiln_session_run). Statuses: those of
+ * kiln_session_run, KILN_ERR_CANCELLED and KILN_ERR_TIMEOUT. */
+KILN_API kiln_status kiln_session_run_with_options(kiln_session *session, const kiln_run_options *ro,
+                                                   const char *const *input_names,
+                                                   const kiln_tensor *const *inputs, size_t n_inputs,
+                                                   const char *const *output_names,
+                                                   kiln_tensor **outputs, size_t n_outputs, kiln_error *err);
+
+/* ---------------------------------------------------------------------------------------------- */
 /** @name Tensors and other values */
 
 /** Creates a tensor with Kiln-owned, zero-filled storage (empty strings for STRING).

@@ -44,7 +44,8 @@ typedef enum kiln_status {
     KILN_ERR_IO = 6,               /**< a file could not be opened, read or written */
     KILN_ERR_PROVIDER = 7,         /**< a provider plugin failed or broke the ABI */
     KILN_ERR_CANCELLED = 8,        /**< the run was cancelled */
-    KILN_ERR_INTERNAL = 9          /**< a bug in Kiln */
+    KILN_ERR_INTERNAL = 9,         /**< a bug in Kiln */
+    KILN_ERR_TIMEOUT = 10          /**< the run passed the deadline of its run options */
 } kiln_status;
 
 /** A status and its message. Owned by the caller, usually on the stack.

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "graph/size_bounds.h"
 #include "graph/ops.h"
 #include "graph/shape.h"
 
@@ -214,6 +215,7 @@ static kiln_status infer_node(kiln_node *n, kiln_error *err) {
         }
         v->type = t;
     }
+    if ((s = kiln_limit_check_outputs(n, n->graph->model->value_limit, err)) != KILN_OK) goto done; /* graph/size_bounds.c */
     if (n->op == &kiln_ops[KILN_OP_ONNX_Constant] && n->n_outputs == 1 && n->outputs[0]) {
         kiln_const *k;
         if ((s = constant_value(n, &k, err)) != KILN_OK) goto done;

@@ -152,6 +152,7 @@ struct kiln_model {
     uint32_t node_counter;     /* for generated names */
     kiln_graph **graphs;       /* every graph, for cleanup */
     uint32_t n_graphs, cap_graphs;
+    uint64_t value_limit;      /* bytes one value whose shape inference knows may take; 0: none (graph/size_bounds.c) */
 };
 
 /* ---- model ---- */

@@ -25,6 +25,7 @@ const char *kiln_status_string(kiln_status status) {
     case KILN_ERR_PROVIDER: return "provider failure";
     case KILN_ERR_CANCELLED: return "cancelled";
     case KILN_ERR_INTERNAL: return "internal error";
+    case KILN_ERR_TIMEOUT: return "timed out";
     }
     return "unknown status";
 }

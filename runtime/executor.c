@@ -451,13 +451,15 @@ void *kiln_call_scratch(kiln_kernel_ctx *ctx, size_t bytes) {
         c->scratch = ns;
         c->cap_scratch = nc;
     }
+    if (bytes > kiln_budget_left(&c->frame->session->budget)) return NULL; /* memory limit (runtime/run_limits.c) */
     void *p = kiln_mem_alloc(a, bytes);
     if (p) c->scratch[c->n_scratch++] = p;
     return p;
 }
 
 void kiln_call_parallel_for(kiln_kernel_ctx *ctx, size_t n, size_t grain, kiln_range_fn fn, void *arg) {
-    kiln_threadpool_run(CALL(ctx)->frame->session->pool, n, grain, fn, arg);
+    /* Chunks after a cancellation or deadline are skipped (runtime/run_limits.c). */
+    kiln_guard_parallel_for(kiln_frame_guard(CALL(ctx)->frame), CALL(ctx)->frame->session->pool, n, grain, fn, arg);
 }
 
 uint32_t kiln_call_thread_count(kiln_kernel_ctx *ctx) { return kiln_threadpool_size(CALL(ctx)->frame->session->pool); }
@@ -657,6 +659,7 @@ static kiln_status run_node(kiln_frame *f, uint32_t idx, const kiln_slot *slot, 
     const kiln_value_desc **in = slot->in;
     kiln_value_desc **out = slot->out;
     kiln_shape_val *sin = slot->sin, *sout = slot->sout;
+    KILN_TRY(kiln_guard_check(kiln_frame_guard(f), n, err)); /* cancellation and deadline (runtime/run_limits.c) */
     uint64_t t0 = rc && rc->prof ? kiln_prof_now() : 0;
     if (has_prebound(rc, n)) {
         int skipped;
@@ -863,6 +866,6 @@ static kiln_status run_parallel(kiln_runctx *c, kiln_error *err) {
 /* Runs the main graph of a run context: planned (sequential or parallel) when the signature has
  * a plan, else sequentially while recording. */
 kiln_status kiln_exec_run_main(kiln_runctx *c, kiln_error *err) {
-    if (c->plan && c->s->inter && !c->is_sub) return run_parallel(c, err);
-    return run_sequential(&c->frame, &c->slots[0], err);
+    kiln_status st = c->plan && c->s->inter && !c->is_sub ? run_parallel(c, err) : run_sequential(&c->frame, &c->slots[0], err);
+    return st == KILN_OK ? kiln_guard_check(kiln_frame_guard(&c->frame), NULL, err) : st; /* a last node cut short (runtime/run_limits.c) */
 }

@@ -122,13 +122,20 @@ static kiln_status run_binding(kiln_session *s, kiln_binding *b, kiln_runctx *c,
 }
 
 kiln_status kiln_session_run_binding(kiln_session *s, kiln_binding *b, kiln_error *err) {
+    return kiln_session_run_binding_with_options(s, NULL, b, err);
+}
+
+kiln_status kiln_session_run_binding_with_options(kiln_session *s, const kiln_run_options *ro, kiln_binding *b,
+                                                  kiln_error *err) {
     kiln_error local;
     if (!err) err = &local;
     if (!s || !b || b->s != s)
         return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "kiln_session_run_binding: NULL, or a binding of another session");
     kiln_runctx *c;
     KILN_TRY(kiln_runctx_acquire(s, &c, err));
+    kiln_guard_start(&c->guard, ro); /* cancellation and deadline (runtime/run_limits.c) */
     kiln_status st = run_binding(s, b, c, err);
+    kiln_guard_start(&c->guard, NULL);
     kiln_runctx_reset(c);
     kiln_runctx_release(c);
     return st;

@@ -174,6 +174,9 @@ static kiln_status upload(place *pl, kiln_value *src, uint32_t kind, kiln_value 
     dc->desc.mem_kind = (int32_t)kind;
     dc->desc.offset = 0;
     void *block;
+    char what[200];
+    snprintf(what, sizeof(what), "the device copy of constant '%s'", src->name);
+    KILN_TRY(kiln_budget_take(&s->budget, c->nbytes, NULL, what, err)); /* memory limit (runtime/run_limits.c) */
     KILN_TRY(kiln_kind_alloc(s, kind, c->nbytes, &block, err));
     kiln_upload *u = &pt->uploads[pt->n_uploads++];
     memset(u, 0, sizeof(*u));

@@ -247,11 +247,29 @@ done:
     return st;
 }
 
+static kiln_status device_value_alloc(kiln_session *s, const kiln_value *v, int32_t dtype, int32_t rank, const int64_t *dims,
+                                      kiln_tensor **out, kiln_error *err);
+
 kiln_status kiln_value_alloc(kiln_session *s, const kiln_value *v, int32_t dtype, int32_t rank, const int64_t *dims,
                              kiln_tensor **out, kiln_error *err) {
     const kiln_allocator *a = &s->env->alloc;
-    if (!v || v->mem_kind == 0) return kiln_tensor_new(a, dtype, rank, dims, out, err);
+    uint64_t taken;
     *out = NULL;
+    KILN_TRY(kiln_budget_take_tensor(s, v, dtype, rank, dims, &taken, err)); /* memory limit: before allocating */
+    kiln_status st = !v || v->mem_kind == 0 ? kiln_tensor_new(a, dtype, rank, dims, out, err)
+                                             : device_value_alloc(s, v, dtype, rank, dims, out, err);
+    if (st != KILN_OK) {
+        kiln_budget_give(&s->budget, taken);
+        return st;
+    }
+    if (taken && taken == (*out)->nbytes) (*out)->budget = &s->budget; /* given back when it is destroyed */
+    else kiln_budget_give(&s->budget, taken);
+    return KILN_OK;
+}
+
+static kiln_status device_value_alloc(kiln_session *s, const kiln_value *v, int32_t dtype, int32_t rank, const int64_t *dims,
+                                      kiln_tensor **out, kiln_error *err) {
+    const kiln_allocator *a = &s->env->alloc;
     int64_t count;
     size_t bytes;
     if (rank < 0 || rank > KILN_MAX_RANK || !kiln_dims_count(dims, rank, &count) || dtype == KILN_DTYPE_STRING ||

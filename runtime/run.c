@@ -35,8 +35,11 @@ void kiln_runctx_destroy(kiln_runctx *c) {
     kiln_mem_free(a, c->touched);
     kiln_record_free(a, &c->rec);
     kiln_mem_free(a, c->arena);
-    for (uint32_t k = 1; k < KILN_PLAN_KINDS; k++)
+    kiln_budget_give(&c->s->budget, c->arena_cap);
+    for (uint32_t k = 1; k < KILN_PLAN_KINDS; k++) {
         if (c->dev_arena[k]) kiln_kind_free(&c->s->providers->kinds[k], c->dev_arena[k]);
+        kiln_budget_give(&c->s->budget, c->dev_cap[k]);
+    }
     kiln_mem_free(a, c->sig);
     for (uint32_t i = 0; c->slots && i < c->n_slots; i++) {
         kiln_mem_free(a, (void *)c->slots[i].in);
@@ -257,15 +260,27 @@ static kiln_status fit_arena(kiln_runctx *c, const kiln_plan *p, kiln_error *err
         const kiln_kind *kind = &c->s->providers->kinds[k];
         if (c->dev_arena[k]) kiln_kind_free(kind, c->dev_arena[k]);
         c->dev_arena[k] = NULL;
+        kiln_budget_give(&c->s->budget, c->dev_cap[k]); /* memory limit (runtime/run_limits.c) */
         c->dev_cap[k] = 0;
-        KILN_TRY(kiln_kind_alloc(c->s, k, p->arena[k], &c->dev_arena[k], err));
+        KILN_TRY(kiln_budget_take(&c->s->budget, p->arena[k], NULL, "the run's device arena", err));
+        kiln_status st = kiln_kind_alloc(c->s, k, p->arena[k], &c->dev_arena[k], err);
+        if (st != KILN_OK) {
+            kiln_budget_give(&c->s->budget, p->arena[k]);
+            return st;
+        }
         c->dev_cap[k] = p->arena[k];
     }
     if (p->arena[0] <= c->arena_cap) return KILN_OK;
     kiln_mem_free(a, c->arena);
+    kiln_budget_give(&c->s->budget, c->arena_cap); /* memory limit (runtime/run_limits.c) */
     c->arena_cap = 0;
+    c->arena = NULL;
+    KILN_TRY(kiln_budget_take(&c->s->budget, p->arena[0], NULL, "the run's arena", err));
     c->arena = kiln_mem_alloc(a, p->arena[0]);
-    if (!c->arena) return kiln_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory for a %llu-byte arena", (unsigned long long)p->arena[0]);
+    if (!c->arena) {
+        kiln_budget_give(&c->s->budget, p->arena[0]);
+        return kiln_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory for a %llu-byte arena", (unsigned long long)p->arena[0]);
+    }
     c->arena_cap = p->arena[0];
     return KILN_OK;
 }
@@ -539,6 +554,7 @@ kiln_status kiln_runctx_deliver(kiln_runctx *c, const kiln_io_info *io, kiln_ten
     if (f->owned[id] && &f->owned[id]->desc == d) {
         t = f->owned[id];
         f->owned[id] = NULL;
+        kiln_budget_release_tensor(t); /* the caller's now, not the session's (runtime/run_limits.c) */
         f->desc[id] = &t->desc; /* still readable by a later output naming the same value */
     } else {
         KILN_TRY(kiln_tensor_clone_desc(a, d, &t, err));
@@ -707,6 +723,12 @@ static kiln_status run_with(kiln_session *s, kiln_runctx *c, const char *const *
 kiln_status kiln_session_run(kiln_session *s, const char *const *input_names, const kiln_tensor *const *inputs,
                              size_t n_inputs, const char *const *output_names, kiln_tensor **outputs, size_t n_outputs,
                              kiln_error *err) {
+    return kiln_session_run_with_options(s, NULL, input_names, inputs, n_inputs, output_names, outputs, n_outputs, err);
+}
+
+kiln_status kiln_session_run_with_options(kiln_session *s, const kiln_run_options *ro, const char *const *input_names,
+                                          const kiln_tensor *const *inputs, size_t n_inputs, const char *const *output_names,
+                                          kiln_tensor **outputs, size_t n_outputs, kiln_error *err) {
     kiln_error local;
     if (!err) err = &local;
     if (!s || (n_inputs && !inputs) || (n_outputs && !outputs))
@@ -720,7 +742,9 @@ kiln_status kiln_session_run(kiln_session *s, const char *const *input_names, co
     kiln_runctx *c;
     KILN_TRY(kiln_runctx_acquire(s, &c, err));
     memset(c->created, 0, c->cap_outs);
+    kiln_guard_start(&c->guard, ro); /* cancellation and deadline (runtime/run_limits.c) */
     kiln_status st = run_with(s, c, input_names, inputs, n_inputs, output_names, outputs, n_outputs, err);
+    kiln_guard_start(&c->guard, NULL);
     if (st != KILN_OK) {
         for (size_t i = 0; i < n_outputs && i < c->cap_outs; i++) {
             if (c->created[i]) {

@@ -59,6 +59,12 @@ static kiln_status prepare(kiln_session *s, const kiln_session_options *opts, ui
     const kiln_allocator *a = &s->env->alloc;
     kiln_graph *g = s->model->graph;
     KILN_TRY(kiln_graph_bind_ops(g, err));
+    /* Memory limit (runtime/run_limits.c): the weights first, then what inference finds one value needs. */
+    uint64_t loaded = 0;
+    for (uint32_t v = 0; v < g->n_values; v++)
+        if (g->values[v]->constant) loaded += g->values[v]->constant->nbytes;
+    KILN_TRY(kiln_budget_take(&s->budget, loaded, NULL, "the model's weights", err));
+    if (s->budget.limit) s->model->value_limit = kiln_budget_left(&s->budget) ? kiln_budget_left(&s->budget) : 1;
     KILN_TRY(kiln_graph_infer(g, err));
     phase(s, "infer", &t0);
     KILN_TRY(kiln_providers_create(s, opts, err));
@@ -71,6 +77,8 @@ static kiln_status prepare(kiln_session *s, const kiln_session_options *opts, ui
         const kiln_value *val = g->values[v];
         if (val->constant) s->weights_bytes += val->constant->nbytes;
     }
+    if (s->weights_bytes > loaded) /* constants made by Constant nodes */
+        KILN_TRY(kiln_budget_take(&s->budget, s->weights_bytes - loaded, NULL, "the model's constants", err));
     if (s->intra_threads > 1) KILN_TRY(kiln_threadpool_create(a, s->intra_threads, &s->pool, err));
     if (s->inter_threads > 1) KILN_TRY(kiln_threadpool_create(a, s->inter_threads, &s->inter, err));
     s->n_inputs = g->n_inputs;
@@ -113,6 +121,7 @@ static kiln_status create(kiln_env *env, const char *path, const void *data, siz
         return kiln_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory creating a session");
     }
     s->env = env;
+    s->budget.limit = opts ? opts->memory_limit : 0;
     pthread_mutex_init(&s->lock, NULL);
     s->lock_ready = 1;
     s->intra_threads = kiln_threads_resolve(opts ? opts->intra_op_threads : 0);

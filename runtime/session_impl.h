@@ -13,6 +13,7 @@
 #include "kiln_provider.h"
 #include "runtime/base/error.h"
 #include "runtime/base/mem.h"
+#include "runtime/run_limits.h"
 #include "runtime/planner.h"
 #include "runtime/profile.h"
 #include "runtime/threads.h"
@@ -39,6 +40,7 @@ struct kiln_session_options {
     char **disabled_passes;    /* heap copies */
     uint32_t n_disabled_passes;
     char *optimized_model_path; /* heap copy, or NULL */
+    uint64_t memory_limit;     /* bytes; 0: none (runtime/run_limits.c) */
 };
 
 /* A value: what kernels see (desc, first member) plus ownership. Public as kiln_tensor. */
@@ -54,6 +56,7 @@ struct kiln_tensor {
     kiln_tensor *content;        /* optional: its value (owned), or NULL when empty */
     int32_t opt_kind;            /* optional: kind of content (TENSOR or SEQUENCE) */
     const struct kiln_kind *kind; /* storage in a provider's memory kind: `owned` is its block */
+    kiln_budget *budget;         /* session budget `nbytes` are taken from (given back on destroy), or NULL */
 };
 
 /* Internal tensor helpers (runtime/tensor.c). */
@@ -152,6 +155,8 @@ struct kiln_session {
     uint64_t last_arena, last_lower, last_naive; /* figures of the newest plan */
     kiln_runctx *free_ctx;       /* run contexts not in use */
     int first_run_done;
+    /* Memory limit (runtime/run_limits.c): weights, arenas and run allocations are taken from it. */
+    kiln_budget budget;
 };
 
 /* ---- run frames ---- */
@@ -227,6 +232,8 @@ struct kiln_runctx {
     uint32_t n_own;
     uint64_t own_clock;
     uint32_t hits, misses;         /* subgraph: planned runs and recording runs */
+    /* Cancellation and deadline of the current run (runtime/run_limits.c). */
+    kiln_run_guard guard;
 };
 
 kiln_status kiln_runctx_create(kiln_session *s, kiln_runctx **out, kiln_error *err);

@@ -103,6 +103,7 @@ kiln_status kiln_optional_none(const kiln_allocator *a, int32_t dtype, int32_t o
 void kiln_tensor_destroy(kiln_tensor *t) {
     if (!t) return;
     const kiln_allocator *a = t->alloc;
+    kiln_budget_release_tensor(t);
     if (t->owned && t->desc.dtype == KILN_DTYPE_STRING && t->desc.kind == KILN_VALUE_TENSOR && !t->kind) {
         char **s = t->owned;
         for (uint64_t i = 0; i < t->desc.count; i++)

@@ -2,6 +2,9 @@
 # Runs the whole test suite in two halves: the release build, then the same tests built with
 # AddressSanitizer and UndefinedBehaviorSanitizer. The sanitizer half runs even when the release
 # half fails, each half is reported on its own, and the script exits non-zero when either fails.
+# Then, when no arguments are given, the fuzz step: the libFuzzer harness built with clang
+# (build-fuzz/) runs for KILN_FUZZ_SECONDS (default 120; 0 skips it) over the seed corpus
+# (tests/fuzz/run_fuzz.sh, docs/testing.md).
 #   scripts/test.sh [meson test arguments...]   (e.g. --suite conformance, or test names)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -31,6 +34,7 @@ PY
 }
 
 MESON_TEST_ARGS=("$@")
+user_args=$#
 release=0 sanitizers=0
 half release build || release=1
 # allocator_may_return_null: a hostile model's absurd size must reach Kiln's own out-of-memory
@@ -40,10 +44,27 @@ export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 MESON_TEST_ARGS+=(--timeout-multiplier 4)
 half sanitizers build-asan -Db_sanitize=address,undefined -Dbuildtype=debugoptimized -Db_lundef=false || sanitizers=1
 
+fuzz=0
+fuzz_seconds=${KILN_FUZZ_SECONDS:-120}
+if [ "$user_args" = 0 ] && [ "$fuzz_seconds" != 0 ]; then
+  echo "=== fuzz step (build-fuzz, ${fuzz_seconds}s) ==="
+  if ! CC=clang scripts/setup.sh build-fuzz -Dfuzzing=true -Dwerror=false -Dtests=disabled -Dbenchmarks=false -Dexamples=false \
+      -Db_sanitize=address,undefined -Dbuildtype=debugoptimized -Db_lundef=false -Dc_args=-fsanitize=fuzzer-no-link; then
+    echo "fuzz: 0 passed, 1 failed, 0 skipped (setup or build failed)" > build-fuzz.summary
+    fuzz=1
+  elif tests/fuzz/run_fuzz.sh build-fuzz/tests/fuzz/fuzz-session "$fuzz_seconds" "${KILN_SHARED_DIR:-../shared}"; then
+    echo "fuzz: 1 passed, 0 failed, 0 skipped" > build-fuzz.summary
+  else
+    echo "fuzz: 0 passed, 1 failed, 0 skipped" > build-fuzz.summary
+    fuzz=1
+  fi
+fi
+
 echo "=== summary ==="
 cat build.summary 2>/dev/null || echo "release: no result"
 cat build-asan.summary 2>/dev/null || echo "sanitizers: no result"
-python3 - build.summary build-asan.summary <<'PY'
+cat build-fuzz.summary 2>/dev/null || echo "fuzz: not run (arguments given or KILN_FUZZ_SECONDS=0)"
+python3 - build.summary build-asan.summary $( [ -f build-fuzz.summary ] && echo build-fuzz.summary ) <<'PY'
 import re, sys
 p = f = 0
 for path in sys.argv[1:]:
@@ -57,5 +78,5 @@ for path in sys.argv[1:]:
         f += 1
 print(f"total: {p} passed, {f} failed")
 PY
-rm -f build.summary build-asan.summary
-[ $release -eq 0 ] && [ $sanitizers -eq 0 ]
+rm -f build.summary build-asan.summary build-fuzz.summary
+[ $release -eq 0 ] && [ $sanitizers -eq 0 ] && [ $fuzz -eq 0 ]

@@ -39,7 +39,16 @@ typedef struct options {
     int opt_level;             /* --optimize LEVEL; -1: not given (the session default, all) */
     const char *disabled_passes[MAX_PAIRS]; /* --disable-pass NAME */
     int n_disabled_passes;
+    int64_t max_memory;        /* --max-memory bytes; 0: no limit; -1: the default (DEFAULT_MEMORY) */
+    double timeout;            /* --timeout seconds per run; 0: none */
 } options;
+
+/* The default memory limit: 1 GiB of run memory plus twice the model file (its weights and a
+ * packed or device copy of them). See docs/limits.md. */
+#define DEFAULT_RUN_MEMORY (1ull << 30)
+
+/* Run options of every run: --timeout (NULL without it). */
+static kiln_run_options *run_opts;
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -64,6 +73,9 @@ static void usage(FILE *f) {
             "  --disable-pass NAME  skip the optimizer pass NAME (docs/optimizer.md); repeatable\n"
             "  --profile FILE       write a Chrome trace (Perfetto, chrome://tracing) of the session to FILE\n"
             "  --profile-summary    print time per op type over the timed runs (count, total ms, share)\n"
+            "  --max-memory BYTES   session memory limit (suffix K, M, G: powers of 1024; 0: none);\n"
+            "                       default 1G plus twice the model file's size\n"
+            "  --timeout SECONDS    stop a run that takes longer (exit 4)\n"
             "exit codes: 0 ok, 1 mismatch, 2 usage, 3 model or load error, 4 run error\n");
 }
 
@@ -96,6 +108,22 @@ static int parse_double(const char *s, double *out) {
     return 1;
 }
 
+/* "123", "64M", "2G" (powers of 1024) into bytes. */
+static int parse_bytes(const char *s, int64_t *out) {
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (*s < '0' || *s > '9' || v < 0 || end == s) return 0;
+    int shift = 0;
+    if (*end == 'K' || *end == 'k') shift = 10;
+    else if (*end == 'M' || *end == 'm') shift = 20;
+    else if (*end == 'G' || *end == 'g') shift = 30;
+    else if (*end == 'T' || *end == 't') shift = 40;
+    if (shift) end++;
+    if (*end || v > (INT64_MAX >> shift)) return 0;
+    *out = (int64_t)v << shift;
+    return 1;
+}
+
 static int parse_args(int argc, char **argv, options *o) {
     memset(o, 0, sizeof(*o));
     o->rtol = 1e-3;
@@ -103,6 +131,7 @@ static int parse_args(int argc, char **argv, options *o) {
     o->repeat = 1;
     o->threads = o->inter_op = -1;
     o->opt_level = -1;
+    o->max_memory = -1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -143,6 +172,18 @@ static int parse_args(int argc, char **argv, options *o) {
             int *dst = a[2] == 't' ? &o->threads : &o->inter_op;
             if (!parse_int(v, dst) || *dst < 1 || *dst > 1024) {
                 fprintf(stderr, "rt-run: %s takes a count in [1, 1024], got '%s'\n", a, v);
+                return 0;
+            }
+        } else if (strcmp(a, "--max-memory") == 0) {
+            NEED_VALUE();
+            if (!parse_bytes(v, &o->max_memory)) {
+                fprintf(stderr, "rt-run: --max-memory takes a byte count (suffix K, M, G), got '%s'\n", v);
+                return 0;
+            }
+        } else if (strcmp(a, "--timeout") == 0) {
+            NEED_VALUE();
+            if (!parse_double(v, &o->timeout) || o->timeout > 1e9) {
+                fprintf(stderr, "rt-run: --timeout takes a number of seconds, got '%s'\n", v);
                 return 0;
             }
         } else if (strcmp(a, "--profile") == 0) {
@@ -207,13 +248,14 @@ static int parse_args(int argc, char **argv, options *o) {
 
 /* Session options asking for the --provider list: "P[:k=v,...]" splits at the first ':' after
  * the last '/' (so paths with ':' in a folder name work). Returns EXIT_OK or EXIT_USAGE. */
-static int session_options(const options *o, kiln_session_options **out) {
+static int session_options(const options *o, const char *model, kiln_session_options **out) {
     kiln_error err = {0};
     *out = NULL;
-    if (!o->n_providers && o->threads < 0 && o->inter_op < 0 && !o->profile && !o->profile_summary && o->opt_level < 0 &&
-        !o->n_disabled_passes)
-        return EXIT_OK;
+    uint64_t limit = (uint64_t)o->max_memory;
+    struct stat st;
+    if (o->max_memory < 0) limit = DEFAULT_RUN_MEMORY + (stat(model, &st) == 0 && st.st_size > 0 ? 2 * (uint64_t)st.st_size : 0);
     if (kiln_session_options_create(out, &err) != KILN_OK ||
+        kiln_session_options_set_memory_limit(*out, limit, &err) != KILN_OK ||
         (o->threads > 0 && kiln_session_options_set_intra_op_threads(*out, o->threads, &err) != KILN_OK) ||
         (o->inter_op > 0 && kiln_session_options_set_inter_op_threads(*out, o->inter_op, &err) != KILN_OK) ||
         ((o->profile || o->profile_summary) && kiln_session_options_enable_profiling(*out, o->profile, &err) != KILN_OK) ||
@@ -451,7 +493,7 @@ static int run_model(const options *o) {
     kiln_op_profile *warm_ops = NULL;
     size_t n_warm_ops = 0;
     kiln_session_options *so = NULL;
-    if ((rc = session_options(o, &so)) != EXIT_OK) goto done;
+    if ((rc = session_options(o, o->model, &so)) != EXIT_OK) goto done;
     double t0 = tool_now_ms();
     if (kiln_session_create(env, o->model, so, &s, &err) != KILN_OK) {
         fprintf(stderr, "rt-run: %s\n", err.msg);
@@ -481,7 +523,8 @@ static int run_model(const options *o) {
         if (r == o->warmup && o->profile_summary) warm_ops = op_totals(s, &n_warm_ops);
         free_values(out, no);
         double a = tool_now_ms();
-        if (kiln_session_run(s, NULL, (const kiln_tensor *const *)in, ni, NULL, out, no, &err) != KILN_OK) {
+        if (kiln_session_run_with_options(s, run_opts, NULL, (const kiln_tensor *const *)in, ni, NULL, out, no, &err) !=
+            KILN_OK) {
             fprintf(stderr, "rt-run: run failed: %s\n", err.msg);
             rc = EXIT_RUN;
             goto done;
@@ -610,7 +653,7 @@ static int run_data_set(kiln_env *env, kiln_session *s, const char *dir, const o
             goto done;
         }
     }
-    if (kiln_session_run(s, NULL, (const kiln_tensor *const *)in, ni, NULL, out, no, &err) != KILN_OK) {
+    if (kiln_session_run_with_options(s, run_opts, NULL, (const kiln_tensor *const *)in, ni, NULL, out, no, &err) != KILN_OK) {
         snprintf(msg, ml, "run failed: %s", err.msg);
         rc = EXIT_RUN;
         goto done;
@@ -655,7 +698,7 @@ static int run_test_dir(const options *o) {
     }
     kiln_session *s = NULL;
     kiln_session_options *so = NULL;
-    int orc = session_options(o, &so);
+    int orc = session_options(o, model, &so);
     if (orc != EXIT_OK) {
         kiln_env_destroy(env);
         return orc;
@@ -699,7 +742,17 @@ int main(int argc, char **argv) {
         free_options(&o);
         return EXIT_USAGE;
     }
+    if (o.timeout > 0) {
+        kiln_error err = {0};
+        if (kiln_run_options_create(&run_opts, &err) != KILN_OK) {
+            fprintf(stderr, "rt-run: %s\n", err.msg);
+            free_options(&o);
+            return EXIT_RUN;
+        }
+        kiln_run_options_set_timeout_ms(run_opts, (uint64_t)ceil(o.timeout * 1000.0));
+    }
     int rc = o.test_dir ? run_test_dir(&o) : run_model(&o);
+    kiln_run_options_destroy(run_opts);
     free_options(&o);
     return rc;
 }

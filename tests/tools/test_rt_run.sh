@@ -69,5 +69,13 @@ if command -v python3 >/dev/null && python3 -c 1 2>/dev/null; then
   check "profile is a Chrome trace with phases, runs and nodes" 0 $?
 fi
 rc=$(run "$NODE/test_add/model.onnx" --profile "$TMP/no/such/dir/trace.json"); check "unwritable profile is a usage error" 2 "$rc" "cannot create the profile" "$TMP/err"
+# Memory limit and timeout (issue 15, docs/limits.md).
+rc=$(run "$NODE/test_add/model.onnx" --max-memory 100); check "output over --max-memory is refused at load" 3 "$rc" "output 'sum' .* 240 bytes.*memory limit" "$TMP/err"
+rc=$(run "$NODE/test_add/model.onnx" --max-memory 4K); check "max-memory with a suffix" 0 "$rc"
+rc=$(run "$NODE/test_add/model.onnx" --max-memory 0); check "max-memory 0 is no limit" 0 "$rc"
+rc=$(run "$NODE/test_add/model.onnx" --max-memory 1X); check "a bad max-memory is a usage error" 2 "$rc"
+rc=$(run "$NODE/test_add/model.onnx" --timeout 60 --repeat 3); check "timeout within the limit" 0 "$rc"
+rc=$(run "$NODE/test_add/model.onnx" --timeout -1); check "a bad timeout is a usage error" 2 "$rc"
+rc=$(run --test-dir "$NODE/test_add" --max-memory 100); check "test-dir under --max-memory" 3 "$rc" "^FAIL test_add: out of memory" "$TMP/out"
 echo "1..$n"
 exit $fail
