@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /* Conv (float32; float16, bfloat16 and double through float32), any rank, groups, dilations,
- * strides, pads, auto_pad: im2col + GEMM per image and group, 1x1 stride-1 convs without im2col,
- * depthwise 2-D convs by a direct loop (3x3 with nine taps per output). */
+ * strides, pads, auto_pad, on the packed GEMM (docs/kernels.md): constant float32 weights are
+ * packed once per group when the kernel is created (the A side, MR output channels per panel);
+ * 1x1 stride-1 convs multiply the NCHW activations in place, others through im2col; the bias and
+ * the fused activation/residual (conv.h) run in the GEMM's epilogue. Depthwise 2-D convs by a
+ * direct loop (3x3 with nine taps per output). */
 #include <string.h>
 
-#include "kernels/gemm/gemm.h"
+#include "kernels/f32-gemm/f32-gemm.h"
 #include "providers/cpu/cpu_op.h"
+#include "providers/cpu/ops/conv.h"
 #include "providers/cpu/gemm_parallel.h"
 #include "providers/cpu/ops/f32_io.h"
 #include "providers/cpu/ops/window.h"
@@ -14,7 +18,20 @@ typedef struct conv_kernel {
     cpu_kernel base;
     cpu_window_attrs wa;
     int64_t group;
+    int32_t act; /* kiln_act applied last (fused ops) */
+    float p0, p1;
+    int32_t residual_input; /* input index of a residual of Y's shape added before act; -1: none */
+    kiln_f32_packed *packed; /* one per group when the weights were constant float32; NULL otherwise */
+    int64_t packed_dims[KILN_MAX_RANK]; /* the weight shape they were packed from */
 } conv_kernel;
+
+static void conv_cleanup(cpu_kernel *base) {
+    conv_kernel *k = (conv_kernel *)base;
+    if (!k->packed) return;
+    for (int64_t g = 0; g < k->group; g++) cpu_free(base, k->packed[g].data);
+    cpu_free(base, k->packed);
+    k->packed = NULL;
+}
 
 /* ---- depthwise 2-D: y[n, c] = x[n, c] (*) w[c] + b[c] ---- */
 
@@ -124,9 +141,14 @@ static kiln_status conv_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, ki
         if (w.k[i] != wt->dims[2 + i]) return cpu_fail(err, KILN_ERR_SHAPE, "kernel_shape does not match the weights");
     if (y->count == 0) return KILN_OK;
 
-    const float *xd = f32_view(ctx, x), *wd = f32_view(ctx, wt), *bd = b ? f32_view(ctx, b) : NULL;
+    const kiln_value_desc *r = k->residual_input >= 0 ? cpu_in(ctx, (uint32_t)k->residual_input) : NULL;
+    if (r && (r->rank != y->rank || r->count != y->count))
+        return cpu_fail(err, KILN_ERR_SHAPE, "the residual input must have the output's shape");
+    const float *xd = f32_view(ctx, x), *wd = wt->data ? f32_view(ctx, wt) : NULL, *bd = b ? f32_view(ctx, b) : NULL;
+    const float *rd = r ? f32_view(ctx, r) : NULL;
     float *yd = f32_out(ctx, y);
-    if (!xd || !wd || (b && !bd) || !yd) return cpu_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory for Conv buffers");
+    if (!xd || (!wd && !k->packed) || (b && !bd) || (r && !rd) || !yd)
+        return cpu_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory for Conv buffers");
 
     if (w.sp == 2 && cg == 1 && mg == 1) {
         dw_job j = {&w, xd, wd, bd, yd, c, NULL};
@@ -136,7 +158,11 @@ static kiln_status conv_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, ki
             memset(zeros, 0, (size_t)(w.in[1] + 3) * sizeof(float));
             j.zeros = zeros;
         }
+        if (!wd) return cpu_fail(err, KILN_ERR_INTERNAL, "depthwise Conv weights were released");
         cpu_parallel_for(ctx, (size_t)(n * c), cpu_grain((uint64_t)w.out_size * (uint64_t)w.k_size), dw_range, &j);
+        if (rd)
+            for (uint64_t e = 0; e < y->count; e++) yd[e] += rd[e];
+        if (k->act != KILN_ACT_NONE) kiln_f32_vact((size_t)y->count, yd, yd, k->act, k->p0, k->p1);
         f32_commit(y, yd);
         return KILN_OK;
     }
@@ -147,6 +173,9 @@ static kiln_status conv_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, ki
     int64_t rows = cpu_mul_size(cg, w.k_size), col_n = cpu_mul_size(rows, w.out_size);
     if (rows < 0 || col_n < 0 || (uint64_t)col_n > SIZE_MAX / sizeof(float))
         return cpu_fail(err, KILN_ERR_SHAPE, "Conv im2col buffer is too large");
+    int use_packed = k->packed != NULL;
+    for (int32_t i = 0; use_packed && i < wt->rank; i++)
+        if (wt->dims[i] != k->packed_dims[i]) use_packed = 0;
     float *col = NULL;
     if (!direct) {
         col = ctx->host->scratch(ctx, (size_t)col_n * sizeof(float) + 1);
@@ -161,29 +190,69 @@ static kiln_status conv_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, ki
                 kiln_cpu_im2col_f32(ctx, xg, cg, &w, 0.0f, col);
                 bmat = col;
             }
-            /* The bias goes in first and the GEMM accumulates onto it, tile by tile: one pass
-             * over Y instead of the GEMM's clearing pass plus an add. */
-            kiln_cpu_f32_gemm_bias(ctx, 0, 0, (size_t)mg, (size_t)w.out_size, (size_t)rows, wd + gi * mg * rows,
-                                   (size_t)rows, bmat, (size_t)w.out_size, bd ? bd + gi * mg : NULL, yg,
-                                   (size_t)w.out_size);
+            /* Y[mg x pixels] = W[mg x rows] . X'[rows x pixels]: the weights are the packed A side,
+             * the activations (in place, or im2col's columns) are read by rows of B. */
+            cpu_f32_operand a = {wd ? wd + gi * mg * rows : NULL, (size_t)rows, 0, use_packed ? &k->packed[gi] : NULL};
+            cpu_f32_operand bo = {bmat, (size_t)w.out_size, 0, NULL};
+            kiln_f32_epilogue ep = {bd ? bd + gi * mg : NULL, 1, rd ? rd + (i * m + gi * mg) * w.out_size : NULL,
+                                    (size_t)w.out_size, k->act, k->p0, k->p1};
+            KILN_CPU_TRY(kiln_cpu_sgemm(ctx, (size_t)mg, (size_t)w.out_size, (size_t)rows, 1.0f, &a, &bo, yg,
+                                        (size_t)w.out_size, 0, &ep, err));
         }
     }
     f32_commit(y, yd);
     return KILN_OK;
 }
 
-kiln_status kiln_cpu_conv(const cpu_node *n, cpu_kernel **out, kiln_error *err) {
+/* Packs constant float32 weights once per group (the A side of the GEMM); depthwise convs keep
+ * reading the original. */
+static kiln_status conv_prepack(conv_kernel *k, const cpu_node *n, kiln_error *err) {
+    kiln_value_info wi = cpu_input_info(n, 1);
+    const kiln_value_desc *wc = wi.constant;
+    if (!wc || wc->dtype != KILN_DTYPE_FLOAT || wc->rank < 3 || !wc->data) return KILN_OK;
+    int64_t mg = wc->dims[0] / k->group, rows = 1;
+    for (int32_t i = 1; i < wc->rank; i++) rows = cpu_mul_size(rows, wc->dims[i]);
+    if (wc->dims[0] % k->group || rows <= 0 || mg <= 0) return KILN_OK; /* compute reports the error */
+    if (wc->dims[1] == 1 && mg == 1 && wc->rank == 4) return KILN_OK;    /* depthwise: own kernel */
+    k->packed = cpu_alloc(&k->base, sizeof(kiln_f32_packed) * (size_t)k->group);
+    if (!k->packed) return cpu_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory packing Conv weights");
+    memset(k->packed, 0, sizeof(kiln_f32_packed) * (size_t)k->group);
+    for (int64_t g = 0; g < k->group; g++)
+        KILN_CPU_TRY(kiln_cpu_pack_weight(k->base.host, k->base.host_ctx, KILN_PACKED_A, (size_t)mg, (size_t)rows,
+                                          (const float *)wc->data + g * mg * rows, (size_t)rows, 0, 1.0f, &k->packed[g],
+                                          err));
+    for (int32_t i = 0; i < wc->rank; i++) k->packed_dims[i] = wc->dims[i];
+    return KILN_OK;
+}
+
+kiln_status kiln_cpu_conv_create(const cpu_node *n, int32_t act, float p0, float p1, int32_t residual_input,
+                                 cpu_kernel **out, kiln_error *err) {
     int32_t dt = cpu_input_dtype(n, 0);
     if (!f32_io_supported(dt) || cpu_input_dtype(n, 1) != dt || (cpu_input_dtype(n, 2) && cpu_input_dtype(n, 2) != dt))
         return cpu_fail(err, KILN_ERR_UNSUPPORTED, "Conv is not implemented for %s (float, float16, bfloat16, double only)",
                         cpu_dtype_name(dt));
+    if (act < 0 || act >= KILN_ACT_COUNT) return cpu_fail(err, KILN_ERR_INVALID_MODEL, "unknown fused activation %d", (int)act);
     cpu_window_attrs wa;
     KILN_CPU_TRY(cpu_window_read(n, &wa, err));
     int64_t group = cpu_attr_int(n, "group", 1);
     if (group < 1 || group > CPU_WINDOW_MAX) return cpu_fail(err, KILN_ERR_INVALID_MODEL, "group %lld is out of range", (long long)group);
     KILN_CPU_TRY(cpu_kernel_new(n, sizeof(conv_kernel), conv_compute, out, err));
     conv_kernel *k = (conv_kernel *)*out;
+    k->base.cleanup = conv_cleanup;
     k->wa = wa;
     k->group = group;
-    return KILN_OK;
+    k->act = act;
+    k->p0 = p0;
+    k->p1 = p1;
+    k->residual_input = residual_input;
+    kiln_status st = conv_prepack(k, n, err);
+    if (st != KILN_OK) {
+        k->base.abi.release(&k->base.abi);
+        *out = NULL;
+    }
+    return st;
+}
+
+kiln_status kiln_cpu_conv(const cpu_node *n, cpu_kernel **out, kiln_error *err) {
+    return kiln_cpu_conv_create(n, KILN_ACT_NONE, 0.0f, 0.0f, -1, out, err);
 }
