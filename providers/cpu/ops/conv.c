@@ -4,9 +4,10 @@
  * packed once per group when the kernel is created (the A side, MR output channels per panel);
  * 1x1 stride-1 convs multiply the NCHW activations in place, others through im2col; the bias and
  * the fused activation/residual (conv.h) run in the GEMM's epilogue. Depthwise 2-D convs by a
- * direct loop (3x3 with nine taps per output). */
+ * kernel (kernels/f32-dwconv) with the activation fused. */
 #include <string.h>
 
+#include "kernels/f32-dwconv/f32-dwconv.h"
 #include "kernels/f32-gemm/f32-gemm.h"
 #include "providers/cpu/cpu_op.h"
 #include "providers/cpu/ops/conv.h"
@@ -33,91 +34,34 @@ static void conv_cleanup(cpu_kernel *base) {
     k->packed = NULL;
 }
 
-/* ---- depthwise 2-D: y[n, c] = x[n, c] (*) w[c] + b[c] ---- */
+/* ---- depthwise 2-D: y[n, c] = act(x[n, c] (*) w[c] + b[c] (+ residual)) ---- */
 
 typedef struct dw_job {
-    const cpu_window *w;
-    const float *x, *wt, *b;
+    kiln_f32_dwconv_params p;
+    kiln_f32_dwconv_fn fn;
+    const float *x, *wt, *b, *r;
     float *y;
     int64_t channels;
-    const float *zeros; /* a zero row of the input's width for the 3x3 path; NULL: general path */
+    float *work;        /* kiln_f32_dwconv_work_size floats per chunk */
+    size_t work_floats, chunks, planes;
+    int32_t act;        /* applied after the kernel when it cannot be (residual, transcendental) */
+    float p0, p1;
 } dw_job;
 
-/* 3x3, dilation 1: each output is nine taps from three input rows (a row of zeros stands in for
- * rows in the padding); columns whose taps are all inside skip the bounds checks. */
-static void dw3x3_plane(const cpu_window *w, const float *x, const float *k, float bias, const float *zeros, float *y) {
-    int64_t ih_n = w->in[0], iw_n = w->in[1], ow_n = w->out[1], sw = w->s[1], pw = w->pb[1];
-    /* interior: 0 <= ow*sw - pw and ow*sw - pw + 2 < iw_n */
-    int64_t lo = pw <= 0 ? 0 : (pw + sw - 1) / sw, hi = iw_n - 3 + pw < 0 ? 0 : (iw_n - 3 + pw) / sw + 1;
-    if (hi > ow_n) hi = ow_n;
-    if (lo > hi) lo = hi;
-    for (int64_t oh = 0; oh < w->out[0]; oh++) {
-        const float *r[3];
-        for (int a = 0; a < 3; a++) {
-            int64_t ih = oh * w->s[0] - w->pb[0] + a;
-            r[a] = ih >= 0 && ih < ih_n ? x + ih * iw_n : zeros;
-        }
-        float *yr = y + oh * ow_n;
-        for (int64_t ow = 0; ow < ow_n; ow++) {
-            if (ow == lo && lo < hi) {
-                const float *r0 = r[0], *r1 = r[1], *r2 = r[2];
-                for (int64_t o = lo; o < hi; o++) {
-                    int64_t c = o * sw - pw;
-                    yr[o] = bias + k[0] * r0[c] + k[1] * r0[c + 1] + k[2] * r0[c + 2] + k[3] * r1[c] + k[4] * r1[c + 1] +
-                            k[5] * r1[c + 2] + k[6] * r2[c] + k[7] * r2[c + 1] + k[8] * r2[c + 2];
-                }
-                ow = hi - 1;
-                continue;
-            }
-            float acc = bias;
-            for (int a = 0; a < 3; a++)
-                for (int b = 0; b < 3; b++) {
-                    int64_t c = ow * sw - pw + b;
-                    if (c >= 0 && c < iw_n) acc += k[a * 3 + b] * r[a][c];
-                }
-            yr[ow] = acc;
-        }
-    }
-}
-
+/* Chunk t of the planes, with its own work buffer. */
 static void dw_range(void *arg, size_t begin, size_t end) {
     const dw_job *j = arg;
-    const cpu_window *w = j->w;
-    int64_t ih_n = w->in[0], iw_n = w->in[1], oh_n = w->out[0], ow_n = w->out[1];
-    int64_t kh_n = w->k[0], kw_n = w->k[1], sh = w->s[0], sw = w->s[1], dh = w->d[0], dw = w->d[1];
-    if (j->zeros) {
-        for (size_t plane = begin; plane < end; plane++) {
+    size_t in_plane = (size_t)(j->p.ih * j->p.iw), out_plane = (size_t)(j->p.oh * j->p.ow);
+    for (size_t t = begin; t < end; t++) {
+        float *work = j->work + t * j->work_floats;
+        size_t p0 = t * j->planes / j->chunks, p1 = (t + 1) * j->planes / j->chunks;
+        for (size_t plane = p0; plane < p1; plane++) {
             int64_t c = (int64_t)plane % j->channels;
-            dw3x3_plane(w, j->x + plane * (size_t)(ih_n * iw_n), j->wt + c * 9, j->b ? j->b[c] : 0.0f, j->zeros,
-                        j->y + plane * (size_t)(oh_n * ow_n));
-        }
-        return;
-    }
-    for (size_t plane = begin; plane < end; plane++) {
-        int64_t c = (int64_t)plane % j->channels;
-        const float *x = j->x + plane * (size_t)(ih_n * iw_n);
-        const float *k = j->wt + c * kh_n * kw_n;
-        float *y = j->y + plane * (size_t)(oh_n * ow_n);
-        float bias = j->b ? j->b[c] : 0.0f;
-        for (int64_t oh = 0; oh < oh_n; oh++) {
-            float *yr = y + oh * ow_n;
-            for (int64_t ow = 0; ow < ow_n; ow++) yr[ow] = bias;
-            for (int64_t kh = 0; kh < kh_n; kh++) {
-                int64_t ih = oh * sh - w->pb[0] + kh * dh;
-                if (ih < 0 || ih >= ih_n) continue;
-                const float *xr = x + ih * iw_n;
-                for (int64_t kw = 0; kw < kw_n; kw++) {
-                    float kv = k[kh * kw_n + kw];
-                    int64_t x0 = kw * dw - w->pb[1];
-                    int64_t lo = x0 >= 0 ? 0 : (-x0 + sw - 1) / sw;
-                    int64_t hi = iw_n - x0 <= 0 ? 0 : (iw_n - x0 + sw - 1) / sw;
-                    if (hi > ow_n) hi = ow_n;
-                    if (sw == 1)
-                        for (int64_t ow = lo; ow < hi; ow++) yr[ow] += kv * xr[x0 + ow];
-                    else
-                        for (int64_t ow = lo; ow < hi; ow++) yr[ow] += kv * xr[x0 + ow * sw];
-                }
-            }
+            float *y = j->y + plane * out_plane;
+            j->fn(&j->p, j->x + plane * in_plane, j->wt + c * j->p.kh * j->p.kw, j->b ? j->b[c] : 0.0f, work, y);
+            if (j->r)
+                for (size_t e = 0; e < out_plane; e++) y[e] += j->r[plane * out_plane + e];
+            if (j->act != KILN_ACT_NONE) kiln_f32_vact(out_plane, y, y, j->act, j->p0, j->p1);
         }
     }
 }
@@ -150,19 +94,23 @@ static kiln_status conv_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, ki
     if (!xd || (!wd && !k->packed) || (b && !bd) || (r && !rd) || !yd)
         return cpu_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory for Conv buffers");
 
-    if (w.sp == 2 && cg == 1 && mg == 1) {
-        dw_job j = {&w, xd, wd, bd, yd, c, NULL};
-        if (w.k[0] == 3 && w.k[1] == 3 && w.d[0] == 1 && w.d[1] == 1) {
-            float *zeros = ctx->host->scratch(ctx, (size_t)(w.in[1] + 3) * sizeof(float));
-            if (!zeros) return cpu_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory for Conv buffers");
-            memset(zeros, 0, (size_t)(w.in[1] + 3) * sizeof(float));
-            j.zeros = zeros;
-        }
+    if (w.sp == 2 && cg == 1 && mg == 1 && w.k[0] <= 64) {
         if (!wd) return cpu_fail(err, KILN_ERR_INTERNAL, "depthwise Conv weights were released");
-        cpu_parallel_for(ctx, (size_t)(n * c), cpu_grain((uint64_t)w.out_size * (uint64_t)w.k_size), dw_range, &j);
-        if (rd)
-            for (uint64_t e = 0; e < y->count; e++) yd[e] += rd[e];
-        if (k->act != KILN_ACT_NONE) kiln_f32_vact((size_t)y->count, yd, yd, k->act, k->p0, k->p1);
+        dw_job j = {{w.in[0], w.in[1], w.out[0], w.out[1], w.k[0], w.k[1], w.s[0], w.s[1], w.d[0], w.d[1], w.pb[0], w.pb[1],
+                     KILN_ACT_NONE, 0.0f, 0.0f},
+                    kiln_f32_dwconv_get(), xd, wd, bd, rd, yd, c, NULL, 0, 1, (size_t)(n * c), KILN_ACT_NONE, k->p0, k->p1};
+        /* Clamp-type activations run inside the kernel; others (and any with a residual) after it. */
+        if (!rd && kiln_act_in_registers(k->act)) j.p.act = k->act, j.p.p0 = k->p0, j.p.p1 = k->p1;
+        else j.act = k->act;
+        /* One chunk of planes per thread (each with its padded-plane buffer), or one when small. */
+        uint64_t work_total = (uint64_t)n * (uint64_t)c * (uint64_t)w.out_size * (uint64_t)w.k_size;
+        j.chunks = work_total < 4u * CPU_TASK_WORK ? 1 : cpu_thread_count(ctx);
+        if (j.chunks > j.planes) j.chunks = j.planes;
+        j.work_floats = kiln_f32_dwconv_work_size(&j.p);
+        j.work = ctx->host->scratch(ctx, j.chunks * j.work_floats * sizeof(float) + 1);
+        if (!j.work) return cpu_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory for Conv buffers");
+        if (j.chunks < 2) dw_range(&j, 0, 1);
+        else cpu_parallel_for(ctx, j.chunks, 1, dw_range, &j);
         f32_commit(y, yd);
         return KILN_OK;
     }
