@@ -67,6 +67,18 @@ void kiln_f32_packa(const kiln_f32_gemm_config *cfg, size_t m, size_t k, const f
 void kiln_f32_packb(const kiln_f32_gemm_config *cfg, size_t k, size_t n, const float *b, size_t ldb, int trans,
                     float alpha, size_t t0, size_t t1, float *out);
 
+/* Geometry of one image and group of a 2-D convolution for kiln_f32_packb_im2col. */
+typedef struct kiln_f32_conv2d_geom {
+    int64_t channels, ih, iw, oh, ow;
+    int64_t kh, kw, sh, sw, dh, dw, ph, pw; /* ph/pw: leading pads */
+} kiln_f32_conv2d_geom;
+
+/* Packs the im2col operand of a 2-D convolution (K = channels*kh*kw rows, one column per output
+ * pixel) for the pixels [j0, j1) as B panels (K x NR each, zero past j1): x is one image and
+ * group, NCHW. out holds ceil((j1-j0)/NR)*NR*K floats. */
+void kiln_f32_packb_im2col(const kiln_f32_gemm_config *cfg, const float *x, const kiln_f32_conv2d_geom *g, size_t j0,
+                           size_t j1, float *out);
+
 /* The B side of the macro-kernel: packed panels (ldb == 0) or rows read in place, element (p, j)
  * at data[p*ldb + j]. */
 typedef struct kiln_f32_bview {

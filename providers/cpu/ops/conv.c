@@ -7,6 +7,7 @@
  * kernel (kernels/f32-dwconv) with the activation fused. */
 #include <string.h>
 
+#include "kernels/config/gemm-config.h"
 #include "kernels/f32-dwconv/f32-dwconv.h"
 #include "kernels/f32-gemm/f32-gemm.h"
 #include "providers/cpu/cpu_op.h"
@@ -64,6 +65,97 @@ static void dw_range(void *arg, size_t begin, size_t end) {
             if (j->act != KILN_ACT_NONE) kiln_f32_vact(out_plane, y, y, j->act, j->p0, j->p1);
         }
     }
+}
+
+/* ---- 1-D and 2-D: im2col fused into packing, per block of output pixels ---- */
+
+typedef struct conv_job {
+    const kiln_f32_gemm_config *cfg;
+    kiln_f32_conv2d_geom geom;
+    const float *x, *bias, *res;
+    float *y;
+    const float *const *pa; /* packed weights per group */
+    int64_t c, m, g, cg, mg;
+    size_t in_size, out_size, k, nb, nblocks, tasks, chunks, work_floats;
+    float *work;
+    int32_t act;
+    float p0, p1;
+} conv_job;
+
+/* Chunk t of the (image, group, pixel block) tasks, with its own packing buffer. */
+static void conv_chunks(void *arg, size_t begin, size_t end) {
+    const conv_job *j = arg;
+    for (size_t t = begin; t < end; t++) {
+        float *work = j->work + t * j->work_floats;
+        for (size_t task = t * j->tasks / j->chunks; task < (t + 1) * j->tasks / j->chunks; task++) {
+            size_t blk = task % j->nblocks, ig = task / j->nblocks;
+            int64_t gi = (int64_t)ig % j->g, i = (int64_t)ig / j->g;
+            size_t j0 = blk * j->nb, j1 = j0 + j->nb < j->out_size ? j0 + j->nb : j->out_size;
+            kiln_f32_packb_im2col(j->cfg, j->x + (size_t)(i * j->c + gi * j->cg) * j->in_size, &j->geom, j0, j1, work);
+            size_t yoff = (size_t)(i * j->m + gi * j->mg) * j->out_size + j0;
+            kiln_f32_epilogue ep = {j->bias ? j->bias + gi * j->mg : NULL, 1, j->res ? j->res + yoff : NULL, j->out_size,
+                                    j->act, j->p0, j->p1};
+            kiln_f32_bview bv = {work, 0};
+            kiln_f32_gemm_packed(j->cfg, (size_t)j->mg, j1 - j0, j->k, j->pa[gi], bv, 0, (size_t)j->mg, 0, j1 - j0,
+                                 j->y + yoff, j->out_size, 0, &ep);
+        }
+    }
+}
+
+/* Bytes of a packed block of the unfolded input: sized to stay in L2 with the weights' panels. */
+#define CONV_BLOCK_BYTES (384u * 1024u)
+
+static kiln_status conv_packed_im2col(const conv_kernel *k, kiln_kernel_ctx *ctx, const cpu_window *w, const float *xd,
+                                      const float *wd, const float *bd, const float *rd, float *yd, int64_t n, int64_t c,
+                                      int64_t m, int64_t g, int use_packed, kiln_error *err) {
+    conv_job j;
+    memset(&j, 0, sizeof j);
+    int64_t cg = c / g, mg = m / g;
+    int two = w->sp == 2;
+    j.geom = (kiln_f32_conv2d_geom){cg, two ? w->in[0] : 1, w->in[two], two ? w->out[0] : 1, w->out[two],
+                                    two ? w->k[0] : 1, w->k[two], two ? w->s[0] : 1, w->s[two], two ? w->d[0] : 1,
+                                    w->d[two], two ? w->pb[0] : 0, w->pb[two]};
+    j.cfg = use_packed ? k->packed[0].cfg : kiln_f32_gemm_config_get();
+    j.x = xd, j.bias = bd, j.res = rd, j.y = yd;
+    j.c = c, j.m = m, j.g = g, j.cg = cg, j.mg = mg;
+    j.in_size = (size_t)w->in_size, j.out_size = (size_t)w->out_size, j.k = (size_t)(cg * w->k_size);
+    j.act = k->act, j.p0 = k->p0, j.p1 = k->p1;
+    const float **pa = ctx->host->scratch(ctx, sizeof(float *) * (size_t)g + 1);
+    if (!pa) return cpu_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory for Conv buffers");
+    if (use_packed) {
+        for (int64_t gi = 0; gi < g; gi++) pa[gi] = k->packed[gi].data;
+    } else {
+        size_t per = kiln_f32_packa_size(j.cfg, (size_t)mg, j.k);
+        float *mem = ctx->host->scratch(ctx, (per * (size_t)g + 16) * sizeof(float));
+        if (!mem) return cpu_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory packing Conv weights");
+        for (int64_t gi = 0; gi < g; gi++) {
+            float *dst = mem + (size_t)gi * per;
+            kiln_f32_packa(j.cfg, (size_t)mg, j.k, wd + (size_t)(gi * mg) * j.k, j.k, 0, 1.0f, 0,
+                           ((size_t)mg + j.cfg->mr - 1) / j.cfg->mr, dst);
+            pa[gi] = dst;
+        }
+    }
+    j.pa = pa;
+    size_t nr = j.cfg->nr, threads = cpu_thread_count(ctx);
+    size_t nb = CONV_BLOCK_BYTES / sizeof(float) / (j.k ? j.k : 1) / nr * nr;
+    if (nb < nr) nb = nr;
+    if (nb > 1024) nb = 1024;
+    size_t imgs = (size_t)(n * g);
+    /* enough blocks for every thread to have two */
+    while (nb > nr && imgs * ((j.out_size + nb - 1) / nb) < 2 * threads) nb = (nb / 2 + nr - 1) / nr * nr;
+    j.nb = nb;
+    j.nblocks = (j.out_size + nb - 1) / nb;
+    j.tasks = imgs * j.nblocks;
+    double macs = (double)n * (double)m * (double)j.out_size * (double)j.k;
+    j.chunks = macs < 256.0 * 1024.0 ? 1 : threads;
+    if (j.chunks > j.tasks) j.chunks = j.tasks;
+    if (j.chunks < 1) j.chunks = 1;
+    j.work_floats = (nb + nr) * j.k + 16;
+    j.work = ctx->host->scratch(ctx, j.chunks * j.work_floats * sizeof(float) + 64);
+    if (!j.work) return cpu_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory for the Conv packing buffers");
+    if (j.chunks < 2) conv_chunks(&j, 0, 1);
+    else cpu_parallel_for(ctx, j.chunks, 1, conv_chunks, &j);
+    return KILN_OK;
 }
 
 /* ---- general: im2col + GEMM ---- */
@@ -124,6 +216,11 @@ static kiln_status conv_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, ki
     int use_packed = k->packed != NULL;
     for (int32_t i = 0; use_packed && i < wt->rank; i++)
         if (wt->dims[i] != k->packed_dims[i]) use_packed = 0;
+    if (!direct && (w.sp == 1 || w.sp == 2)) {
+        KILN_CPU_TRY(conv_packed_im2col(k, ctx, &w, xd, wd, bd, rd, yd, n, c, m, g, use_packed, err));
+        f32_commit(y, yd);
+        return KILN_OK;
+    }
     float *col = NULL;
     if (!direct) {
         col = ctx->host->scratch(ctx, (size_t)col_n * sizeof(float) + 1);
