@@ -33,11 +33,19 @@ void kiln_f32_packb_im2col(const kiln_f32_gemm_config *cfg, const float *x, cons
                             memset(dst + q, 0, run * sizeof(float));
                         } else {
                             const float *xr = xc + ih * g->iw;
-                            int64_t base = ow * g->sw - g->pw + b * g->dw;
-                            for (size_t e = 0; e < run; e++) {
-                                int64_t iw = base + (int64_t)e * g->sw;
-                                dst[q + e] = iw >= 0 && iw < g->iw ? xr[iw] : 0.0f;
-                            }
+                            int64_t base = ow * g->sw - g->pw + b * g->dw, sw = g->sw;
+                            /* taps e in [lo, hi) fall inside the row: base + e*sw in [0, iw) */
+                            int64_t lo = base >= 0 ? 0 : (-base + sw - 1) / sw;
+                            int64_t hi = g->iw - base <= 0 ? 0 : (g->iw - base + sw - 1) / sw;
+                            if (lo > (int64_t)run) lo = (int64_t)run;
+                            if (hi > (int64_t)run) hi = (int64_t)run;
+                            if (hi < lo) hi = lo;
+                            float *d = dst + q;
+                            for (int64_t e = 0; e < lo; e++) d[e] = 0.0f;
+                            if (sw == 1) memcpy(d + lo, xr + base + lo, (size_t)(hi - lo) * sizeof(float));
+                            else
+                                for (int64_t e = lo; e < hi; e++) d[e] = xr[base + e * sw];
+                            for (int64_t e = hi; e < (int64_t)run; e++) d[e] = 0.0f;
                         }
                         q += run;
                     }

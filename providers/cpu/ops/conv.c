@@ -76,7 +76,7 @@ typedef struct conv_job {
     float *y;
     const float *const *pa; /* packed weights per group */
     int64_t c, m, g, cg, mg;
-    size_t in_size, out_size, k, nb, nblocks, tasks, chunks, work_floats;
+    size_t in_size, out_size, k, nb, nblocks, mstep, mblocks, tasks, chunks, work_floats;
     float *work;
     int32_t act;
     float p0, p1;
@@ -88,16 +88,20 @@ static void conv_chunks(void *arg, size_t begin, size_t end) {
     for (size_t t = begin; t < end; t++) {
         float *work = j->work + t * j->work_floats;
         for (size_t task = t * j->tasks / j->chunks; task < (t + 1) * j->tasks / j->chunks; task++) {
-            size_t blk = task % j->nblocks, ig = task / j->nblocks;
+            size_t mb = task % j->mblocks, blk = task / j->mblocks % j->nblocks, ig = task / j->mblocks / j->nblocks;
             int64_t gi = (int64_t)ig % j->g, i = (int64_t)ig / j->g;
             size_t j0 = blk * j->nb, j1 = j0 + j->nb < j->out_size ? j0 + j->nb : j->out_size;
-            kiln_f32_packb_im2col(j->cfg, j->x + (size_t)(i * j->c + gi * j->cg) * j->in_size, &j->geom, j0, j1, work);
+            size_t i0 = mb * j->mstep, i1 = i0 + j->mstep < (size_t)j->mg ? i0 + j->mstep : (size_t)j->mg;
+            if (i0 >= i1) continue;
+            /* the same block is packed again by the next task only when M is split */
+            if (mb == 0 || task == t * j->tasks / j->chunks)
+                kiln_f32_packb_im2col(j->cfg, j->x + (size_t)(i * j->c + gi * j->cg) * j->in_size, &j->geom, j0, j1, work);
             size_t yoff = (size_t)(i * j->m + gi * j->mg) * j->out_size + j0;
             kiln_f32_epilogue ep = {j->bias ? j->bias + gi * j->mg : NULL, 1, j->res ? j->res + yoff : NULL, j->out_size,
                                     j->act, j->p0, j->p1};
             kiln_f32_bview bv = {work, 0};
-            kiln_f32_gemm_packed(j->cfg, (size_t)j->mg, j1 - j0, j->k, j->pa[gi], bv, 0, (size_t)j->mg, 0, j1 - j0,
-                                 j->y + yoff, j->out_size, 0, &ep);
+            kiln_f32_gemm_packed(j->cfg, (size_t)j->mg, j1 - j0, j->k, j->pa[gi], bv, i0, i1, 0, j1 - j0, j->y + yoff,
+                                 j->out_size, 0, &ep);
         }
     }
 }
@@ -136,16 +140,24 @@ static kiln_status conv_packed_im2col(const conv_kernel *k, kiln_kernel_ctx *ctx
         }
     }
     j.pa = pa;
-    size_t nr = j.cfg->nr, threads = cpu_thread_count(ctx);
+    size_t nr = j.cfg->nr, mr = j.cfg->mr, threads = cpu_thread_count(ctx);
     size_t nb = CONV_BLOCK_BYTES / sizeof(float) / (j.k ? j.k : 1) / nr * nr;
     if (nb < nr) nb = nr;
     if (nb > 1024) nb = 1024;
+    /* Few output pixels (late layers): one block, so the weights stream through once. */
+    if (j.out_size <= 2 * nb) nb = (j.out_size + nr - 1) / nr * nr;
     size_t imgs = (size_t)(n * g);
-    /* enough blocks for every thread to have two */
-    while (nb > nr && imgs * ((j.out_size + nb - 1) / nb) < 2 * threads) nb = (nb / 2 + nr - 1) / nr * nr;
+    /* Then enough tasks for every thread: split M when there are few blocks and many rows, else
+     * smaller pixel blocks. */
+    j.mblocks = 1;
+    if (imgs * ((j.out_size + nb - 1) / nb) < 2 * threads && (size_t)mg >= 4 * mr * threads) j.mblocks = threads;
+    else
+        while (nb > nr && imgs * ((j.out_size + nb - 1) / nb) < 2 * threads) nb = (nb / 2 + nr - 1) / nr * nr;
+    j.mstep = ((size_t)mg + j.mblocks - 1) / j.mblocks;
+    j.mstep = (j.mstep + mr - 1) / mr * mr;
     j.nb = nb;
     j.nblocks = (j.out_size + nb - 1) / nb;
-    j.tasks = imgs * j.nblocks;
+    j.tasks = imgs * j.nblocks * j.mblocks;
     double macs = (double)n * (double)m * (double)j.out_size * (double)j.k;
     j.chunks = macs < 256.0 * 1024.0 ? 1 : threads;
     if (j.chunks > j.tasks) j.chunks = j.tasks;
