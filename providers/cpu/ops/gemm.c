@@ -5,6 +5,7 @@
  * is packed once when the kernel is created (alpha folded in for Gemm); Gemm's C of one row
  * becomes the epilogue's column bias. The fused variants (gemm.h) add an activation, a bias and a
  * residual in the same epilogue. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "kernels/f32-gemm/f32-gemm.h"
@@ -346,7 +347,11 @@ kiln_status kiln_cpu_matmul_create(const cpu_node *n, int32_t act, float p0, flo
     k->p1 = p1;
     k->bias_input = bias_input;
     k->residual_input = residual_input;
-    kiln_status st = dt == KILN_DTYPE_FLOAT ? pack_b_input(&k->base, n, 1, 0, 1.0f, &k->pb, err) : KILN_OK;
+    /* A constant B that is not transposed is read in place by rows (the microkernels take a row
+     * stride), so MatMul keeps no second copy of its weights: peak RSS stays one copy until the
+     * host can free originals after prepack (docs/kernels.md §5). KILN_MATMUL_PACK=1 packs. */
+    const char *pk = getenv("KILN_MATMUL_PACK");
+    kiln_status st = dt == KILN_DTYPE_FLOAT && pk && pk[0] == '1' ? pack_b_input(&k->base, n, 1, 0, 1.0f, &k->pb, err) : KILN_OK;
     if (st != KILN_OK) {
         k->base.abi.release(&k->base.abi);
         *out = NULL;
