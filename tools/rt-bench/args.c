@@ -173,6 +173,8 @@ int rb_parse_args(int argc, char **argv, rb_args *a, char *err, size_t es) {
             a->dry_run = 1;
         } else if (!strcmp(f, "--list")) {
             a->list_only = 1;
+        } else if (!strcmp(f, "--check")) {
+            a->check_only = 1;
         } else if (!strcmp(f, "--no-refs")) {
             a->no_refs = 1;
         } else if (!strcmp(f, "--dim")) {
@@ -285,7 +287,7 @@ void rb_print_args(const rb_args *a) {
     print_list("perm", a->perm, a->perm_rank);
     printf(",\"axis\":%lld,\"threads\":[", (long long)a->axis);
     for (int i = 0; i < a->n_threads; i++) printf("%s%d", i ? "," : "", a->threads[i]);
-    printf("],\"isa\":\"%s\",\"min_time\":%g,\"min_reps\":%d,\"format\":\"%s\",\"dims\":{", a->isa ? a->isa : "",
+    printf("],\"check\":%d,\"isa\":\"%s\",\"min_time\":%g,\"min_reps\":%d,\"format\":\"%s\",\"dims\":{", a->check_only, a->isa ? a->isa : "",
            a->min_time, a->min_reps, a->format == RB_JSON ? "json" : a->format == RB_CSV ? "csv" : "table");
     for (int i = 0; i < a->n_dims; i++) {
         const char *eq = strchr(a->dim_names[i], '=');

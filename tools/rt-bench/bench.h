@@ -49,6 +49,7 @@ typedef struct rb_args {
     int dry_run;                  /* print what would run, time nothing */
     int list_only;                /* shapes: extract and print, time nothing */
     int no_refs;                  /* kernel cases: Kiln only */
+    int check_only;               /* kernel cases: run the correctness gate, time nothing */
     /* shapes / model */
     const char *dim_names[16];
     int64_t dim_values[16];

@@ -162,6 +162,10 @@ static int measure(const rb_args *a, gemm_ctx *g, rb_rows *rows, const char *gro
                 group, impl, r->max_err, tol);
         return RB_MISMATCH;
     }
+    if (a->check_only) {
+        snprintf(r->note, sizeof(r->note), "correct (max error %.3g): not timed (--check)", r->max_err);
+        return RB_OK;
+    }
     rb_time(fn, g, a->min_time, a->min_reps, &r->median_s, &r->min_s, &r->p90_s, &r->reps);
     r->rate = r->flops / r->median_s * 1e-9;
     return RB_OK;
@@ -332,6 +336,7 @@ int rb_bench_gemm_shape(const rb_args *a, int64_t m, int64_t n, int64_t k, int t
             r->rate = r->flops / naive_s * 1e-9;
             snprintf(r->note, sizeof(r->note), "one run, double accumulation");
             if (t > 1) r->median_s = 0, snprintf(r->note, sizeof(r->note), "one thread only");
+            if (a->check_only) r->median_s = 0, snprintf(r->note, sizeof(r->note), "the reference (--check)");
         }
     }
     gemm_free(&g);

@@ -126,6 +126,10 @@ static int check_and_time(const rb_args *a, rb_rows *rows, const graph_case *gc,
                 gc->group, impl, r->max_err, gc->tol);
         return RB_MISMATCH;
     }
+    if (a->check_only) {
+        snprintf(r->note, sizeof(r->note), "correct (max error %.3g): not timed (--check)", r->max_err);
+        return RB_OK;
+    }
     rb_time(fn, ctx, a->min_time, a->min_reps, &r->median_s, &r->min_s, &r->p90_s, &r->reps);
     set_rate(r);
     return RB_OK;
@@ -179,7 +183,7 @@ static int run_case(const rb_args *a, graph_case *gc, rb_rows *rows, const rb_co
         }
         add_row(rows, gc, "naive", RB_NAIVE, "c", t, t > 1 ? "one thread only" : "one run, double accumulation");
         rb_row *r = &rows->v[rows->n - 1];
-        if (t == 1) {
+        if (t == 1 && !a->check_only) {
             r->median_s = r->min_s = r->p90_s = gc->naive_s;
             r->reps = 1;
             set_rate(r);

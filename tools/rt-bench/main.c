@@ -17,7 +17,7 @@ static const char usage[] =
     "                reduce [sum|mean|max] [--shape ..] [--axis X]\n"
     "       rt-bench peak | suite resnet50|mobilenetv2|bert | shapes MODEL.onnx [--dim NAME=N] [--list]\n"
     "       rt-bench model MODEL.onnx [--threads 1,2] [--optimize L] [--compare ort] [--processes N] [--dim NAME=N]\n"
-    "common: [--threads 1,2] [--isa LEVEL] [--min-time S] [--min-reps N] [--no-refs] [--json|--csv] [--dry-run]\n";
+    "common: [--threads 1,2] [--isa LEVEL] [--min-time S] [--min-reps N] [--no-refs] [--check] [--json|--csv] [--dry-run]\n";
 
 static void header(const rb_args *a) {
     if (a->format != RB_TABLE) return;

@@ -405,7 +405,7 @@ int rb_cmd_model(const rb_args *a) {
                 printf("}");
             }
         }
-        printf("],\"top_ops\":[%s}\n", ops_json[0] ? ops_json : "]");
+        printf("],\"top_ops\":%s}\n", ops_json[0] ? ops_json : "[]");
         return RB_OK;
     }
     if (a->format == RB_CSV) {
@@ -430,19 +430,18 @@ int rb_cmd_model(const rb_args *a) {
             series *s2 = r ? &onnx[ti] : &kiln[ti];
             char ratio[16] = "";
             if (ort && !r) snprintf(ratio, sizeof(ratio), "%.2fx", med(onnx[ti].median, onnx[ti].n) / med(kiln[ti].median, kiln[ti].n));
-            printf("  %-12s %3d %10.2f %10.2f %10.3f %10.3f %10.3f %7.1f%% %9.1f %9s\n", r ? "onnxruntime" : "kiln",
+            printf("  %-12s %3d %10.4g %10.4g %10.4g %10.4g %10.4g %7.1f%% %9.1f %9s\n", r ? "onnxruntime" : "kiln",
                    a->threads[ti], med(s2->create, s2->n), med(s2->first, s2->n), med(s2->median, s2->n),
                    med(s2->p90, s2->n), lowest(s2->min, s2->n), spread(s2->median, s2->n), med(s2->rss, s2->n) / 1048576,
                    ratio);
         }
-    if (ort) printf("  (onnxruntime: first_ms not reported by ort_run.py; p90 is its per-process median's p90 where given)\n");
     if (ops_json[0]) {
         printf("top ops (Kiln, %d thread%s, one profiled process):\n", a->threads[0], a->threads[0] > 1 ? "s" : "");
         const char *p = ops_json;
         for (int i = 0; i < 10 && (p = strstr(p, "{\"op\":\"")); i++) {
             p += 7;
             int len = (int)strcspn(p, "\"");
-            printf("  %-24.*s %6.0f nodes/run %10.3f ms/run %6.1f%%\n", len, p, json_num(p, "per_run"),
+            printf("  %-24.*s %6.0f nodes/run %10.4g ms/run %6.1f%%\n", len, p, json_num(p, "per_run"),
                    json_num(p, "ms_per_run"), 100 * json_num(p, "share"));
         }
     }
