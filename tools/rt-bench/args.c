@@ -74,7 +74,7 @@ int rb_parse_args(int argc, char **argv, rb_args *a, char *err, size_t es) {
     int known = 0;
     for (int i = 0; commands[i]; i++) known |= !strcmp(commands[i], a->command);
     if (!known) return fail(err, es, "unknown command", a->command);
-    int i = 2;
+    int i = 2, min_time_given = 0;
     int needs_op = !strcmp(a->command, "unary") || !strcmp(a->command, "suite") || !strcmp(a->command, "shapes") ||
                    !strcmp(a->command, "model");
     if (needs_op) {
@@ -157,6 +157,7 @@ int rb_parse_args(int argc, char **argv, rb_args *a, char *err, size_t es) {
             char *end;
             a->min_time = strtod(v, &end);
             if (*end || end == v || !(a->min_time >= 0 && a->min_time <= 60)) return fail(err, es, "--min-time wants 0..60 seconds", v);
+            min_time_given = 1;
         } else if (!strcmp(f, "--min-reps")) {
             NEED_VALUE;
             if (parse_i64(v, &x) || x < 1 || x > 100000) return fail(err, es, "--min-reps wants 1..100000", v);
@@ -211,6 +212,7 @@ int rb_parse_args(int argc, char **argv, rb_args *a, char *err, size_t es) {
     }
     /* Per-command checks. */
     const char *c = a->command;
+    if (!strcmp(c, "model") && !min_time_given) a->min_time = 1.0; /* whole models: at least 1 s per process */
     if (!strcmp(c, "conv") || !strcmp(c, "dwconv")) {
         if (!a->has_input) return fail(err, es, "conv needs --input N,C,H,W", NULL);
         if (!strcmp(c, "dwconv")) {

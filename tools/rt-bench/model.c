@@ -224,6 +224,13 @@ static double spread(const double *v, int n) {
     return m > 0 ? 100 * (hi - lo) / m : NAN;
 }
 
+/* A JSON number, or null for NaN / Inf. */
+static const char *jnum(char *buf, double v) {
+    if (isfinite(v)) snprintf(buf, 32, "%.6g", v);
+    else snprintf(buf, 32, "null");
+    return buf;
+}
+
 static void add(series *s, const char *json, long long rss) {
     int i = s->n++;
     s->create[i] = json_num(json, "create_ms");
@@ -396,12 +403,13 @@ int rb_cmd_model(const rb_args *a) {
         for (int ti = 0; ti < a->n_threads; ti++) {
             for (int r = 0; r < (ort ? 2 : 1); r++) {
                 series *s2 = r ? &onnx[ti] : &kiln[ti];
-                printf("%s{\"runtime\":\"%s\",\"threads\":%d,\"create_ms\":%.6g,\"first_run_ms\":%.6g,"
-                       "\"latency_ms\":{\"median\":%.6g,\"p90\":%.6g,\"min\":%.6g,\"spread_pct\":%.4g},\"peak_rss_bytes\":%.0f",
-                       ti || r ? "," : "", r ? "onnxruntime" : "kiln", a->threads[ti], med(s2->create, s2->n),
-                       med(s2->first, s2->n), med(s2->median, s2->n), med(s2->p90, s2->n), lowest(s2->min, s2->n),
-                       spread(s2->median, s2->n), med(s2->rss, s2->n));
-                if (ort && !r) printf(",\"ort_over_kiln\":%.4g", med(onnx[ti].median, onnx[ti].n) / med(kiln[ti].median, kiln[ti].n));
+                char b[7][32];
+                printf("%s{\"runtime\":\"%s\",\"threads\":%d,\"create_ms\":%s,\"first_run_ms\":%s,"
+                       "\"latency_ms\":{\"median\":%s,\"p90\":%s,\"min\":%s,\"spread_pct\":%s},\"peak_rss_bytes\":%s",
+                       ti || r ? "," : "", r ? "onnxruntime" : "kiln", a->threads[ti], jnum(b[0], med(s2->create, s2->n)),
+                       jnum(b[1], med(s2->first, s2->n)), jnum(b[2], med(s2->median, s2->n)), jnum(b[3], med(s2->p90, s2->n)),
+                       jnum(b[4], lowest(s2->min, s2->n)), jnum(b[5], spread(s2->median, s2->n)), jnum(b[6], med(s2->rss, s2->n)));
+                if (ort && !r) printf(",\"ort_over_kiln\":%s", jnum(b[0], med(onnx[ti].median, onnx[ti].n) / med(kiln[ti].median, kiln[ti].n)));
                 printf("}");
             }
         }

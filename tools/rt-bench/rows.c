@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Result rows: ratios, share of the measured peak, and the table / JSON / CSV output. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -63,15 +64,17 @@ void rb_output_rows(const rb_rows *r, rb_format f, FILE *o) {
         fprintf(o, "[");
         for (size_t i = 0; i < r->n; i++) {
             const rb_row *w = &r->v[i];
+            char err[32] = "null"; /* JSON has no Inf / NaN */
+            if (isfinite(w->max_err)) snprintf(err, sizeof(err), "%.4g", w->max_err);
             fprintf(o, "%s\n{\"case\":", i ? "," : "");
             json_str(o, w->group);
             fprintf(o, ",\"impl\":");
             json_str(o, w->impl);
             fprintf(o, ",\"role\":\"%s\",\"isa\":\"%s\",\"threads\":%d,\"unit\":\"%s\",\"rate\":%.4g,"
                        "\"pct_peak\":%.4g,\"median_ms\":%.6g,\"min_ms\":%.6g,\"p90_ms\":%.6g,\"reps\":%d,"
-                       "\"max_err\":%.4g,\"ratio\":%.4g,\"note\":",
+                       "\"max_err\":%s,\"ratio\":%.4g,\"note\":",
                     role_name(w->role), w->isa, w->threads, w->memory_bound ? "GB/s" : "GFLOP/s", w->rate,
-                    w->pct_peak, 1e3 * w->median_s, 1e3 * w->min_s, 1e3 * w->p90_s, w->reps, w->max_err, w->ratio);
+                    w->pct_peak, 1e3 * w->median_s, 1e3 * w->min_s, 1e3 * w->p90_s, w->reps, err, w->ratio);
             json_str(o, w->note);
             fprintf(o, "}");
         }
