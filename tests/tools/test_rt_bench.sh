@@ -41,8 +41,9 @@ rc=$(run transpose --shape 2,3,4 --dry-run)
 check "transpose default perm reverses" 0 "$rc" '"perm":\[2,1,0\]' "$TMP/out"
 rc=$(run model m.onnx --threads 1,2 --optimize all --compare ort --processes 4 --dim N=8 --json --dry-run)
 check "model flags parse" 0 "$rc" '"op":"m.onnx".*"threads":\[1,2\].*"format":"json","dims":\{"N":8\},"optimize":"all","compare":"ort","processes":4' "$TMP/out"
-rc=$(run gemm --csv --min-time 0.5 --min-reps 3 --isa avx2 --dry-run)
-check "common flags parse" 0 "$rc" '"isa":"avx2","min_time":0.5,"min_reps":3,"format":"csv"' "$TMP/out"
+rc=$(run gemm --csv --min-time 0.5 --min-reps 3 --isa avx2 --clock wall --dry-run)
+check "common flags parse" 0 "$rc" '"clock":1,"isa":"avx2","min_time":0.5,"min_reps":3,"format":"csv"' "$TMP/out"
+rc=$(run gemm --clock sundial); check "unknown clock" 2 "$rc" '--clock wants' "$TMP/err"
 rc=$(run); check "no command is a usage error" 2 "$rc" 'missing command' "$TMP/err"
 rc=$(run frobnicate); check "unknown command" 2 "$rc" 'unknown command: frobnicate' "$TMP/err"
 rc=$(run gemm --frob); check "unknown flag" 2 "$rc" 'unknown flag: --frob' "$TMP/err"

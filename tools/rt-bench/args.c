@@ -174,6 +174,12 @@ int rb_parse_args(int argc, char **argv, rb_args *a, char *err, size_t es) {
             a->dry_run = 1;
         } else if (!strcmp(f, "--list")) {
             a->list_only = 1;
+        } else if (!strcmp(f, "--clock")) {
+            NEED_VALUE;
+            if (!strcmp(v, "auto")) a->clock = 0;
+            else if (!strcmp(v, "wall")) a->clock = 1;
+            else if (!strcmp(v, "cpu")) a->clock = 2;
+            else return fail(err, es, "--clock wants auto, wall or cpu", v);
         } else if (!strcmp(f, "--check")) {
             a->check_only = 1;
         } else if (!strcmp(f, "--no-refs")) {
@@ -289,7 +295,7 @@ void rb_print_args(const rb_args *a) {
     print_list("perm", a->perm, a->perm_rank);
     printf(",\"axis\":%lld,\"threads\":[", (long long)a->axis);
     for (int i = 0; i < a->n_threads; i++) printf("%s%d", i ? "," : "", a->threads[i]);
-    printf("],\"check\":%d,\"isa\":\"%s\",\"min_time\":%g,\"min_reps\":%d,\"format\":\"%s\",\"dims\":{", a->check_only, a->isa ? a->isa : "",
+    printf("],\"check\":%d,\"clock\":%d,\"isa\":\"%s\",\"min_time\":%g,\"min_reps\":%d,\"format\":\"%s\",\"dims\":{", a->check_only, a->clock, a->isa ? a->isa : "",
            a->min_time, a->min_reps, a->format == RB_JSON ? "json" : a->format == RB_CSV ? "csv" : "table");
     for (int i = 0; i < a->n_dims; i++) {
         const char *eq = strchr(a->dim_names[i], '=');

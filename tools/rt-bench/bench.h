@@ -50,6 +50,7 @@ typedef struct rb_args {
     int list_only;                /* shapes: extract and print, time nothing */
     int no_refs;                  /* kernel cases: Kiln only */
     int check_only;               /* kernel cases: run the correctness gate, time nothing */
+    int clock;                    /* 0 auto (CPU time at 1 thread, else wall), 1 wall, 2 cpu */
     /* shapes / model */
     const char *dim_names[16];
     int64_t dim_values[16];
@@ -88,6 +89,7 @@ typedef struct rb_row {
     double pct_peak;      /* of the measured peak for `threads` threads; < 0 unknown */
     double max_err;       /* vs the naive reference */
     double ratio;         /* Kiln rows: best reference median / this median (> 1 faster); < 0 none */
+    const char *clock;    /* "cpu" or "wall" (NULL: not timed) */
     char note[96];
 } rb_row;
 
@@ -107,10 +109,17 @@ void rb_rows_finish(rb_rows *r);
 void rb_output_rows(const rb_rows *r, rb_format f, FILE *out);
 
 /* Timing: runs fn until `min_time` seconds and `min_reps` runs are both reached (capped at 60 s
- * and 100000 runs); returns the median, min and p90 of single runs. */
+ * and 100000 runs); returns the median, min and p90 of single runs. The clock is the calling
+ * thread's CPU time when `threads` is 1 and --clock is auto or cpu (a one-thread case runs on
+ * the calling thread only, and CPU time ignores the time a shared machine's scheduler took
+ * away), else the wall clock (CLOCK_MONOTONIC). */
 typedef void (*rb_run_fn)(void *ctx);
-void rb_time(rb_run_fn fn, void *ctx, double min_time, int min_reps, double *median, double *min, double *p90,
+void rb_time(const rb_args *a, int threads, rb_run_fn fn, void *ctx, double *median, double *min, double *p90,
              int *reps);
+/* "cpu" or "wall": the clock rb_time uses for `threads`. */
+const char *rb_clock_name(const rb_args *a, int threads);
+/* Now, in seconds, on the clock rb_time uses for `threads`. */
+double rb_clock_now(const rb_args *a, int threads);
 double rb_now(void);
 
 /* Thread counts of the reference libraries (OpenBLAS, oneDNN's OpenMP). */

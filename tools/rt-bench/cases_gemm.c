@@ -166,7 +166,8 @@ static int measure(const rb_args *a, gemm_ctx *g, rb_rows *rows, const char *gro
         snprintf(r->note, sizeof(r->note), "correct (max error %.3g): not timed (--check)", r->max_err);
         return RB_OK;
     }
-    rb_time(fn, g, a->min_time, a->min_reps, &r->median_s, &r->min_s, &r->p90_s, &r->reps);
+    r->clock = rb_clock_name(a, threads);
+    rb_time(a, threads, fn, g, &r->median_s, &r->min_s, &r->p90_s, &r->reps);
     r->rate = r->flops / r->median_s * 1e-9;
     return RB_OK;
 }
@@ -267,9 +268,9 @@ int rb_bench_gemm_shape(const rb_args *a, int64_t m, int64_t n, int64_t k, int t
         return RB_RUN;
     }
     fill(&g);
-    double t0 = rb_now();
+    double t0 = rb_clock_now(a, 1);
     run_naive(&g);
-    double naive_s = rb_now() - t0;
+    double naive_s = rb_clock_now(a, 1) - t0;
     if (g.int8) { /* B as Kiln's kernel wants it: k x n int16, packed */
         for (int64_t p = 0; p < k; p++)
             for (int64_t j = 0; j < n; j++) g.b16[p * n + j] = g.b8[trans_b ? j * k + p : p * n + j];
@@ -334,6 +335,7 @@ int rb_bench_gemm_shape(const rb_args *a, int64_t m, int64_t n, int64_t k, int t
             r->median_s = r->min_s = r->p90_s = naive_s;
             r->reps = 1;
             r->rate = r->flops / naive_s * 1e-9;
+            r->clock = rb_clock_name(a, 1);
             snprintf(r->note, sizeof(r->note), "one run, double accumulation");
             if (t > 1) r->median_s = 0, snprintf(r->note, sizeof(r->note), "one thread only");
             if (a->check_only) r->median_s = 0, snprintf(r->note, sizeof(r->note), "the reference (--check)");

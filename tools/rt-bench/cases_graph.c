@@ -130,7 +130,8 @@ static int check_and_time(const rb_args *a, rb_rows *rows, const graph_case *gc,
         snprintf(r->note, sizeof(r->note), "correct (max error %.3g): not timed (--check)", r->max_err);
         return RB_OK;
     }
-    rb_time(fn, ctx, a->min_time, a->min_reps, &r->median_s, &r->min_s, &r->p90_s, &r->reps);
+    r->clock = rb_clock_name(a, threads);
+    rb_time(a, threads, fn, ctx, &r->median_s, &r->min_s, &r->p90_s, &r->reps);
     set_rate(r);
     return RB_OK;
 }
@@ -186,6 +187,7 @@ static int run_case(const rb_args *a, graph_case *gc, rb_rows *rows, const rb_co
         if (t == 1 && !a->check_only) {
             r->median_s = r->min_s = r->p90_s = gc->naive_s;
             r->reps = 1;
+            r->clock = rb_clock_name(a, 1);
             set_rate(r);
         }
     }
@@ -226,9 +228,9 @@ int rb_bench_conv_shape(const rb_args *a, const rb_conv_shape *s, rb_rows *rows)
     gc.out = io_f32("Y", 4, yd, y);
     gc.flops = 2.0 * (double)ny * (double)(s->c / s->group) * (double)(s->kh * s->kw);
     gc.tol = 1e-4 * fmax(1.0, sqrt((double)(s->c / s->group * s->kh * s->kw)) / 8);
-    double t0 = rb_now();
+    double t0 = rb_clock_now(a, 1);
     naive_conv(s, x, w, gc.ref, oh, ow);
-    gc.naive_s = rb_now() - t0;
+    gc.naive_s = rb_clock_now(a, 1) - t0;
     gc.b = mb_new(8, 17);
     rb_mb_input(gc.b, &gc.in[0]);
     rb_mb_initializer(gc.b, &wio);
@@ -307,7 +309,7 @@ static int graph_simple(const rb_args *a, rb_rows *rows) {
     size_t inner = 1, outer = 1, len = (size_t)dims[axis < rank ? axis : 0];
     for (int d = axis + 1; d < rank; d++) inner *= (size_t)dims[d];
     for (int d = 0; d < axis; d++) outer *= (size_t)dims[d];
-    double t0 = rb_now();
+    double t0 = rb_clock_now(a, 1);
     if (!strcmp(c, "unary")) {
         static const char *const names[][2] = {{"exp", "Exp"}, {"tanh", "Tanh"}, {"sigmoid", "Sigmoid"}, {"erf", "Erf"}, {"gelu", "Gelu"}};
         for (int i = 0; i < 5; i++)
@@ -397,7 +399,7 @@ static int graph_simple(const rb_args *a, rb_rows *rows) {
             snprintf(perm + strlen(perm), sizeof(perm) - strlen(perm), "%s%lld", d ? "," : "", (long long)a->perm[d]);
         snprintf(gc.group, sizeof(gc.group), "transpose %s perm=%s", shape, perm);
     }
-    gc.naive_s = rb_now() - t0;
+    gc.naive_s = rb_clock_now(a, 1) - t0;
     rb_mb_input(gc.b, &gc.in[0]);
     rb_mb_output(gc.b, &gc.out);
     char impl[32];

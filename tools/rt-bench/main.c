@@ -17,7 +17,7 @@ static const char usage[] =
     "                reduce [sum|mean|max] [--shape ..] [--axis X]\n"
     "       rt-bench peak | suite resnet50|mobilenetv2|bert | shapes MODEL.onnx [--dim NAME=N] [--list]\n"
     "       rt-bench model MODEL.onnx [--threads 1,2] [--optimize L] [--compare ort] [--processes N] [--dim NAME=N]\n"
-    "common: [--threads 1,2] [--isa LEVEL] [--min-time S] [--min-reps N] [--no-refs] [--check] [--json|--csv] [--dry-run]\n";
+    "common: [--threads 1,2] [--isa LEVEL] [--min-time S] [--min-reps N] [--no-refs] [--check] [--clock auto|wall|cpu] [--json|--csv] [--dry-run]\n";
 
 static void header(const rb_args *a) {
     if (a->format != RB_TABLE) return;
@@ -25,6 +25,7 @@ static void header(const rb_args *a) {
     printf("# cpu: %s; kernel level %s (detected %s); kiln_f32_gemm: %s; oneDNN: %s; OpenBLAS: %s\n", c->brand,
            kiln_isa_name(c->level), kiln_isa_name(c->detected), kiln_f32_gemm_variant(), rb_dnnl_version(),
            rb_have_blas() ? "yes" : "not built");
+    printf("# clock: %s at 1 thread, %s above (--clock)\n", rb_clock_name(a, 1), rb_clock_name(a, 2));
 }
 
 int main(int argc, char **argv) {

@@ -72,9 +72,9 @@ void rb_output_rows(const rb_rows *r, rb_format f, FILE *o) {
             json_str(o, w->impl);
             fprintf(o, ",\"role\":\"%s\",\"isa\":\"%s\",\"threads\":%d,\"unit\":\"%s\",\"rate\":%.4g,"
                        "\"pct_peak\":%.4g,\"median_ms\":%.6g,\"min_ms\":%.6g,\"p90_ms\":%.6g,\"reps\":%d,"
-                       "\"max_err\":%s,\"ratio\":%.4g,\"note\":",
+                       "\"max_err\":%s,\"ratio\":%.4g,\"clock\":\"%s\",\"note\":",
                     role_name(w->role), w->isa, w->threads, w->memory_bound ? "GB/s" : "GFLOP/s", w->rate,
-                    w->pct_peak, 1e3 * w->median_s, 1e3 * w->min_s, 1e3 * w->p90_s, w->reps, err, w->ratio);
+                    w->pct_peak, 1e3 * w->median_s, 1e3 * w->min_s, 1e3 * w->p90_s, w->reps, err, w->ratio, w->clock ? w->clock : "");
             json_str(o, w->note);
             fprintf(o, "}");
         }
@@ -82,13 +82,13 @@ void rb_output_rows(const rb_rows *r, rb_format f, FILE *o) {
         return;
     }
     if (f == RB_CSV) {
-        fprintf(o, "case,impl,role,isa,threads,unit,rate,pct_peak,median_ms,min_ms,p90_ms,reps,max_err,ratio,note\n");
+        fprintf(o, "case,impl,role,isa,threads,unit,rate,pct_peak,median_ms,min_ms,p90_ms,reps,max_err,ratio,clock,note\n");
         for (size_t i = 0; i < r->n; i++) {
             const rb_row *w = &r->v[i];
-            fprintf(o, "\"%s\",%s,%s,%s,%d,%s,%.4g,%.4g,%.6g,%.6g,%.6g,%d,%.4g,%.4g,\"%s\"\n", w->group, w->impl,
+            fprintf(o, "\"%s\",%s,%s,%s,%d,%s,%.4g,%.4g,%.6g,%.6g,%.6g,%d,%.4g,%.4g,%s,\"%s\"\n", w->group, w->impl,
                     role_name(w->role), w->isa, w->threads, w->memory_bound ? "GB/s" : "GFLOP/s", w->rate,
                     w->pct_peak, 1e3 * w->median_s, 1e3 * w->min_s, 1e3 * w->p90_s, w->reps, w->max_err, w->ratio,
-                    w->note);
+                    w->clock ? w->clock : "", w->note);
         }
         return;
     }

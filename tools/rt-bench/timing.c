@@ -25,16 +25,31 @@ static int cmp_double(const void *a, const void *b) {
 
 #define RB_MAX_REPS 100000
 
-void rb_time(rb_run_fn fn, void *ctx, double min_time, int min_reps, double *median, double *min, double *p90,
+static double cpu_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int use_cpu_clock(const rb_args *a, int threads) { return a->clock == 2 || (a->clock == 0 && threads == 1); }
+
+const char *rb_clock_name(const rb_args *a, int threads) { return use_cpu_clock(a, threads) ? "cpu" : "wall"; }
+
+double rb_clock_now(const rb_args *a, int threads) { return use_cpu_clock(a, threads) ? cpu_now() : rb_now(); }
+
+void rb_time(const rb_args *a, int threads, rb_run_fn fn, void *ctx, double *median, double *min, double *p90,
              int *reps) {
     static double t[RB_MAX_REPS];
+    double (*now)(void) = use_cpu_clock(a, threads) ? cpu_now : rb_now;
+    double min_time = a->min_time;
+    int min_reps = a->min_reps;
     fn(ctx); /* warm-up: caches, lazy packing, thread start */
-    double start = rb_now();
+    double start = now();
     int n = 0;
     while (n < RB_MAX_REPS) {
-        double t0 = rb_now();
+        double t0 = now();
         fn(ctx);
-        double t1 = rb_now();
+        double t1 = now();
         t[n++] = t1 - t0;
         if (n >= min_reps && t1 - start >= min_time) break;
         if (t1 - start > 60 && n >= 3) break;
@@ -45,6 +60,7 @@ void rb_time(rb_run_fn fn, void *ctx, double min_time, int min_reps, double *med
     *p90 = t[(size_t)((n - 1) * 0.9)];
     *reps = n;
 }
+
 
 void rb_set_blas_threads(int n) {
 #ifdef RB_HAVE_BLAS
