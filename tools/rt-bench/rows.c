@@ -47,6 +47,12 @@ void rb_rows_finish(rb_rows *r) {
     }
 }
 
+/* GFLOP/s, GOP/s (integer cases) or GB/s (memory-bound ones). */
+static const char *unit_of(const rb_row *w) {
+    if (w->memory_bound) return "GB/s";
+    return strstr(w->group, "u8s8") || strstr(w->group, "s8s8") ? "GOP/s" : "GFLOP/s";
+}
+
 static const char *role_name(rb_role r) { return r == RB_KILN ? "kiln" : r == RB_REF ? "ref" : "naive"; }
 
 static void json_str(FILE *o, const char *s) {
@@ -73,7 +79,7 @@ void rb_output_rows(const rb_rows *r, rb_format f, FILE *o) {
             fprintf(o, ",\"role\":\"%s\",\"isa\":\"%s\",\"threads\":%d,\"unit\":\"%s\",\"rate\":%.4g,"
                        "\"pct_peak\":%.4g,\"median_ms\":%.6g,\"min_ms\":%.6g,\"p90_ms\":%.6g,\"reps\":%d,"
                        "\"max_err\":%s,\"ratio\":%.4g,\"clock\":\"%s\",\"note\":",
-                    role_name(w->role), w->isa, w->threads, w->memory_bound ? "GB/s" : "GFLOP/s", w->rate,
+                    role_name(w->role), w->isa, w->threads, unit_of(w), w->rate,
                     w->pct_peak, 1e3 * w->median_s, 1e3 * w->min_s, 1e3 * w->p90_s, w->reps, err, w->ratio, w->clock ? w->clock : "");
             json_str(o, w->note);
             fprintf(o, "}");
@@ -86,7 +92,7 @@ void rb_output_rows(const rb_rows *r, rb_format f, FILE *o) {
         for (size_t i = 0; i < r->n; i++) {
             const rb_row *w = &r->v[i];
             fprintf(o, "\"%s\",%s,%s,%s,%d,%s,%.4g,%.4g,%.6g,%.6g,%.6g,%d,%.4g,%.4g,%s,\"%s\"\n", w->group, w->impl,
-                    role_name(w->role), w->isa, w->threads, w->memory_bound ? "GB/s" : "GFLOP/s", w->rate,
+                    role_name(w->role), w->isa, w->threads, unit_of(w), w->rate,
                     w->pct_peak, 1e3 * w->median_s, 1e3 * w->min_s, 1e3 * w->p90_s, w->reps, w->max_err, w->ratio,
                     w->clock ? w->clock : "", w->note);
         }
@@ -109,7 +115,7 @@ void rb_output_rows(const rb_rows *r, rb_format f, FILE *o) {
         if (w->pct_peak >= 0) snprintf(pct, sizeof(pct), "%.1f", w->pct_peak);
         if (w->ratio >= 0) snprintf(ratio, sizeof(ratio), "%.2fx", w->ratio);
         fprintf(o, "  %-30.30s %-5s %-10s %3d %10.2f %-7s %6s %10.4f %10.4f %9.2g %7s%s%s\n", w->impl,
-                role_name(w->role), w->isa, w->threads, w->rate, w->memory_bound ? "GB/s" : "GFLOP/s", pct,
+                role_name(w->role), w->isa, w->threads, w->rate, unit_of(w), pct,
                 1e3 * w->median_s, 1e3 * w->min_s, w->max_err, ratio, w->note[0] ? "  " : "", w->note);
     }
 }

@@ -162,7 +162,7 @@ int rb_extract_shapes(const char *path, const rb_args *a, rb_shape **out, size_t
         if (!conv && !gemm) continue;
         rb_shape s;
         memset(&s, 0, sizeof(s));
-        snprintf(s.op, sizeof(s.op), "%s", op);
+        snprintf(s.op, sizeof(s.op), "%s", op ? op : "?");
         snprintf(s.node, sizeof(s.node), "%s", nd->name);
         s.count = 1;
         if (conv) conv_shape(nd, &s);
