@@ -33,17 +33,28 @@ void rb_rows_finish(rb_rows *r) {
         int int8 = strstr(k->group, "u8s8") || strstr(k->group, "s8s8");
         double peak = rb_peak_for(int8, k->threads, k->memory_bound, k->bytes);
         if (peak > 0) k->pct_peak = 100.0 * k->rate / peak;
-        if (k->role != RB_KILN) continue;
-        double best_ref = 0, best_naive = 0;
-        for (size_t j = 0; j < r->n; j++) {
-            const rb_row *o = &r->v[j];
-            if (o->role == RB_KILN || o->threads != k->threads || strcmp(o->group, k->group) || o->median_s <= 0)
-                continue;
-            double *best = o->role == RB_REF ? &best_ref : &best_naive;
-            if (*best == 0 || o->median_s < *best) *best = o->median_s;
+        if (k->role == RB_KILN) {
+            /* Against the best library reference (the naive loop only when there is none). */
+            double best_ref = 0, best_naive = 0;
+            for (size_t j = 0; j < r->n; j++) {
+                const rb_row *o = &r->v[j];
+                if (o->role == RB_KILN || o->threads != k->threads || strcmp(o->group, k->group) || o->median_s <= 0)
+                    continue;
+                double *best = o->role == RB_REF ? &best_ref : &best_naive;
+                if (*best == 0 || o->median_s < *best) *best = o->median_s;
+            }
+            double ref = best_ref > 0 ? best_ref : best_naive;
+            if (ref > 0) k->ratio = ref / k->median_s;
+        } else if (k->role == RB_REF) {
+            /* The first timed Kiln row of the case against this reference alone. */
+            for (size_t j = 0; j < r->n; j++) {
+                const rb_row *o = &r->v[j];
+                if (o->role != RB_KILN || o->threads != k->threads || strcmp(o->group, k->group) || o->median_s <= 0)
+                    continue;
+                k->ratio = k->median_s / o->median_s;
+                break;
+            }
         }
-        double ref = best_ref > 0 ? best_ref : best_naive;
-        if (ref > 0) k->ratio = ref / k->median_s;
     }
 }
 
