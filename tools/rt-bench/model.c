@@ -346,7 +346,7 @@ int rb_cmd_model(const rb_args *a) {
         snprintf(th, sizeof(th), "%d", a->threads[0]);
         fprintf(stderr, "[profile] threads %d: kiln\n", a->threads[0]);
         char *pargv[] = {self, "model", (char *)a->op, "--child", "--threads", th, "--inputs", dir, "--min-time",
-                         min_time, "--min-reps", min_reps, "--profile-ops", NULL};
+                         min_time, "--min-reps", min_reps, "--profile-ops", a->isa ? "--isa" : NULL, (char *)a->isa, NULL};
         long long rss;
         int st = run_process(pargv, out, sizeof(out), &rss);
         if (st != 0) {
@@ -362,7 +362,7 @@ int rb_cmd_model(const rb_args *a) {
             snprintf(th, sizeof(th), "%d", a->threads[ti]);
             fprintf(stderr, "[process %d/%d] threads %d: kiln%s\n", p + 1, a->processes, a->threads[ti], ort ? ", onnxruntime" : "");
             char *kargv[] = {self, "model", (char *)a->op, "--child", "--threads", th, "--inputs", dir, "--min-time",
-                             min_time, "--min-reps", min_reps, NULL};
+                             min_time, "--min-reps", min_reps, a->isa ? "--isa" : NULL, (char *)a->isa, NULL};
             long long rss;
             int st = run_process(kargv, out, sizeof(out), &rss);
             if (st != 0) {
