@@ -37,7 +37,7 @@ int main(int argc, char **argv) {
         return RB_OK;
     }
     if (rc) {
-        fprintf(stderr, "rt-bench: %s\n%s", err, usage);
+        fprintf(stderr, "rt-bench: %s (rt-bench --help for usage)\n", err);
         return rc;
     }
     if (a.isa) {
