@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Portable f32 GEMM: blocked over k and n so a panel of B stays in cache; the inner loop runs
- * over contiguous columns of C, which compilers vectorize. */
+ * over contiguous columns of C, which compilers vectorize. No product is skipped (not even for
+ * a zero in A), so Inf and NaN in B propagate as the naive sum does. */
 #include "gemm.h"
 
 #define KB 256
@@ -23,7 +24,6 @@ void kiln_f32_gemm__scalar(int trans_a, int trans_b, size_t m, size_t n, size_t 
                 float *ci = c + i * ldc;
                 for (size_t p = k0; p < k1; p++) {
                     float av = alpha * (trans_a ? a[p * lda + i] : a[i * lda + p]);
-                    if (av == 0.0f) continue;
                     if (!trans_b) {
                         const float *bp = b + p * ldb;
                         for (size_t j = j0; j < j1; j++) ci[j] += av * bp[j];

@@ -1,11 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /* Conv (float32; float16, bfloat16 and double through float32), any rank, groups, dilations,
- * strides, pads, auto_pad: im2col + GEMM per image and group, 1x1 stride-1 convs without im2col,
- * depthwise 2-D convs by a direct loop (3x3 with nine taps per output). */
+ * strides, pads, auto_pad, on the packed GEMM (docs/kernels.md): constant float32 weights are
+ * packed once per group when the kernel is created (the A side, MR output channels per panel);
+ * 1x1 stride-1 convs multiply the NCHW activations in place, others through im2col; the bias and
+ * the fused activation/residual (conv.h) run in the GEMM's epilogue. Depthwise 2-D convs by a
+ * kernel (kernels/f32-dwconv) with the activation fused. */
 #include <string.h>
 
-#include "kernels/gemm/gemm.h"
+#include "kernels/config/gemm-config.h"
+#include "kernels/f32-dwconv/f32-dwconv.h"
+#include "kernels/f32-gemm/f32-gemm.h"
 #include "providers/cpu/cpu_op.h"
+#include "providers/cpu/ops/conv.h"
 #include "providers/cpu/gemm_parallel.h"
 #include "providers/cpu/ops/f32_io.h"
 #include "providers/cpu/ops/window.h"
@@ -14,95 +20,154 @@ typedef struct conv_kernel {
     cpu_kernel base;
     cpu_window_attrs wa;
     int64_t group;
+    int32_t act; /* kiln_act applied last (fused ops) */
+    float p0, p1;
+    int32_t residual_input; /* input index of a residual of Y's shape added before act; -1: none */
+    kiln_f32_packed *packed; /* one per group when the weights were constant float32; NULL otherwise */
+    int64_t packed_dims[KILN_MAX_RANK]; /* the weight shape they were packed from */
 } conv_kernel;
 
-/* ---- depthwise 2-D: y[n, c] = x[n, c] (*) w[c] + b[c] ---- */
+static void conv_cleanup(cpu_kernel *base) {
+    conv_kernel *k = (conv_kernel *)base;
+    if (!k->packed) return;
+    for (int64_t g = 0; g < k->group; g++) cpu_free(base, k->packed[g].data);
+    cpu_free(base, k->packed);
+    k->packed = NULL;
+}
+
+/* ---- depthwise 2-D: y[n, c] = act(x[n, c] (*) w[c] + b[c] (+ residual)) ---- */
 
 typedef struct dw_job {
-    const cpu_window *w;
-    const float *x, *wt, *b;
+    kiln_f32_dwconv_params p;
+    kiln_f32_dwconv_fn fn;
+    const float *x, *wt, *b, *r;
     float *y;
     int64_t channels;
-    const float *zeros; /* a zero row of the input's width for the 3x3 path; NULL: general path */
+    float *work;        /* kiln_f32_dwconv_work_size floats per chunk */
+    size_t work_floats, chunks, planes;
+    int32_t act;        /* applied after the kernel when it cannot be (residual, transcendental) */
+    float p0, p1;
 } dw_job;
 
-/* 3x3, dilation 1: each output is nine taps from three input rows (a row of zeros stands in for
- * rows in the padding); columns whose taps are all inside skip the bounds checks. */
-static void dw3x3_plane(const cpu_window *w, const float *x, const float *k, float bias, const float *zeros, float *y) {
-    int64_t ih_n = w->in[0], iw_n = w->in[1], ow_n = w->out[1], sw = w->s[1], pw = w->pb[1];
-    /* interior: 0 <= ow*sw - pw and ow*sw - pw + 2 < iw_n */
-    int64_t lo = pw <= 0 ? 0 : (pw + sw - 1) / sw, hi = iw_n - 3 + pw < 0 ? 0 : (iw_n - 3 + pw) / sw + 1;
-    if (hi > ow_n) hi = ow_n;
-    if (lo > hi) lo = hi;
-    for (int64_t oh = 0; oh < w->out[0]; oh++) {
-        const float *r[3];
-        for (int a = 0; a < 3; a++) {
-            int64_t ih = oh * w->s[0] - w->pb[0] + a;
-            r[a] = ih >= 0 && ih < ih_n ? x + ih * iw_n : zeros;
-        }
-        float *yr = y + oh * ow_n;
-        for (int64_t ow = 0; ow < ow_n; ow++) {
-            if (ow == lo && lo < hi) {
-                const float *r0 = r[0], *r1 = r[1], *r2 = r[2];
-                for (int64_t o = lo; o < hi; o++) {
-                    int64_t c = o * sw - pw;
-                    yr[o] = bias + k[0] * r0[c] + k[1] * r0[c + 1] + k[2] * r0[c + 2] + k[3] * r1[c] + k[4] * r1[c + 1] +
-                            k[5] * r1[c + 2] + k[6] * r2[c] + k[7] * r2[c + 1] + k[8] * r2[c + 2];
-                }
-                ow = hi - 1;
-                continue;
-            }
-            float acc = bias;
-            for (int a = 0; a < 3; a++)
-                for (int b = 0; b < 3; b++) {
-                    int64_t c = ow * sw - pw + b;
-                    if (c >= 0 && c < iw_n) acc += k[a * 3 + b] * r[a][c];
-                }
-            yr[ow] = acc;
+/* Chunk t of the planes, with its own work buffer. */
+static void dw_range(void *arg, size_t begin, size_t end) {
+    const dw_job *j = arg;
+    size_t in_plane = (size_t)(j->p.ih * j->p.iw), out_plane = (size_t)(j->p.oh * j->p.ow);
+    for (size_t t = begin; t < end; t++) {
+        float *work = j->work + t * j->work_floats;
+        size_t p0 = t * j->planes / j->chunks, p1 = (t + 1) * j->planes / j->chunks;
+        for (size_t plane = p0; plane < p1; plane++) {
+            int64_t c = (int64_t)plane % j->channels;
+            float *y = j->y + plane * out_plane;
+            j->fn(&j->p, j->x + plane * in_plane, j->wt + c * j->p.kh * j->p.kw, j->b ? j->b[c] : 0.0f, work, y);
+            if (j->r)
+                for (size_t e = 0; e < out_plane; e++) y[e] += j->r[plane * out_plane + e];
+            if (j->act != KILN_ACT_NONE) kiln_f32_vact(out_plane, y, y, j->act, j->p0, j->p1);
         }
     }
 }
 
-static void dw_range(void *arg, size_t begin, size_t end) {
-    const dw_job *j = arg;
-    const cpu_window *w = j->w;
-    int64_t ih_n = w->in[0], iw_n = w->in[1], oh_n = w->out[0], ow_n = w->out[1];
-    int64_t kh_n = w->k[0], kw_n = w->k[1], sh = w->s[0], sw = w->s[1], dh = w->d[0], dw = w->d[1];
-    if (j->zeros) {
-        for (size_t plane = begin; plane < end; plane++) {
-            int64_t c = (int64_t)plane % j->channels;
-            dw3x3_plane(w, j->x + plane * (size_t)(ih_n * iw_n), j->wt + c * 9, j->b ? j->b[c] : 0.0f, j->zeros,
-                        j->y + plane * (size_t)(oh_n * ow_n));
-        }
-        return;
-    }
-    for (size_t plane = begin; plane < end; plane++) {
-        int64_t c = (int64_t)plane % j->channels;
-        const float *x = j->x + plane * (size_t)(ih_n * iw_n);
-        const float *k = j->wt + c * kh_n * kw_n;
-        float *y = j->y + plane * (size_t)(oh_n * ow_n);
-        float bias = j->b ? j->b[c] : 0.0f;
-        for (int64_t oh = 0; oh < oh_n; oh++) {
-            float *yr = y + oh * ow_n;
-            for (int64_t ow = 0; ow < ow_n; ow++) yr[ow] = bias;
-            for (int64_t kh = 0; kh < kh_n; kh++) {
-                int64_t ih = oh * sh - w->pb[0] + kh * dh;
-                if (ih < 0 || ih >= ih_n) continue;
-                const float *xr = x + ih * iw_n;
-                for (int64_t kw = 0; kw < kw_n; kw++) {
-                    float kv = k[kh * kw_n + kw];
-                    int64_t x0 = kw * dw - w->pb[1];
-                    int64_t lo = x0 >= 0 ? 0 : (-x0 + sw - 1) / sw;
-                    int64_t hi = iw_n - x0 <= 0 ? 0 : (iw_n - x0 + sw - 1) / sw;
-                    if (hi > ow_n) hi = ow_n;
-                    if (sw == 1)
-                        for (int64_t ow = lo; ow < hi; ow++) yr[ow] += kv * xr[x0 + ow];
-                    else
-                        for (int64_t ow = lo; ow < hi; ow++) yr[ow] += kv * xr[x0 + ow * sw];
-                }
-            }
+/* ---- 1-D and 2-D: im2col fused into packing, per block of output pixels ---- */
+
+typedef struct conv_job {
+    const kiln_f32_gemm_config *cfg;
+    kiln_f32_conv2d_geom geom;
+    const float *x, *bias, *res;
+    float *y;
+    const float *const *pa; /* packed weights per group */
+    int64_t c, m, g, cg, mg;
+    size_t in_size, out_size, k, nb, nblocks, mstep, mblocks, tasks, chunks, work_floats;
+    float *work;
+    int32_t act;
+    float p0, p1;
+} conv_job;
+
+/* Chunk t of the (image, group, pixel block) tasks, with its own packing buffer. */
+static void conv_chunks(void *arg, size_t begin, size_t end) {
+    const conv_job *j = arg;
+    for (size_t t = begin; t < end; t++) {
+        float *work = j->work + t * j->work_floats;
+        for (size_t task = t * j->tasks / j->chunks; task < (t + 1) * j->tasks / j->chunks; task++) {
+            size_t mb = task % j->mblocks, blk = task / j->mblocks % j->nblocks, ig = task / j->mblocks / j->nblocks;
+            int64_t gi = (int64_t)ig % j->g, i = (int64_t)ig / j->g;
+            size_t j0 = blk * j->nb, j1 = j0 + j->nb < j->out_size ? j0 + j->nb : j->out_size;
+            size_t i0 = mb * j->mstep, i1 = i0 + j->mstep < (size_t)j->mg ? i0 + j->mstep : (size_t)j->mg;
+            if (i0 >= i1) continue;
+            /* the same block is packed again by the next task only when M is split */
+            if (mb == 0 || task == t * j->tasks / j->chunks)
+                kiln_f32_packb_im2col(j->cfg, j->x + (size_t)(i * j->c + gi * j->cg) * j->in_size, &j->geom, j0, j1, work);
+            size_t yoff = (size_t)(i * j->m + gi * j->mg) * j->out_size + j0;
+            kiln_f32_epilogue ep = {j->bias ? j->bias + gi * j->mg : NULL, 1, j->res ? j->res + yoff : NULL, j->out_size,
+                                    j->act, j->p0, j->p1};
+            kiln_f32_bview bv = {work, 0};
+            kiln_f32_gemm_packed(j->cfg, (size_t)j->mg, j1 - j0, j->k, j->pa[gi], bv, i0, i1, 0, j1 - j0, j->y + yoff,
+                                 j->out_size, 0, &ep);
         }
     }
+}
+
+/* Bytes of a packed block of the unfolded input: sized to stay in L2 with the weights' panels. */
+#define CONV_BLOCK_BYTES (384u * 1024u)
+
+static kiln_status conv_packed_im2col(const conv_kernel *k, kiln_kernel_ctx *ctx, const cpu_window *w, const float *xd,
+                                      const float *wd, const float *bd, const float *rd, float *yd, int64_t n, int64_t c,
+                                      int64_t m, int64_t g, int use_packed, kiln_error *err) {
+    conv_job j;
+    memset(&j, 0, sizeof j);
+    int64_t cg = c / g, mg = m / g;
+    int two = w->sp == 2;
+    j.geom = (kiln_f32_conv2d_geom){cg, two ? w->in[0] : 1, w->in[two], two ? w->out[0] : 1, w->out[two],
+                                    two ? w->k[0] : 1, w->k[two], two ? w->s[0] : 1, w->s[two], two ? w->d[0] : 1,
+                                    w->d[two], two ? w->pb[0] : 0, w->pb[two]};
+    j.cfg = use_packed ? k->packed[0].cfg : kiln_f32_gemm_config_get();
+    j.x = xd, j.bias = bd, j.res = rd, j.y = yd;
+    j.c = c, j.m = m, j.g = g, j.cg = cg, j.mg = mg;
+    j.in_size = (size_t)w->in_size, j.out_size = (size_t)w->out_size, j.k = (size_t)(cg * w->k_size);
+    j.act = k->act, j.p0 = k->p0, j.p1 = k->p1;
+    const float **pa = ctx->host->scratch(ctx, sizeof(float *) * (size_t)g + 1);
+    if (!pa) return cpu_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory for Conv buffers");
+    if (use_packed) {
+        for (int64_t gi = 0; gi < g; gi++) pa[gi] = k->packed[gi].data;
+    } else {
+        size_t per = kiln_f32_packa_size(j.cfg, (size_t)mg, j.k);
+        float *mem = ctx->host->scratch(ctx, (per * (size_t)g + 16) * sizeof(float));
+        if (!mem) return cpu_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory packing Conv weights");
+        for (int64_t gi = 0; gi < g; gi++) {
+            float *dst = mem + (size_t)gi * per;
+            kiln_f32_packa(j.cfg, (size_t)mg, j.k, wd + (size_t)(gi * mg) * j.k, j.k, 0, 1.0f, 0,
+                           ((size_t)mg + j.cfg->mr - 1) / j.cfg->mr, dst);
+            pa[gi] = dst;
+        }
+    }
+    j.pa = pa;
+    size_t nr = j.cfg->nr, mr = j.cfg->mr, threads = cpu_thread_count(ctx);
+    size_t nb = CONV_BLOCK_BYTES / sizeof(float) / (j.k ? j.k : 1) / nr * nr;
+    if (nb < nr) nb = nr;
+    if (nb > 1024) nb = 1024;
+    /* Few output pixels (late layers): one block, so the weights stream through once. */
+    if (j.out_size <= 2 * nb) nb = (j.out_size + nr - 1) / nr * nr;
+    size_t imgs = (size_t)(n * g);
+    /* Then enough tasks for every thread: split M when there are few blocks and many rows, else
+     * smaller pixel blocks. */
+    j.mblocks = 1;
+    if (imgs * ((j.out_size + nb - 1) / nb) < 2 * threads && (size_t)mg >= 4 * mr * threads) j.mblocks = threads;
+    else
+        while (nb > nr && imgs * ((j.out_size + nb - 1) / nb) < 2 * threads) nb = (nb / 2 + nr - 1) / nr * nr;
+    j.mstep = ((size_t)mg + j.mblocks - 1) / j.mblocks;
+    j.mstep = (j.mstep + mr - 1) / mr * mr;
+    j.nb = nb;
+    j.nblocks = (j.out_size + nb - 1) / nb;
+    j.tasks = imgs * j.nblocks * j.mblocks;
+    double macs = (double)n * (double)m * (double)j.out_size * (double)j.k;
+    j.chunks = macs < 256.0 * 1024.0 ? 1 : threads;
+    if (j.chunks > j.tasks) j.chunks = j.tasks;
+    if (j.chunks < 1) j.chunks = 1;
+    j.work_floats = (nb + nr) * j.k + 16;
+    j.work = ctx->host->scratch(ctx, j.chunks * j.work_floats * sizeof(float) + 64);
+    if (!j.work) return cpu_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory for the Conv packing buffers");
+    if (j.chunks < 2) conv_chunks(&j, 0, 1);
+    else cpu_parallel_for(ctx, j.chunks, 1, conv_chunks, &j);
+    return KILN_OK;
 }
 
 /* ---- general: im2col + GEMM ---- */
@@ -124,19 +189,32 @@ static kiln_status conv_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, ki
         if (w.k[i] != wt->dims[2 + i]) return cpu_fail(err, KILN_ERR_SHAPE, "kernel_shape does not match the weights");
     if (y->count == 0) return KILN_OK;
 
-    const float *xd = f32_view(ctx, x), *wd = f32_view(ctx, wt), *bd = b ? f32_view(ctx, b) : NULL;
+    const kiln_value_desc *r = k->residual_input >= 0 ? cpu_in(ctx, (uint32_t)k->residual_input) : NULL;
+    if (r && (r->rank != y->rank || r->count != y->count))
+        return cpu_fail(err, KILN_ERR_SHAPE, "the residual input must have the output's shape");
+    const float *xd = f32_view(ctx, x), *wd = wt->data ? f32_view(ctx, wt) : NULL, *bd = b ? f32_view(ctx, b) : NULL;
+    const float *rd = r ? f32_view(ctx, r) : NULL;
     float *yd = f32_out(ctx, y);
-    if (!xd || !wd || (b && !bd) || !yd) return cpu_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory for Conv buffers");
+    if (!xd || (!wd && !k->packed) || (b && !bd) || (r && !rd) || !yd)
+        return cpu_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory for Conv buffers");
 
-    if (w.sp == 2 && cg == 1 && mg == 1) {
-        dw_job j = {&w, xd, wd, bd, yd, c, NULL};
-        if (w.k[0] == 3 && w.k[1] == 3 && w.d[0] == 1 && w.d[1] == 1) {
-            float *zeros = ctx->host->scratch(ctx, (size_t)(w.in[1] + 3) * sizeof(float));
-            if (!zeros) return cpu_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory for Conv buffers");
-            memset(zeros, 0, (size_t)(w.in[1] + 3) * sizeof(float));
-            j.zeros = zeros;
-        }
-        cpu_parallel_for(ctx, (size_t)(n * c), cpu_grain((uint64_t)w.out_size * (uint64_t)w.k_size), dw_range, &j);
+    if (w.sp == 2 && cg == 1 && mg == 1 && w.k[0] <= 64) {
+        if (!wd) return cpu_fail(err, KILN_ERR_INTERNAL, "depthwise Conv weights were released");
+        dw_job j = {{w.in[0], w.in[1], w.out[0], w.out[1], w.k[0], w.k[1], w.s[0], w.s[1], w.d[0], w.d[1], w.pb[0], w.pb[1],
+                     KILN_ACT_NONE, 0.0f, 0.0f},
+                    kiln_f32_dwconv_get(), xd, wd, bd, rd, yd, c, NULL, 0, 1, (size_t)(n * c), KILN_ACT_NONE, k->p0, k->p1};
+        /* Clamp-type activations run inside the kernel; others (and any with a residual) after it. */
+        if (!rd && kiln_act_in_registers(k->act)) j.p.act = k->act, j.p.p0 = k->p0, j.p.p1 = k->p1;
+        else j.act = k->act;
+        /* One chunk of planes per thread (each with its padded-plane buffer), or one when small. */
+        uint64_t work_total = (uint64_t)n * (uint64_t)c * (uint64_t)w.out_size * (uint64_t)w.k_size;
+        j.chunks = work_total < 4u * CPU_TASK_WORK ? 1 : cpu_thread_count(ctx);
+        if (j.chunks > j.planes) j.chunks = j.planes;
+        j.work_floats = kiln_f32_dwconv_work_size(&j.p);
+        j.work = ctx->host->scratch(ctx, j.chunks * j.work_floats * sizeof(float) + 1);
+        if (!j.work) return cpu_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory for Conv buffers");
+        if (j.chunks < 2) dw_range(&j, 0, 1);
+        else cpu_parallel_for(ctx, j.chunks, 1, dw_range, &j);
         f32_commit(y, yd);
         return KILN_OK;
     }
@@ -147,6 +225,14 @@ static kiln_status conv_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, ki
     int64_t rows = cpu_mul_size(cg, w.k_size), col_n = cpu_mul_size(rows, w.out_size);
     if (rows < 0 || col_n < 0 || (uint64_t)col_n > SIZE_MAX / sizeof(float))
         return cpu_fail(err, KILN_ERR_SHAPE, "Conv im2col buffer is too large");
+    int use_packed = k->packed != NULL;
+    for (int32_t i = 0; use_packed && i < wt->rank; i++)
+        if (wt->dims[i] != k->packed_dims[i]) use_packed = 0;
+    if (!direct && (w.sp == 1 || w.sp == 2)) {
+        KILN_CPU_TRY(conv_packed_im2col(k, ctx, &w, xd, wd, bd, rd, yd, n, c, m, g, use_packed, err));
+        f32_commit(y, yd);
+        return KILN_OK;
+    }
     float *col = NULL;
     if (!direct) {
         col = ctx->host->scratch(ctx, (size_t)col_n * sizeof(float) + 1);
@@ -161,29 +247,69 @@ static kiln_status conv_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, ki
                 kiln_cpu_im2col_f32(ctx, xg, cg, &w, 0.0f, col);
                 bmat = col;
             }
-            /* The bias goes in first and the GEMM accumulates onto it, tile by tile: one pass
-             * over Y instead of the GEMM's clearing pass plus an add. */
-            kiln_cpu_f32_gemm_bias(ctx, 0, 0, (size_t)mg, (size_t)w.out_size, (size_t)rows, wd + gi * mg * rows,
-                                   (size_t)rows, bmat, (size_t)w.out_size, bd ? bd + gi * mg : NULL, yg,
-                                   (size_t)w.out_size);
+            /* Y[mg x pixels] = W[mg x rows] . X'[rows x pixels]: the weights are the packed A side,
+             * the activations (in place, or im2col's columns) are read by rows of B. */
+            cpu_f32_operand a = {wd ? wd + gi * mg * rows : NULL, (size_t)rows, 0, use_packed ? &k->packed[gi] : NULL};
+            cpu_f32_operand bo = {bmat, (size_t)w.out_size, 0, NULL};
+            kiln_f32_epilogue ep = {bd ? bd + gi * mg : NULL, 1, rd ? rd + (i * m + gi * mg) * w.out_size : NULL,
+                                    (size_t)w.out_size, k->act, k->p0, k->p1};
+            KILN_CPU_TRY(kiln_cpu_sgemm(ctx, (size_t)mg, (size_t)w.out_size, (size_t)rows, 1.0f, &a, &bo, yg,
+                                        (size_t)w.out_size, 0, &ep, err));
         }
     }
     f32_commit(y, yd);
     return KILN_OK;
 }
 
-kiln_status kiln_cpu_conv(const cpu_node *n, cpu_kernel **out, kiln_error *err) {
+/* Packs constant float32 weights once per group (the A side of the GEMM); depthwise convs keep
+ * reading the original. */
+static kiln_status conv_prepack(conv_kernel *k, const cpu_node *n, kiln_error *err) {
+    kiln_value_info wi = cpu_input_info(n, 1);
+    const kiln_value_desc *wc = wi.constant;
+    if (!wc || wc->dtype != KILN_DTYPE_FLOAT || wc->rank < 3 || !wc->data) return KILN_OK;
+    int64_t mg = wc->dims[0] / k->group, rows = 1;
+    for (int32_t i = 1; i < wc->rank; i++) rows = cpu_mul_size(rows, wc->dims[i]);
+    if (wc->dims[0] % k->group || rows <= 0 || mg <= 0) return KILN_OK; /* compute reports the error */
+    if (wc->dims[1] == 1 && mg == 1 && wc->rank == 4) return KILN_OK;    /* depthwise: own kernel */
+    k->packed = cpu_alloc(&k->base, sizeof(kiln_f32_packed) * (size_t)k->group);
+    if (!k->packed) return cpu_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory packing Conv weights");
+    memset(k->packed, 0, sizeof(kiln_f32_packed) * (size_t)k->group);
+    for (int64_t g = 0; g < k->group; g++)
+        KILN_CPU_TRY(kiln_cpu_pack_weight(k->base.host, k->base.host_ctx, KILN_PACKED_A, (size_t)mg, (size_t)rows,
+                                          (const float *)wc->data + g * mg * rows, (size_t)rows, 0, 1.0f, &k->packed[g],
+                                          err));
+    for (int32_t i = 0; i < wc->rank; i++) k->packed_dims[i] = wc->dims[i];
+    return KILN_OK;
+}
+
+kiln_status kiln_cpu_conv_create(const cpu_node *n, int32_t act, float p0, float p1, int32_t residual_input,
+                                 cpu_kernel **out, kiln_error *err) {
     int32_t dt = cpu_input_dtype(n, 0);
     if (!f32_io_supported(dt) || cpu_input_dtype(n, 1) != dt || (cpu_input_dtype(n, 2) && cpu_input_dtype(n, 2) != dt))
         return cpu_fail(err, KILN_ERR_UNSUPPORTED, "Conv is not implemented for %s (float, float16, bfloat16, double only)",
                         cpu_dtype_name(dt));
+    if (act < 0 || act >= KILN_ACT_COUNT) return cpu_fail(err, KILN_ERR_INVALID_MODEL, "unknown fused activation %d", (int)act);
     cpu_window_attrs wa;
     KILN_CPU_TRY(cpu_window_read(n, &wa, err));
     int64_t group = cpu_attr_int(n, "group", 1);
     if (group < 1 || group > CPU_WINDOW_MAX) return cpu_fail(err, KILN_ERR_INVALID_MODEL, "group %lld is out of range", (long long)group);
     KILN_CPU_TRY(cpu_kernel_new(n, sizeof(conv_kernel), conv_compute, out, err));
     conv_kernel *k = (conv_kernel *)*out;
+    k->base.cleanup = conv_cleanup;
     k->wa = wa;
     k->group = group;
-    return KILN_OK;
+    k->act = act;
+    k->p0 = p0;
+    k->p1 = p1;
+    k->residual_input = residual_input;
+    kiln_status st = conv_prepack(k, n, err);
+    if (st != KILN_OK) {
+        k->base.abi.release(&k->base.abi);
+        *out = NULL;
+    }
+    return st;
+}
+
+kiln_status kiln_cpu_conv(const cpu_node *n, cpu_kernel **out, kiln_error *err) {
+    return kiln_cpu_conv_create(n, KILN_ACT_NONE, 0.0f, 0.0f, -1, out, err);
 }

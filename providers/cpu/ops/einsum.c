@@ -9,6 +9,7 @@
 #include "kernels/common/half.h"
 #include "kernels/gemm/gemm.h"
 #include "providers/cpu/cpu_op.h"
+#include "providers/cpu/gemm_parallel.h"
 
 /* Labels: 'A'..'Z' = 0..25, 'a'..'z' = 26..51; ellipsis dims 52..67, right-aligned. */
 #define LETTERS 52
@@ -261,10 +262,10 @@ static kiln_status contract(kiln_kernel_ctx *ctx, int lane, operand *cur, const 
     if (cn && ks) {
         if (lane == L_F32) {
             for (int64_t t = 0; t < bs; t++)
-                kiln_f32_gemm(trans_a, trans_b, (size_t)ms, (size_t)ns, (size_t)ks, 1.0f,
-                              (const float *)A.data + t * ms * ks, (size_t)(trans_a ? ms : ks),
-                              (const float *)B.data + t * ks * ns, (size_t)(trans_b ? ks : ns), 0.0f,
-                              (float *)C.data + t * ms * ns, (size_t)ns);
+                kiln_cpu_f32_gemm(ctx, trans_a, trans_b, (size_t)ms, (size_t)ns, (size_t)ks, 1.0f,
+                                  (const float *)A.data + t * ms * ks, (size_t)(trans_a ? ms : ks),
+                                  (const float *)B.data + t * ks * ns, (size_t)(trans_b ? ks : ns), 0.0f,
+                                  (float *)C.data + t * ms * ns, (size_t)ns);
         } else {
             mm_job j = {A.data, B.data, C.data, ms, ns, ks, trans_a ? 1 : ks, trans_a ? ms : 1, trans_b ? 1 : ns,
                         trans_b ? ks : 1};

@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: MIT */
-/* Gemm (from opset 1) and MatMul: float32, float16 and bfloat16 through the f32 GEMM, double and
- * integers (wrapping) in a triple loop with a wide accumulator; MatMul broadcasts batch dims and
- * runs a batch of A against one B as one tall GEMM. */
+/* Gemm (from opset 1) and MatMul: float32, float16 and bfloat16 through the packed f32 GEMM,
+ * double and integers (wrapping) in a triple loop with a wide accumulator; MatMul broadcasts batch
+ * dims and runs a batch of A against one B as one tall GEMM. A constant float32 B (the weights)
+ * is packed once when the kernel is created (alpha folded in for Gemm); Gemm's C of one row
+ * becomes the epilogue's column bias. The fused variants (gemm.h) add an activation, a bias and a
+ * residual in the same epilogue. */
 #include <string.h>
 
-#include "kernels/gemm/gemm.h"
+#include "kernels/f32-gemm/f32-gemm.h"
 #include "providers/cpu/cpu_op.h"
+#include "providers/cpu/ops/gemm.h"
 #include "providers/cpu/gemm_parallel.h"
 #include "providers/cpu/ops/f32_io.h"
 
@@ -63,12 +67,59 @@ static int supported(int32_t dt) { return f32_io_supported(dt) || is_int(dt); }
 
 /* ---- Gemm ---- */
 
+/* A constant float32 right-hand operand packed once (the B side), with the shape it came from. */
+typedef struct packed_weight {
+    kiln_f32_packed p;
+    int64_t dims[KILN_MAX_RANK];
+    int32_t rank;
+} packed_weight;
+
+/* Packs input `i` of n (constant float32 whose leading dims are 1) as the B side: K x N, op(B)
+ * transposed when `trans`, times alpha. Leaves pw->p.data NULL when the input does not qualify. */
+static kiln_status pack_b_input(cpu_kernel *k, const cpu_node *n, uint32_t i, int trans, float alpha, packed_weight *pw,
+                                kiln_error *err) {
+    const kiln_value_desc *c = cpu_input_info(n, i).constant;
+    if (!c || c->dtype != KILN_DTYPE_FLOAT || c->rank < 2 || !c->data) return KILN_OK;
+    for (int32_t d = 0; d + 2 < c->rank; d++)
+        if (c->dims[d] != 1) return KILN_OK;
+    size_t r = (size_t)c->dims[c->rank - 2], cols = (size_t)c->dims[c->rank - 1];
+    if (!r || !cols) return KILN_OK;
+    size_t kk = trans ? cols : r, nn = trans ? r : cols;
+    if (nn < 2) return KILN_OK; /* a single column: the GEMV reads B directly */
+    KILN_CPU_TRY(kiln_cpu_pack_weight(k->host, k->host_ctx, KILN_PACKED_B, kk, nn, (const float *)c->data, cols, trans,
+                                      alpha, &pw->p, err));
+    pw->rank = c->rank;
+    for (int32_t d = 0; d < c->rank; d++) pw->dims[d] = c->dims[d];
+    return KILN_OK;
+}
+
+/* The packed weight when it was packed from a tensor of v's shape (else NULL: compute packs). */
+static const kiln_f32_packed *packed_for(const packed_weight *pw, const kiln_value_desc *v) {
+    if (!pw->p.data || v->rank != pw->rank) return NULL;
+    for (int32_t d = 0; d < v->rank; d++)
+        if (v->dims[d] != pw->dims[d]) return NULL;
+    return &pw->p;
+}
+
 typedef struct gemm_kernel {
     cpu_kernel base;
     int32_t dtype;
     int trans_a, trans_b;
     float alpha, beta;
+    int32_t act;
+    float p0, p1;
+    packed_weight pb;
+    float *col_bias; /* beta * C when C is a constant row of N values; NULL otherwise */
+    size_t col_bias_n;
 } gemm_kernel;
+
+static void gemm_cleanup(cpu_kernel *base) {
+    gemm_kernel *k = (gemm_kernel *)base;
+    cpu_free(base, k->pb.p.data);
+    cpu_free(base, k->col_bias);
+    k->pb.p.data = NULL;
+    k->col_bias = NULL;
+}
 
 /* Offset in C (broadcast to [m, n]) of element (i, j). */
 static size_t c_at(const kiln_value_desc *c, size_t i, size_t j) {
@@ -89,14 +140,20 @@ static kiln_status gemm_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, ki
     if (y->count == 0) return KILN_OK;
     size_t lda = (size_t)a->dims[1], ldb = (size_t)b->dims[1];
     if (f32_io_supported(k->dtype) && k->dtype != KILN_DTYPE_DOUBLE) {
-        const float *ad = f32_view(ctx, a), *bd = f32_view(ctx, b), *cd = have_c ? f32_view(ctx, c) : NULL;
+        const kiln_f32_packed *pb = packed_for(&k->pb, b);
+        int bias_epi = have_c && k->col_bias && k->col_bias_n == n;
+        const float *ad = f32_view(ctx, a), *bd = pb ? NULL : f32_view(ctx, b);
+        const float *cd = have_c && !bias_epi ? f32_view(ctx, c) : NULL;
         float *yd = f32_out(ctx, y);
-        if (!ad || !bd || (have_c && !cd) || !yd) return cpu_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory for Gemm");
-        /* Y = beta * C (broadcast), then Y += alpha * A·B. */
-        if (have_c)
+        if (!ad || (!pb && !bd) || (have_c && !bias_epi && !cd) || !yd)
+            return cpu_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory for Gemm");
+        /* Y = beta * C (broadcast) unless it is a column bias, then Y += alpha * A·B, then the epilogue. */
+        if (have_c && !bias_epi)
             for (size_t i = 0; i < m; i++)
                 for (size_t j = 0; j < n; j++) yd[i * n + j] = k->beta * cd[c_at(c, i, j)];
-        kiln_cpu_f32_gemm(ctx, k->trans_a, k->trans_b, m, n, kk, k->alpha, ad, lda, bd, ldb, have_c ? 1.0f : 0.0f, yd, n);
+        cpu_f32_operand oa = {ad, lda, k->trans_a, NULL}, ob = {bd, ldb, k->trans_b, pb};
+        kiln_f32_epilogue ep = {bias_epi ? k->col_bias : NULL, 0, NULL, 0, k->act, k->p0, k->p1};
+        KILN_CPU_TRY(kiln_cpu_sgemm(ctx, m, n, kk, pb ? 1.0f : k->alpha, &oa, &ob, yd, n, have_c && !bias_epi, &ep, err));
         f32_commit(y, yd);
         return KILN_OK;
     }
@@ -121,18 +178,48 @@ static kiln_status gemm_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, ki
     return KILN_OK;
 }
 
-kiln_status kiln_cpu_gemm(const cpu_node *n, cpu_kernel **out, kiln_error *err) {
+kiln_status kiln_cpu_gemm_create(const cpu_node *n, int32_t act, float p0, float p1, cpu_kernel **out, kiln_error *err) {
     int32_t dt = cpu_input_dtype(n, 0);
     if (!supported(dt) || cpu_input_dtype(n, 1) != dt)
         return cpu_fail(err, KILN_ERR_UNSUPPORTED, "Gemm is not implemented for %s", cpu_dtype_name(dt));
+    if (act < 0 || act >= KILN_ACT_COUNT) return cpu_fail(err, KILN_ERR_INVALID_MODEL, "unknown fused activation %d", (int)act);
+    if (act != KILN_ACT_NONE && (!f32_io_supported(dt) || dt == KILN_DTYPE_DOUBLE))
+        return cpu_fail(err, KILN_ERR_UNSUPPORTED, "a fused Gemm is float32 only");
     KILN_CPU_TRY(cpu_kernel_new(n, sizeof(gemm_kernel), gemm_compute, out, err));
     gemm_kernel *k = (gemm_kernel *)*out;
+    k->base.cleanup = gemm_cleanup;
     k->dtype = dt;
     k->trans_a = cpu_attr_int(n, "transA", 0) != 0;
     k->trans_b = cpu_attr_int(n, "transB", 0) != 0;
     k->alpha = cpu_attr_float(n, "alpha", 1.0f);
     k->beta = cpu_attr_float(n, "beta", 1.0f);
-    return KILN_OK;
+    k->act = act;
+    k->p0 = p0;
+    k->p1 = p1;
+    kiln_status st = KILN_OK;
+    if (dt == KILN_DTYPE_FLOAT) {
+        st = pack_b_input(&k->base, n, 1, k->trans_b, k->alpha, &k->pb, err);
+        const kiln_value_desc *c = cpu_input_info(n, 2).constant;
+        /* C of shape [N] or [1, N]: the epilogue's column bias, beta folded in. */
+        if (st == KILN_OK && c && c->dtype == KILN_DTYPE_FLOAT && c->data && c->count > 1 &&
+            (c->rank == 1 || (c->rank == 2 && c->dims[0] == 1))) {
+            k->col_bias = cpu_alloc(&k->base, (size_t)c->count * sizeof(float));
+            if (!k->col_bias) st = cpu_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory for the Gemm bias");
+            else {
+                for (uint64_t i = 0; i < c->count; i++) k->col_bias[i] = k->beta * ((const float *)c->data)[i];
+                k->col_bias_n = (size_t)c->count;
+            }
+        }
+    }
+    if (st != KILN_OK) {
+        k->base.abi.release(&k->base.abi);
+        *out = NULL;
+    }
+    return st;
+}
+
+kiln_status kiln_cpu_gemm(const cpu_node *n, cpu_kernel **out, kiln_error *err) {
+    return kiln_cpu_gemm_create(n, KILN_ACT_NONE, 0.0f, 0.0f, out, err);
 }
 
 /* ---- MatMul ---- */
@@ -140,7 +227,19 @@ kiln_status kiln_cpu_gemm(const cpu_node *n, cpu_kernel **out, kiln_error *err) 
 typedef struct matmul_kernel {
     cpu_kernel base;
     int32_t dtype;
+    int32_t act;
+    float p0, p1;
+    int32_t bias_input, residual_input; /* -1: none */
+    packed_weight pb;
 } matmul_kernel;
+
+static void matmul_cleanup(cpu_kernel *base) {
+    matmul_kernel *k = (matmul_kernel *)base;
+    cpu_free(base, k->pb.p.data);
+    k->pb.p.data = NULL;
+}
+
+static int fused(const matmul_kernel *k) { return k->act != KILN_ACT_NONE || k->bias_input >= 0 || k->residual_input >= 0; }
 
 static kiln_status matmul_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, kiln_error *err) {
     const matmul_kernel *k = (const matmul_kernel *)base;
@@ -174,12 +273,24 @@ static kiln_status matmul_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, 
     const void *ad = a->data, *bd = b->data;
     void *yd = y->data;
     size_t es = cpu_dtype_size(k->dtype);
+    kiln_f32_epilogue ep = {NULL, 0, NULL, n, k->act, k->p0, k->p1};
     if (f32) {
-        ad = f32_view(ctx, a), bd = f32_view(ctx, b), yd = f32_out(ctx, y), es = sizeof(float);
-        if (!ad || !bd || !yd) return cpu_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory for MatMul");
+        const kiln_f32_packed *pb = stride_b == 1 ? packed_for(&k->pb, b) : NULL;
+        ad = f32_view(ctx, a), bd = pb ? NULL : f32_view(ctx, b), yd = f32_out(ctx, y), es = sizeof(float);
+        if (!ad || (!pb && !bd) || !yd) return cpu_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory for MatMul");
+        if (fused(k)) {
+            const kiln_value_desc *bias = k->bias_input >= 0 ? cpu_in(ctx, (uint32_t)k->bias_input) : NULL;
+            const kiln_value_desc *res = k->residual_input >= 0 ? cpu_in(ctx, (uint32_t)k->residual_input) : NULL;
+            if (bias && bias->count != n) return cpu_fail(err, KILN_ERR_SHAPE, "the bias must have N = %zu values", n);
+            if (res && res->count != y->count) return cpu_fail(err, KILN_ERR_SHAPE, "the residual must have the output's shape");
+            ep.bias = bias ? f32_view(ctx, bias) : NULL;
+            ep.residual = res ? f32_view(ctx, res) : NULL;
+            if ((bias && !ep.bias) || (res && !ep.residual)) return cpu_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory for MatMul");
+        }
         if (stride_b == 1) {
             /* B is one matrix for every batch: the batches of A stack into one tall GEMM. */
-            kiln_cpu_f32_gemm(ctx, 0, 0, batches * m, n, kk, 1.0f, ad, kk, bd, n, 0.0f, yd, n);
+            cpu_f32_operand oa = {ad, kk, 0, NULL}, ob = {bd, n, 0, pb};
+            KILN_CPU_TRY(kiln_cpu_sgemm(ctx, batches * m, n, kk, 1.0f, &oa, &ob, yd, n, 0, &ep, err));
             f32_commit(y, yd);
             return KILN_OK;
         }
@@ -201,7 +312,10 @@ static kiln_status matmul_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, 
         const char *pb = (const char *)bd + ob * kk * n * es;
         char *pc = (char *)yd + bi * m * n * es;
         if (f32) {
-            kiln_cpu_f32_gemm(ctx, 0, 0, m, n, kk, 1.0f, (const float *)pa, kk, (const float *)pb, n, 0.0f, (float *)pc, n);
+            cpu_f32_operand oa = {(const float *)pa, kk, 0, NULL}, ob = {(const float *)pb, n, 0, NULL};
+            kiln_f32_epilogue eb = ep;
+            if (eb.residual) eb.residual += bi * m * n;
+            KILN_CPU_TRY(kiln_cpu_sgemm(ctx, m, n, kk, 1.0f, &oa, &ob, (float *)pc, n, 0, &eb, err));
             continue;
         }
         matmul_generic(k->dtype, m, n, kk, pa, kk, 1, pb, n, 1, tmp, (double *)tmp);
@@ -214,11 +328,32 @@ static kiln_status matmul_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, 
     return KILN_OK;
 }
 
-kiln_status kiln_cpu_matmul(const cpu_node *n, cpu_kernel **out, kiln_error *err) {
+kiln_status kiln_cpu_matmul_create(const cpu_node *n, int32_t act, float p0, float p1, int32_t bias_input,
+                                   int32_t residual_input, cpu_kernel **out, kiln_error *err) {
     int32_t dt = cpu_input_dtype(n, 0);
     if (!supported(dt) || cpu_input_dtype(n, 1) != dt)
         return cpu_fail(err, KILN_ERR_UNSUPPORTED, "MatMul is not implemented for %s", cpu_dtype_name(dt));
+    if (act < 0 || act >= KILN_ACT_COUNT) return cpu_fail(err, KILN_ERR_INVALID_MODEL, "unknown fused activation %d", (int)act);
+    int is_fused = act != KILN_ACT_NONE || bias_input >= 0 || residual_input >= 0;
+    if (is_fused && (!f32_io_supported(dt) || dt == KILN_DTYPE_DOUBLE))
+        return cpu_fail(err, KILN_ERR_UNSUPPORTED, "a fused MatMul is float32 only");
     KILN_CPU_TRY(cpu_kernel_new(n, sizeof(matmul_kernel), matmul_compute, out, err));
-    ((matmul_kernel *)*out)->dtype = dt;
-    return KILN_OK;
+    matmul_kernel *k = (matmul_kernel *)*out;
+    k->base.cleanup = matmul_cleanup;
+    k->dtype = dt;
+    k->act = act;
+    k->p0 = p0;
+    k->p1 = p1;
+    k->bias_input = bias_input;
+    k->residual_input = residual_input;
+    kiln_status st = dt == KILN_DTYPE_FLOAT ? pack_b_input(&k->base, n, 1, 0, 1.0f, &k->pb, err) : KILN_OK;
+    if (st != KILN_OK) {
+        k->base.abi.release(&k->base.abi);
+        *out = NULL;
+    }
+    return st;
+}
+
+kiln_status kiln_cpu_matmul(const cpu_node *n, cpu_kernel **out, kiln_error *err) {
+    return kiln_cpu_matmul_create(n, KILN_ACT_NONE, 0.0f, 0.0f, -1, -1, out, err);
 }
