@@ -39,6 +39,9 @@ MODELS = [
     ("resnet50", "models:resnet50.onnx", {}, None),
     ("mobilenetv2", "models:mobilenetv2.onnx", {}, None),
     ("bert_base", "models:bert_base.onnx", {}, bert_inputs),
+    ("bert_base_dynq", "models:bert_base_dynq.onnx", {}, bert_inputs),
+    ("resnet50_qlinear", "models:resnet50_qlinear.onnx", {}, None),
+    ("mobilenetv2_qdq", "models:mobilenetv2_qdq.onnx", {}, None),  # tests/models/check_quantized.py writes it
     ("ppocr_det", "shared:models/ch_PP-OCRv4_det_infer.onnx",
      {"p2o.DynamicDimension.0": 1, "p2o.DynamicDimension.1": 640, "p2o.DynamicDimension.2": 640}, None),
 ]

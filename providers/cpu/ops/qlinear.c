@@ -1,13 +1,19 @@
 /* SPDX-License-Identifier: MIT */
-/* MatMulInteger, QLinearMatMul, ConvInteger, QLinearConv: 8-bit operands minus their zero points
- * go through the int16 GEMM (kernels/gemm/igemm.h) into exact int32 sums, then the QLinear forms
- * requantize (x_scale * w_scale / y_scale, round half to even, saturate). */
+/* MatMulInteger, QLinearMatMul, ConvInteger, QLinearConv. The fast path is the u8 x s8 GEMM
+ * (kernels/u8s8-gemm, q8_gemm.h): weights packed once at kernel creation, exact int32 sums,
+ * zero-point correction and requantization (x_scale * w_scale / y_scale, round half to even,
+ * saturate) in the GEMM's epilogue. Cases it does not take (a zero point or scale per row of A,
+ * float8, depthwise and thin grouped convolutions, non-constant convolution weights) go through
+ * the int16 GEMM (kernels/gemm/igemm.h) with the zero points subtracted first. docs/int8.md. */
 #include <math.h>
 #include <string.h>
 
+#include "kernels/config/qgemm-config.h"
 #include "kernels/gemm/igemm.h"
+#include "kernels/q8-dwconv/q8-dwconv.h"
 #include "providers/cpu/cpu_op.h"
 #include "providers/cpu/gemm_parallel.h"
+#include "providers/cpu/ops/q8_gemm.h"
 #include "providers/cpu/ops/quant_common.h"
 #include "providers/cpu/ops/window.h"
 
@@ -124,11 +130,91 @@ typedef struct qmm_kernel {
     uint32_t ia, ib, iza, izb; /* input positions of A, B and their zero points */
     int16_t *packed_b;         /* constant 2-D B with its zero points, packed once; else NULL */
     size_t pk, pn;
+    const kiln_qgemm_config *q8; /* the u8 x s8 kernel */
+    int8_t *q8_b;              /* constant 2-D 8-bit B packed for it (u8 shifted to s8); else NULL */
+    int32_t *q8_colsum;
 } qmm_kernel;
 
 static void qmm_cleanup(cpu_kernel *base) {
     qmm_kernel *k = (qmm_kernel *)base;
     cpu_free(base, k->packed_b);
+    cpu_free(base, k->q8_b);
+    cpu_free(base, k->q8_colsum);
+}
+
+/* The u8 x s8 path: A per tensor zero point, B per tensor or per column (shared by the batches),
+ * for QLinear a per-tensor a_scale and b_scale per tensor or per column. s8 A is read as u8 via
+ * a ^ 0x80 with za + 128, u8 B as s8 via b ^ 0x80 with zb - 128 (docs/int8.md). */
+static kiln_status qmm_q8(const qmm_kernel *k, kiln_kernel_ctx *ctx, const kiln_value_desc *a, const kiln_value_desc *b,
+                          const kiln_value_desc *za, const kiln_value_desc *zb, kiln_value_desc *y, size_t m, size_t kk,
+                          size_t n, size_t batches, int32_t rb, const int64_t *bdims, const int64_t *sa, const int64_t *sb,
+                          const kiln_value_desc *sca, const kiln_value_desc *scb, float fy, int32_t zy, kiln_error *err) {
+    int a_s8 = a->dtype == KILN_DTYPE_INT8, b_u8 = b->dtype == KILN_DTYPE_UINT8;
+    uint32_t za2 = (uint32_t)((za ? q_get(za->dtype, za->data, 0) : 0) + (a_s8 ? 128 : 0));
+    /* B shared by every batch: one GEMM over all rows of A */
+    size_t mm = b->rank <= 2 ? m * batches : m, reps = b->rank <= 2 ? 1 : batches;
+    int32_t *zb2 = ctx->host->scratch(ctx, n * sizeof(int32_t) + 1), *col_add = ctx->host->scratch(ctx, n * sizeof(int32_t) + 1);
+    int32_t *rowsum = ctx->host->scratch(ctx, mm * sizeof(int32_t) + 1);
+    float *mcol = k->qlinear ? ctx->host->scratch(ctx, n * sizeof(float) + 1) : NULL;
+    if (!zb2 || !col_add || !rowsum || (k->qlinear && !mcol)) return cpu_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory");
+    int any_zb = 0, zb_uniform = 1;
+    for (size_t j = 0; j < n; j++) {
+        zb2[j] = (zb ? q_get(zb->dtype, zb->data, zb->count == 1 ? 0 : j) : 0) - (b_u8 ? 128 : 0);
+        any_zb |= zb2[j] != 0;
+        zb_uniform &= zb2[j] == zb2[0];
+    }
+    /* one zero point for all of B: its term -zb * rowsum(a)[i] is per row, no product per element */
+    int32_t *row_add = any_zb && zb_uniform ? ctx->host->scratch(ctx, mm * sizeof(int32_t) + 1) : NULL;
+    if (any_zb && zb_uniform && !row_add) return cpu_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory");
+    kiln_qgemm_epilogue ep = {0};
+    ep.out = KILN_QGEMM_OUT_S32;
+    if (k->qlinear) {
+        float a0 = q_scale(sca->dtype, sca->data, 0), b0 = q_scale(scb->dtype, scb->data, 0);
+        for (size_t j = 0; j < n; j++) mcol[j] = combine(sca->dtype, a0, scb->count > 1 ? q_scale(scb->dtype, scb->data, j) : b0, fy);
+        ep.out = y->dtype == KILN_DTYPE_UINT8 ? KILN_QGEMM_OUT_U8 : KILN_QGEMM_OUT_S8;
+        ep.scale = mcol, ep.zy = zy;
+    }
+    const uint8_t *a8 = a->data;
+    if (a_s8) {
+        uint8_t *t = ctx->host->scratch(ctx, a->count + 1);
+        if (!t) return cpu_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory");
+        for (size_t i = 0; i < a->count; i++) t[i] = ((const uint8_t *)a->data)[i] ^ 0x80;
+        a8 = t;
+    }
+    const int8_t *pb = k->q8_b;
+    const int32_t *cs = k->q8_colsum;
+    int8_t *pbuf = NULL;
+    int32_t *csbuf = NULL;
+    if (!pb) {
+        pbuf = ctx->host->scratch(ctx, kiln_u8s8_packed_size(kk, n) + 1);
+        csbuf = ctx->host->scratch(ctx, n * sizeof(int32_t) + 1);
+        if (!pbuf || !csbuf) return cpu_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory for the packed B");
+    }
+    size_t es = kiln_qgemm_out_size(ep.out), prev_b = (size_t)-1;
+    for (size_t bi = 0; bi < reps; bi++) {
+        size_t ai = 0, bj = 0, rem = bi;
+        for (int32_t d = rb - 1; d >= 0 && reps > 1; d--) {
+            size_t t = rem % (size_t)bdims[d];
+            rem /= (size_t)bdims[d];
+            ai += t * (size_t)sa[d], bj += t * (size_t)sb[d];
+        }
+        if (!k->q8_b && bj != prev_b) {
+            q8_pack_b_parallel(ctx, kk, n, (const uint8_t *)b->data + bj * kk * n, n, b_u8 ? 0x80 : 0, pbuf, csbuf);
+            pb = pbuf, cs = csbuf, prev_b = bj;
+        }
+        for (size_t j = 0; j < n; j++)
+            col_add[j] = (int32_t)((uint32_t)kk * za2 * (uint32_t)zb2[j] - za2 * (uint32_t)cs[j]);
+        const uint8_t *ab = a8 + ai * m * kk;
+        if (any_zb) kiln_u8_rowsum(mm, kk, ab, kk, 0, rowsum);
+        if (row_add)
+            for (size_t i = 0; i < mm; i++) row_add[i] = (int32_t)(0u - (uint32_t)zb2[0] * (uint32_t)rowsum[i]);
+        ep.col_add = col_add;
+        ep.row_add = row_add;
+        ep.row_mul = any_zb && !row_add ? rowsum : NULL;
+        ep.col_mul = any_zb && !row_add ? zb2 : NULL;
+        q8_gemm_parallel(ctx, k->q8, mm, n, kk, ab, kk, pb, (char *)y->data + bi * mm * n * es, n, &ep);
+    }
+    return KILN_OK;
 }
 
 /* Value of element i of an 8-bit integer or float8 tensor, as float. */
@@ -171,7 +257,7 @@ static kiln_status qmm_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, kil
         batches *= (size_t)bdims[d];
     }
     size_t a_mats = (size_t)stride_a, b_mats = (size_t)stride_b;
-    if (k->packed_b && (kk != k->pk || n != k->pn)) return cpu_fail(err, KILN_ERR_SHAPE, "B changed shape");
+    if ((k->packed_b || k->q8_b) && (kk != k->pk || n != k->pn)) return cpu_fail(err, KILN_ERR_SHAPE, "B changed shape");
     KILN_CPU_TRY(param_check(za, m, a_mats, "the zero point of A", err));
     KILN_CPU_TRY(param_check(zb, n, b_mats, "the zero point of B", err));
     const kiln_value_desc *sca = NULL, *scb = NULL, *scy = NULL, *yz = NULL;
@@ -185,6 +271,9 @@ static kiln_status qmm_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, kil
     int fp8 = minifloat_of(a->dtype) || minifloat_of(b->dtype) || minifloat_of(y->dtype);
     float fy = k->qlinear ? q_scale(scy->dtype, scy->data, 0) : 1.0f;
     int32_t st = k->qlinear ? sca->dtype : 0, zy = yz && !fp8 ? q_get(yz->dtype, yz->data, 0) : 0;
+    if (!fp8 && k->q8 && is8(a->dtype) && is8(b->dtype) && (!za || za->count == 1) && (!zb || zb->count == 1 || zb->count == n) &&
+        (!k->qlinear || (sca->count == 1 && (scb->count == 1 || scb->count == n))))
+        return qmm_q8(k, ctx, a, b, za, zb, y, m, kk, n, batches, rb, bdims, sa, sb, sca, scb, fy, zy, err);
     float *mrow = ctx->host->scratch(ctx, m * sizeof(float) + 1), *mcol = ctx->host->scratch(ctx, n * sizeof(float) + 1);
     float *mfull = k->qlinear && sca->count > 1 && scb->count > 1 ? ctx->host->scratch(ctx, m * n * sizeof(float) + 1) : NULL;
     if (!mrow || !mcol || (k->qlinear && sca->count > 1 && scb->count > 1 && !mfull))
@@ -300,9 +389,24 @@ static kiln_status qmm_new(const cpu_node *n, int qlinear, cpu_kernel **out, kil
     k->base.cleanup = qmm_cleanup;
     k->qlinear = qlinear;
     k->ia = ia, k->ib = ib, k->iza = iza, k->izb = izb;
-    /* A constant 2-D B (and zero point) is widened and packed once. */
+    /* A constant 2-D 8-bit B is packed once for the u8 x s8 GEMM, else (with its zero point)
+     * widened and packed once for the int16 one. */
     kiln_value_info bi = cpu_input_info(n, ib), zi = cpu_input_info(n, izb);
     const kiln_value_desc *bc = bi.constant, *zc = zi.present ? zi.constant : NULL;
+    k->q8 = kiln_qgemm_config_get();
+    if (bc && is8(bc->dtype) && bc->rank == 2) {
+        size_t kk = (size_t)bc->dims[0], nn = (size_t)bc->dims[1];
+        k->q8_b = cpu_alloc(&k->base, kiln_u8s8_packed_size(kk, nn) + 1);
+        k->q8_colsum = cpu_alloc(&k->base, nn * sizeof(int32_t) + 1);
+        if (k->q8_b && k->q8_colsum) {
+            q8_pack_b_parallel(NULL, kk, nn, bc->data, nn, bc->dtype == KILN_DTYPE_UINT8 ? 0x80 : 0, k->q8_b, k->q8_colsum);
+            k->pk = kk, k->pn = nn;
+            return KILN_OK;
+        }
+        cpu_free(&k->base, k->q8_b);
+        cpu_free(&k->base, k->q8_colsum);
+        k->q8_b = NULL, k->q8_colsum = NULL; /* packed per call instead */
+    }
     if (bc && is8(bc->dtype) && bc->rank == 2 && (!zi.present || (zc && (zc->count == 1 || (int64_t)zc->count == bc->dims[1])))) {
         size_t kk = (size_t)bc->dims[0], nn = (size_t)bc->dims[1];
         int16_t *b16 = cpu_alloc(&k->base, kk * nn * sizeof(int16_t) + 1);
@@ -404,11 +508,111 @@ typedef struct qconv_kernel {
     int qlinear;
     uint32_t ix, iw, izx, izw;
     int16_t *w16; /* constant weights minus their zero points, [M][C/group * k]; else NULL */
+    const kiln_qgemm_config *q8;
+    uint8_t *w8;      /* constant weights as u8 (s8 ^ 0x80), [M][C/group * k], for the u8 x s8 GEMM; else NULL */
+    int32_t *w8sum;   /* their row sums */
+    int w_s8;
 } qconv_kernel;
 
 static void qconv_cleanup(cpu_kernel *base) {
     qconv_kernel *k = (qconv_kernel *)base;
     cpu_free(base, k->w16);
+    cpu_free(base, k->w8);
+    cpu_free(base, k->w8sum);
+}
+
+typedef struct im2col_job {
+    const uint8_t *x;
+    const cpu_window *w;
+    uint8_t pad;
+    uint8_t *col;
+} im2col_job;
+
+static void im2col_range(void *arg, size_t begin, size_t end) {
+    const im2col_job *j = arg;
+    cpu_im2col_u8(j->x + begin * (size_t)j->w->in_size, (int64_t)(end - begin), j->w, j->pad,
+                  j->col + begin * (size_t)(j->w->k_size * j->w->out_size));
+}
+
+typedef struct dw_job {
+    const kiln_value_desc *x;
+    const cpu_window *w;
+    const int16_t *w16; /* [m][k_size], minus the zero points */
+    int32_t zx;
+    int64_t m;
+    const kiln_qgemm_epilogue *ep;
+    void *y;
+    size_t es;
+    int32_t *rows; /* one output row of int32 per plane */
+} dw_job;
+
+/* Planes [begin, end) of a depthwise convolution (one input channel per output channel). */
+static void dw_range(void *arg, size_t begin, size_t end) {
+    const dw_job *j = arg;
+    const cpu_window *w = j->w;
+    kiln_q8_dwconv_shape s = {w->in[0], w->in[1], w->out[0], w->out[1], w->k[0], w->k[1], w->s[0], w->s[1], w->pb[0], w->pb[1], w->d[0], w->d[1]};
+    for (size_t p = begin; p < end; p++) {
+        size_t ch = p % (size_t)j->m;
+        kiln_q8_dwconv2d(&s, (const char *)j->x->data + p * (size_t)w->in_size, j->x->dtype == KILN_DTYPE_INT8, j->zx,
+                         j->w16 + ch * (size_t)w->k_size, j->ep, ch, (char *)j->y + p * (size_t)w->out_size * j->es,
+                         j->rows + p * (size_t)w->out[1]);
+    }
+}
+
+/* The u8 x s8 path, weights as A (u8, row sums known), the image as packed B (s8, column sums
+ * per call): c = sum(w x) - zw[i] colsum(x)[j] - zx (rowsum(w)[i] - K zw[i]) + bias[i], with
+ * u8 x shifted to s8 (zx - 128) and s8 w to u8 (zw + 128). A 1x1, stride-1, unpadded
+ * convolution packs the image planes directly; others go through a u8 im2col first. */
+static kiln_status qconv_q8(const qconv_kernel *k, kiln_kernel_ctx *ctx, const kiln_value_desc *x, const kiln_value_desc *zx,
+                            const kiln_value_desc *zw, kiln_value_desc *y, const cpu_window *w, int64_t m, int64_t cg,
+                            int64_t mg, int64_t rows, const int32_t *bias, const float *mrow, int32_t zy, kiln_error *err) {
+    int x_u8 = x->dtype == KILN_DTYPE_UINT8;
+    int32_t zx0 = zx ? q_get(zx->dtype, zx->data, 0) : 0;
+    uint32_t zx2 = (uint32_t)(zx0 - (x_u8 ? 128 : 0));
+    size_t n = (size_t)w->out_size, kk = (size_t)rows;
+    int pointwise = w->k_size == 1;
+    for (int32_t i = 0; i < w->sp; i++) pointwise &= w->s[i] == 1 && w->pb[i] == 0 && w->pe[i] == 0;
+    int32_t *zw2 = ctx->host->scratch(ctx, (size_t)m * sizeof(int32_t) + 1), *row_add = ctx->host->scratch(ctx, (size_t)m * sizeof(int32_t) + 1);
+    int8_t *pb = ctx->host->scratch(ctx, kiln_u8s8_packed_size(kk, n) + 1);
+    int32_t *cs = ctx->host->scratch(ctx, n * sizeof(int32_t) + 1);
+    uint8_t *col = pointwise ? NULL : ctx->host->scratch(ctx, kk * n + 1);
+    if (!zw2 || !row_add || !pb || !cs || (!pointwise && !col)) return cpu_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory for the im2col buffers");
+    int zw_uniform = 1;
+    for (int64_t i = 0; i < m; i++) {
+        zw2[i] = (zw ? q_get(zw->dtype, zw->data, zw->count == 1 ? 0 : (size_t)i) : 0) + (k->w_s8 ? 128 : 0);
+        zw_uniform &= zw2[i] == zw2[0];
+        row_add[i] = (int32_t)((bias ? (uint32_t)bias[i] : 0u) - zx2 * ((uint32_t)k->w8sum[i] - (uint32_t)kk * (uint32_t)zw2[i]));
+    }
+    kiln_qgemm_epilogue ep = {0};
+    ep.out = !k->qlinear ? KILN_QGEMM_OUT_S32 : y->dtype == KILN_DTYPE_UINT8 ? KILN_QGEMM_OUT_U8 : KILN_QGEMM_OUT_S8;
+    ep.scale_per_row = 1, ep.zy = zy;
+    /* one zero point for all weights: its term -zw * colsum(x)[j] is per column, no product per element */
+    int32_t *col_add = zw_uniform ? ctx->host->scratch(ctx, n * sizeof(int32_t) + 1) : NULL;
+    if (zw_uniform && !col_add) return cpu_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory");
+    if (!zw_uniform) ep.col_mul = cs;
+    size_t es = kiln_qgemm_out_size(ep.out);
+    int64_t c = x->dims[1], g = k->group;
+    for (int64_t i = 0; i < x->dims[0]; i++) {
+        for (int64_t gi = 0; gi < g; gi++) {
+            const uint8_t *xg = (const uint8_t *)x->data + (size_t)((i * c + gi * cg) * w->in_size), *src = xg;
+            if (!pointwise) {
+                im2col_job ij = {xg, w, (uint8_t)zx0, col};
+                cpu_parallel_for(ctx, (size_t)cg, cpu_grain((uint64_t)(w->k_size * w->out_size)), im2col_range, &ij);
+                src = col;
+            }
+            q8_pack_b_parallel(ctx, kk, n, src, n, x_u8 ? 0x80 : 0, pb, cs);
+            if (col_add) {
+                for (size_t j = 0; j < n; j++) col_add[j] = (int32_t)(0u - (uint32_t)zw2[0] * (uint32_t)cs[j]);
+                ep.col_add = col_add;
+            } else {
+                ep.row_mul = zw2 + gi * mg;
+            }
+            ep.row_add = row_add + gi * mg, ep.scale = mrow ? mrow + gi * mg : NULL;
+            q8_gemm_parallel(ctx, k->q8, (size_t)mg, n, kk, k->w8 + (size_t)(gi * mg) * kk, kk, pb,
+                             (char *)y->data + (size_t)((i * m + gi * mg) * w->out_size) * es, n, &ep);
+        }
+    }
+    return KILN_OK;
 }
 
 static kiln_status qconv_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, kiln_error *err) {
@@ -448,6 +652,8 @@ static kiln_status qconv_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, k
             mrow[i] = combine(sx->dtype, fx, q_scale(sw->dtype, sw->data, sw->count == 1 ? 0 : (size_t)i), fy);
     }
     if (y->count == 0) return KILN_OK;
+    if (k->w8)
+        return qconv_q8(k, ctx, x, zx, zw, y, &w, m, cg, mg, rows, bias, mrow, zy, err);
 
     const int16_t *w16 = k->w16;
     if (!w16) {
@@ -455,6 +661,17 @@ static kiln_status qconv_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, k
         if (!buf) return cpu_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory for the weights");
         widen(wt->dtype, wt->data, (size_t)m, (size_t)rows, zw, NULL, buf);
         w16 = buf;
+    }
+    if (w.sp == 2 && cg == 1 && mg == 1) {
+        /* depthwise: a direct kernel per channel plane (kernels/q8-dwconv), exact int32 sums */
+        kiln_qgemm_epilogue ep = {0};
+        ep.out = !k->qlinear ? KILN_QGEMM_OUT_S32 : y->dtype == KILN_DTYPE_UINT8 ? KILN_QGEMM_OUT_U8 : KILN_QGEMM_OUT_S8;
+        ep.row_add = bias, ep.scale = mrow, ep.scale_per_row = 1, ep.zy = zy;
+        int32_t *rows_buf = ctx->host->scratch(ctx, (size_t)(nb * m * w.out[1]) * sizeof(int32_t) + 1);
+        if (!rows_buf) return cpu_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory for the depthwise rows");
+        dw_job dj = {x, &w, w16, zx ? q_get(zx->dtype, zx->data, 0) : 0, m, &ep, y->data, kiln_qgemm_out_size(ep.out), rows_buf};
+        cpu_parallel_for(ctx, (size_t)(nb * m), cpu_grain((uint64_t)(w.out_size * w.k_size)), dw_range, &dj);
+        return KILN_OK;
     }
     int16_t *pb = ctx->host->scratch(ctx, kiln_s16_gemm_packed_size((size_t)rows, (size_t)w.out_size) * sizeof(int16_t) + 1);
     int32_t *acc = k->qlinear ? ctx->host->scratch(ctx, (size_t)(mg * w.out_size) * sizeof(int32_t) + 1) : NULL;
@@ -510,6 +727,25 @@ static kiln_status qconv_new(const cpu_node *n, int qlinear, cpu_kernel **out, k
     k->ix = ix, k->iw = iw, k->izx = izx, k->izw = izw;
     kiln_value_info wi = cpu_input_info(n, iw), zi = cpu_input_info(n, izw);
     const kiln_value_desc *wc = wi.constant, *zc = zi.present ? zi.constant : NULL;
+    /* Constant weights: for the u8 x s8 GEMM when each group's GEMM is wide enough to pay (not
+     * depthwise), else widened for the int16 one. */
+    k->q8 = kiln_qgemm_config_get();
+    if (wc && wc->rank >= 3 && wc->dims[0] > 0 && wc->dims[0] % group == 0 &&
+        (group == 1 || (wc->dims[0] / group >= 8 && wc->count / wc->dims[0] >= 16))) {
+        size_t m = (size_t)wc->dims[0], rows = (size_t)(wc->count / m);
+        k->w8 = cpu_alloc(&k->base, m * rows + 1);
+        k->w8sum = cpu_alloc(&k->base, m * sizeof(int32_t) + 1);
+        if (k->w8 && k->w8sum) {
+            k->w_s8 = wc->dtype == KILN_DTYPE_INT8;
+            const uint8_t *src = wc->data;
+            for (size_t i = 0; i < m * rows; i++) k->w8[i] = src[i] ^ (k->w_s8 ? 0x80 : 0);
+            kiln_u8_rowsum(m, rows, k->w8, rows, 0, k->w8sum);
+            return KILN_OK;
+        }
+        cpu_free(&k->base, k->w8);
+        cpu_free(&k->base, k->w8sum);
+        k->w8 = NULL, k->w8sum = NULL;
+    }
     if (wc && wc->rank >= 3 && wc->dims[0] > 0 && (!zi.present || (zc && (zc->count == 1 || (int64_t)zc->count == wc->dims[0])))) {
         size_t m = (size_t)wc->dims[0], rows = (size_t)(wc->count / m);
         k->w16 = cpu_alloc(&k->base, m * rows * sizeof(int16_t) + 1);

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "kernels/config/qgemm-config.h"
 #include "providers/cpu/cpu_op.h"
 #include "providers/cpu/ops/f32_io.h"
 #include "providers/cpu/ops/quant_common.h"
@@ -107,31 +108,19 @@ typedef struct qt_job {
     void *y;
     float scale, zp;
     int32_t lo, hi, dtype;
+    const kiln_q8_vcvt_config *vc;
 } qt_job;
 
 /* Per-tensor float32 → 8-bit: the hot path of quantized models. */
+/* (kernels/q8-vcvt: x / scale clamped to [lo - zp, hi - zp], NaN low, rounded half to even, + zp) */
 static void quant_u8_range(void *arg, size_t begin, size_t end) {
     const qt_job *j = arg;
-    uint8_t *y = j->y;
-    float lo = (float)j->lo - j->zp, hi = (float)j->hi - j->zp;
-    for (size_t i = begin; i < end; i++) {
-        float v = j->x[i] / j->scale;
-        v = v > lo ? v : lo; /* NaN goes low */
-        v = v < hi ? v : hi;
-        y[i] = (uint8_t)(int32_t)(q_rne(v) + j->zp);
-    }
+    j->vc->quantize(end - begin, j->x + begin, j->scale, (int32_t)j->zp, 0, (uint8_t *)j->y + begin);
 }
 
 static void quant_s8_range(void *arg, size_t begin, size_t end) {
     const qt_job *j = arg;
-    int8_t *y = j->y;
-    float lo = (float)j->lo - j->zp, hi = (float)j->hi - j->zp;
-    for (size_t i = begin; i < end; i++) {
-        float v = j->x[i] / j->scale;
-        v = v > lo ? v : lo; /* NaN goes low */
-        v = v < hi ? v : hi;
-        y[i] = (int8_t)(int32_t)(q_rne(v) + j->zp);
-    }
+    j->vc->quantize(end - begin, j->x + begin, j->scale, (int32_t)j->zp, 1, (int8_t *)j->y + begin);
 }
 
 static kiln_status quant_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, kiln_error *err) {
@@ -145,7 +134,7 @@ static kiln_status quant_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, k
     if (g.per_tensor && x->dtype == KILN_DTYPE_FLOAT && s->dtype == KILN_DTYPE_FLOAT &&
         k->precision == KILN_DTYPE_FLOAT && (k->out_dtype == KILN_DTYPE_UINT8 || k->out_dtype == KILN_DTYPE_INT8)) {
         qt_job j = {x->data, y->data, ((const float *)s->data)[0], z ? (float)q_get(z->dtype, z->data, 0) : 0.0f, lo, hi,
-                    k->out_dtype};
+                    k->out_dtype, kiln_q8_vcvt_config_get()};
         cpu_parallel_for(ctx, (size_t)x->count, 16384, k->out_dtype == KILN_DTYPE_UINT8 ? quant_u8_range : quant_s8_range, &j);
         return KILN_OK;
     }
@@ -210,14 +199,12 @@ typedef struct dq_job {
     float *y;
     float scale, zp;
     int32_t dtype;
+    const kiln_q8_vcvt_config *vc;
 } dq_job;
 
 static void dequant8_range(void *arg, size_t begin, size_t end) {
     const dq_job *j = arg;
-    if (j->dtype == KILN_DTYPE_UINT8)
-        for (size_t i = begin; i < end; i++) j->y[i] = ((float)((const uint8_t *)j->x)[i] - j->zp) * j->scale;
-    else
-        for (size_t i = begin; i < end; i++) j->y[i] = ((float)((const int8_t *)j->x)[i] - j->zp) * j->scale;
+    j->vc->dequantize(end - begin, (const uint8_t *)j->x + begin, j->dtype == KILN_DTYPE_INT8, j->scale, j->zp, j->y + begin);
 }
 
 static kiln_status dequant_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, kiln_error *err) {
@@ -229,7 +216,8 @@ static kiln_status dequant_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx,
     float *yd = f32_out(ctx, y);
     if (!yd) return cpu_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory for DequantizeLinear");
     if (g.per_tensor && (x->dtype == KILN_DTYPE_UINT8 || x->dtype == KILN_DTYPE_INT8)) {
-        dq_job j = {x->data, yd, q_scale(s->dtype, s->data, 0), z ? (float)q_get(z->dtype, z->data, 0) : 0.0f, x->dtype};
+        dq_job j = {x->data, yd, q_scale(s->dtype, s->data, 0), z ? (float)q_get(z->dtype, z->data, 0) : 0.0f, x->dtype,
+                     kiln_q8_vcvt_config_get()};
         cpu_parallel_for(ctx, (size_t)x->count, 16384, dequant8_range, &j);
     } else {
         const void *xd = x->data, *sd = s->data, *zd = z ? z->data : NULL;
@@ -277,16 +265,14 @@ static kiln_status dynq_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, ki
     const float *xd = x->data;
     /* The range always includes 0 so that 0 is exact. */
     float mn = 0.0f, mx = 0.0f;
-    for (uint64_t i = 0; i < x->count; i++) {
-        mn = xd[i] < mn ? xd[i] : mn;
-        mx = xd[i] > mx ? xd[i] : mx;
-    }
+    const kiln_q8_vcvt_config *vc = kiln_q8_vcvt_config_get();
+    vc->minmax((size_t)x->count, xd, &mn, &mx);
     float scale = (mx == mn ? 1.0f : mx - mn) / 255.0f;
     float zp = fminf(fmaxf(0.0f - mn / scale, 0.0f), 255.0f);
     zp = q_rne(zp);
     ((float *)ys->data)[0] = scale;
     ((uint8_t *)yz->data)[0] = (uint8_t)zp;
-    qt_job j = {xd, y->data, scale, zp, 0, 255, KILN_DTYPE_UINT8};
+    qt_job j = {xd, y->data, scale, zp, 0, 255, KILN_DTYPE_UINT8, vc};
     cpu_parallel_for(ctx, (size_t)x->count, 16384, quant_u8_range, &j);
     return KILN_OK;
 }

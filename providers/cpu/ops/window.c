@@ -148,3 +148,4 @@ void NAME(const T *x, int64_t channels, const cpu_window *w, T pad, T *col) {   
 
 IM2COL_DEFINE(cpu_im2col_f32, float)
 IM2COL_DEFINE(cpu_im2col_s16, int16_t)
+IM2COL_DEFINE(cpu_im2col_u8, uint8_t)

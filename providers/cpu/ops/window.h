@@ -36,6 +36,7 @@ kiln_status cpu_window_resolve(const cpu_window_attrs *a, const kiln_value_desc 
  * position; pixels in the padding read as `pad`. */
 void cpu_im2col_f32(const float *x, int64_t channels, const cpu_window *w, float pad, float *col);
 void cpu_im2col_s16(const int16_t *x, int64_t channels, const cpu_window *w, int16_t pad, int16_t *col);
+void cpu_im2col_u8(const uint8_t *x, int64_t channels, const cpu_window *w, uint8_t pad, uint8_t *col);
 
 /* a * b for sizes, or -1 when either is negative or the product exceeds what memory could hold. */
 static inline int64_t cpu_mul_size(int64_t a, int64_t b) {
