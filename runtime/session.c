@@ -7,6 +7,7 @@
 
 #include "graph/load.h"
 #include "graph/ops.h"
+#include "graph/optimizer/optimizer.h"
 #include "graph/shape.h"
 #include "runtime/providers.h"
 
@@ -29,6 +30,7 @@ void kiln_session_destroy(kiln_session *s) {
     kiln_mem_free(a, s->outputs);
     kiln_model_destroy(s->model);
     kiln_profiler_destroy(s->prof);
+    kiln_mem_free(a, s->opt_report);
     kiln_mem_free(a, s);
 }
 
@@ -60,6 +62,8 @@ static kiln_status prepare(kiln_session *s, const kiln_session_options *opts, ui
     KILN_TRY(kiln_graph_infer(g, err));
     phase(s, "infer", &t0);
     KILN_TRY(kiln_providers_create(s, opts, err));
+    KILN_TRY(kiln_session_optimize(s, opts, err));
+    phase(s, "optimize", &t0);
     KILN_TRY(kiln_partition_run(s, g, err));
     KILN_TRY(kiln_exec_compile(s, g, &s->main, err));
     phase(s, "partition", &t0);
