@@ -104,6 +104,28 @@ check "gemm f32: real kernels pass the gate" 0 "$rc" 'kiln_f32_gemm +kiln .*corr
 rc=$(run gemm --m 13 --n 17 --k 19 --trans-b --check); check "gemm f32 trans_b passes" 0 "$rc" 'kiln:Gemm .*correct' "$TMP/out"
 rc=$(run gemm --dtype u8s8 --m 13 --n 17 --k 19 --check); check "gemm u8s8 passes" 0 "$rc" 'kiln_s16_gemm .*correct \(max error 0\)' "$TMP/out"
 rc=$(run gemm --dtype s8s8 --m 13 --n 17 --k 19 --check); check "gemm s8s8 passes" 0 "$rc" 'kiln:MatMulInteger .*correct' "$TMP/out"
+# The packed fp32 GEMM (one row per config) and the u8s8 GEMM (one row per level): every row is
+# either checked against the naive loop or names the level it needs; edges and K/M blocking.
+rc=$(run gemm --m 13 --n 17 --k 19 --check)
+check "gemm f32: the scalar packed config passes" 0 "$rc" '^  f32-gemm-4x8-scalar +kiln +scalar .*correct' "$TMP/out"
+bad=$(grep -E '^  f32-gemm-' "$TMP/out" | grep -vcE 'correct|needs ')
+check "gemm f32: every packed config is checked or says what it needs ($bad not)" 0 "$bad"
+rc=$(run gemm --m 350 --n 70 --k 300 --trans-b --check)
+check "gemm f32 packed, trans_b, K and M past one block" 0 "$rc" '^  f32-gemm-4x8-scalar .*correct' "$TMP/out"
+bad=$(grep -E '^  f32-gemm-' "$TMP/out" | grep -vcE 'correct|needs ')
+check "gemm f32 trans_b: every packed config checked ($bad not)" 0 "$bad"
+rc=$(run gemm --m 13 --n 17 --k 19 --isa scalar --check)
+check "--isa scalar: the avx2 config is not run" 0 "$rc" '^  f32-gemm-6x16-avx2-fma .*needs avx2' "$TMP/out"
+for dt in u8s8 s8s8; do
+  for tb in "" --trans-b; do
+    rc=$(run gemm --dtype $dt --m 37 --n 33 --k 70 $tb --check)
+    check "gemm $dt $tb: the scalar u8s8 kernel is exact" 0 "$rc" '^  u8s8-gemm-4x16-scalar +kiln .*correct \(max error 0\)' "$TMP/out"
+    bad=$(grep -E '^  u8s8-gemm' "$TMP/out" | grep -vcE 'correct \(max error 0\)|needs ')
+    check "gemm $dt $tb: every u8s8 level exact or says what it needs ($bad not)" 0 "$bad"
+  done
+done
+rc=$(run gemm --dtype u8s8 --m 13 --n 17 --k 19 --isa avx2 --check)
+check "--isa avx2: the VNNI u8s8 kernels are not run" 0 "$rc" '^  u8s8-gemm \(avxvnni\) .*needs avxvnni' "$TMP/out"
 rc=$(run gemm --dtype bf16 --check); check "bf16: no Kiln kernel yet, not an error" 0 "$rc" 'no Kiln kernel yet' "$TMP/out"
 rc=$(run conv --input 1,4,9,7 --filter 6,3,3 --pad 1 --stride 2 --check); check "conv passes" 0 "$rc" 'kiln:Conv .*correct' "$TMP/out"
 rc=$(run dwconv --input 1,8,9,9 --pad 1 --check); check "dwconv passes" 0 "$rc" 'kiln:Conv .*correct' "$TMP/out"
@@ -114,9 +136,15 @@ for c in "pool --input 1,3,8,8" "pool avg --input 1,3,8,8 --pad 1" "unary exp --
   rc=$(run $c --check); check "$c passes" 0 "$rc" 'kiln:.*correct' "$TMP/out"
 done
 rc=$(wrong 1 gemm --m 13 --n 17 --k 19)
-check "a wrong gemm kernel is refused (exit 1)" 1 "$rc" 'kiln_f32_gemm gives a wrong result' "$TMP/err"
+check "a wrong gemm kernel is refused (exit 1)" 1 "$rc" 'f32-gemm-4x8-scalar gives a wrong result' "$TMP/err"
 grep -q 'WRONG RESULT' "$TMP/out"; check "the table says WRONG RESULT" 0 $?
 grep -qE 'GFLOP/s' "$TMP/out"; check "a wrong kernel gets no figure" 1 $?
+rc=$(wrong kiln_f32_gemm gemm --m 13 --n 17 --k 19)
+check "a wrong unpacked gemm is refused" 1 "$rc" 'kiln_f32_gemm gives a wrong result' "$TMP/err"
+rc=$(wrong f32-gemm-6x16-avx2-fma gemm --m 13 --n 17 --k 19 --isa avx2)
+check "a wrong packed avx2 config is refused" 1 "$rc" 'f32-gemm-6x16-avx2-fma gives a wrong result' "$TMP/err"
+rc=$(wrong u8s8-gemm-4x16-scalar gemm --dtype s8s8 --m 13 --n 17 --k 19)
+check "a wrong u8s8 kernel is refused" 1 "$rc" 'u8s8-gemm-4x16-scalar gives a wrong result' "$TMP/err"
 rc=$(wrong kiln:MatMul gemm --m 13 --n 17 --k 19)
 check "a wrong MatMul node is refused" 1 "$rc" 'kiln:MatMul gives a wrong result' "$TMP/err"
 rc=$(wrong kiln_s16_gemm gemm --dtype u8s8 --m 13 --n 17 --k 19)

@@ -1,13 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /* `rt-bench gemm`: Kiln's GEMM kernels (called directly) and Kiln's MatMul / Gemm /
  * MatMulInteger nodes (through the public API), against OpenBLAS, oneDNN and a naive loop.
- * A Kiln kernel is one entry of f32_kernels[] or i8_kernels[]. */
+ * A Kiln kernel is one entry of f32_kernels[] or i8_kernels[]; the packed fp32 GEMM and the
+ * u8s8 GEMM entries expand into one row per config (ISA level) this build has, those above the
+ * CPU or the --isa cap say so instead of running. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bench.h"
 #include "kernels/config/cpu.h"
+#include "kernels/config/gemm-config.h"
+#include "kernels/config/qgemm-config.h"
 #include "kernels/gemm/gemm.h"
 #include "kernels/gemm/igemm.h"
 #include "onenode.h"
@@ -23,6 +27,12 @@ typedef struct gemm_ctx {
     int32_t *ci, *refi;
     int16_t *a16, *b16, *packed;      /* Kiln's int16 path */
     kiln_f32_gemm_fn f32_fn;
+    const kiln_f32_gemm_config *cfg;  /* packed fp32 GEMM: the config B was packed for */
+    float *pa, *pb;                   /* A packed per call (scratch), B packed once */
+    const kiln_qgemm_config *qcfg;    /* u8s8 GEMM */
+    int8_t *qb;                       /* B packed once (VNNI quads) */
+    int32_t *colsum, *col_add;        /* column sums of B; s8s8: -128 * colsum */
+    uint8_t *ax;                      /* s8s8: A ^ 0x80 (u8), per call */
     rb_session rs;
     int threads;
 } gemm_ctx;
@@ -43,12 +53,27 @@ static const char *isa_f32_gemm(void) { return variant_isa(kiln_f32_gemm_variant
 static const char *isa_scalar(void) { return "scalar"; }
 static const char *isa_s16_gemm(void) { return variant_isa(kiln_s16_gemm_variant()); }
 
-/* The f32 kernels: add a kernel here and rt-bench measures it. */
+/* The packed fp32 GEMM as MatMul/Gemm run it on one thread (docs/kernels.md §3-6): B, the
+ * weight, packed once for g->cfg (outside the timing); A packed per call; the macro-kernel over
+ * the whole of C. */
+static void run_f32_packed(void *p) {
+    gemm_ctx *g = p;
+    const kiln_f32_gemm_config *cfg = g->cfg;
+    size_t m = (size_t)g->m, n = (size_t)g->n, k = (size_t)g->k;
+    kiln_f32_packa(cfg, m, k, g->a, k, 0, 1.0f, 0, (m + cfg->mr - 1) / cfg->mr, g->pa);
+    kiln_f32_gemm_packed(cfg, m, n, k, g->pa, (kiln_f32_bview){g->pb, 0}, 0, m, 0, n, g->c, n, 0, NULL);
+}
+
+/* The f32 kernels: add a kernel here and rt-bench measures it. An entry with fn == NULL is the
+ * packed GEMM: one row per config of kiln_f32_gemm_config_at() (row name = config name). */
 static const struct {
     const char *name;
     kiln_f32_gemm_fn fn;
     const char *(*isa)(void);
 } f32_kernels[] = {
+    {"kiln_f32_gemm_packed", NULL, NULL},
+    /* The older unpacked entry point (OpenBLAS when built with -Dblas, else scalar), still
+     * behind RNN/attention/einsum-style callers. */
     {"kiln_f32_gemm", kiln_f32_gemm, isa_f32_gemm},
     {"kiln_f32_gemm__scalar", kiln_f32_gemm__scalar, isa_scalar},
 };
@@ -64,12 +89,36 @@ static void run_s16_kernel(void *p) {
     kiln_s16_gemm((size_t)g->m, (size_t)g->n, (size_t)g->k, g->a16, (size_t)g->k, g->packed, g->ci, (size_t)g->n);
 }
 
+/* The exact u8s8 GEMM as MatMulInteger runs it on one thread: B packed once (with its column
+ * sums, outside the timing); s8 A becomes u8 as a ^ 0x80 per call, corrected by
+ * col_add = -128 * colsum(B) in the epilogue (kernels/u8s8-gemm/u8s8-gemm.h); int32 output. */
+static void run_u8s8_kernel(void *p) {
+    gemm_ctx *g = p;
+    const uint8_t *a = g->a8;
+    if (g->a_signed) {
+        size_t mk = (size_t)(g->m * g->k);
+        for (size_t i = 0; i < mk; i++) g->ax[i] = g->a8[i] ^ 0x80u;
+        a = g->ax;
+    }
+    kiln_qgemm_epilogue ep = {.out = KILN_QGEMM_OUT_S32, .col_add = g->a_signed ? g->col_add : NULL};
+    kiln_u8s8_gemm_run(g->qcfg, 0, (size_t)g->m, 0, (size_t)g->n, (size_t)g->k, a, (size_t)g->k, g->qb, g->ci,
+                       (size_t)g->n, &ep);
+}
+
+/* The int8 kernels. An entry with run == run_u8s8_kernel names the ISA level of one u8s8
+ * config (kiln_qgemm_config_for); the row is named after the config. */
 static const struct {
     const char *name;
     void (*run)(void *);
     const char *(*isa)(void);
+    kiln_isa level;
 } i8_kernels[] = {
-    {"kiln_s16_gemm", run_s16_kernel, isa_s16_gemm},
+    {"u8s8-gemm (avx512vnni)", run_u8s8_kernel, NULL, KILN_ISA_AVX512VNNI},
+    {"u8s8-gemm (avxvnni)", run_u8s8_kernel, NULL, KILN_ISA_AVXVNNI},
+    {"u8s8-gemm (avx2)", run_u8s8_kernel, NULL, KILN_ISA_AVX2},
+    {"u8s8-gemm (scalar)", run_u8s8_kernel, NULL, KILN_ISA_SCALAR},
+    /* The older int16 path (A widened per call). */
+    {"kiln_s16_gemm", run_s16_kernel, isa_s16_gemm, KILN_ISA_SCALAR},
 };
 
 /* ---- References ---- */
@@ -231,6 +280,60 @@ static void fill(gemm_ctx *g) {
 static void gemm_free(gemm_ctx *g) {
     free(g->a), free(g->b), free(g->c), free(g->ref), free(g->a8), free(g->b8), free(g->ci), free(g->refi);
     free(g->a16), free(g->b16), free(g->packed);
+    free(g->pa), free(g->pb), free(g->qb), free(g->colsum), free(g->col_add), free(g->ax);
+}
+
+/* 64-byte aligned floats (the packed layouts want it), zero-filled size rounding. */
+static float *alloc_floats(size_t n) {
+    size_t bytes = (n * sizeof(float) + 63) / 64 * 64;
+    return aligned_alloc(64, bytes ? bytes : 64);
+}
+
+/* One row per packed fp32 GEMM config: those the CPU (under the --isa cap) runs are checked
+ * and timed with B packed for that config; the others get a note. */
+static int measure_f32_packed(const rb_args *a, gemm_ctx *g, rb_rows *rows, const char *group, int t) {
+    const kiln_f32_gemm_config *cfg;
+    for (unsigned i = 0; (cfg = kiln_f32_gemm_config_at(i)) != NULL; i++) {
+        if ((int)kiln_cpu()->level < cfg->isa) {
+            char note[96];
+            snprintf(note, sizeof(note), "needs %s: above this CPU or the --isa cap", kiln_isa_name(cfg->isa));
+            note_row(rows, group, cfg->name, RB_KILN, t, note);
+            continue;
+        }
+        size_t m = (size_t)g->m, n = (size_t)g->n, k = (size_t)g->k;
+        free(g->pa), free(g->pb);
+        g->pa = alloc_floats(kiln_f32_packa_size(cfg, m, k));
+        g->pb = alloc_floats(kiln_f32_packb_size(cfg, k, n));
+        if (!g->pa || !g->pb) {
+            fprintf(stderr, "rt-bench: %s: out of memory\n", group);
+            return RB_RUN;
+        }
+        kiln_f32_packb(cfg, k, n, g->b, g->trans_b ? k : n, g->trans_b, 1.0f, 0, (n + cfg->nr - 1) / cfg->nr, g->pb);
+        g->cfg = cfg;
+        int rc = measure(a, g, rows, group, cfg->name, RB_KILN, kiln_isa_name(cfg->isa), run_f32_packed, t);
+        if (rc) return rc;
+    }
+    return RB_OK;
+}
+
+/* B (k x n, row-major, s8) packed once for the u8s8 GEMM, with -128 * colsum for s8 A. */
+static int pack_u8s8(gemm_ctx *g) {
+    size_t k = (size_t)g->k, n = (size_t)g->n;
+    g->qb = malloc(kiln_u8s8_packed_size(k, n));
+    g->colsum = malloc((n + KILN_U8S8_NR) * sizeof(int32_t));
+    g->col_add = malloc((n + KILN_U8S8_NR) * sizeof(int32_t));
+    g->ax = malloc(k * (size_t)g->m);
+    uint8_t *kn = malloc(k * n);
+    if (!g->qb || !g->colsum || !g->col_add || !g->ax || !kn) {
+        free(kn);
+        return RB_RUN;
+    }
+    for (size_t p = 0; p < k; p++)
+        for (size_t j = 0; j < n; j++) kn[p * n + j] = (uint8_t)g->b8[g->trans_b ? j * k + p : p * n + j];
+    kiln_u8s8_pack_b(k, 0, n, kn, n, 0, g->qb, g->colsum);
+    free(kn);
+    for (size_t j = 0; j < n; j++) g->col_add[j] = (int32_t)(-128 * (int64_t)g->colsum[j]);
+    return RB_OK;
 }
 
 int rb_bench_gemm_shape(const rb_args *a, int64_t m, int64_t n, int64_t k, int trans_b, const char *dtype,
@@ -275,6 +378,11 @@ int rb_bench_gemm_shape(const rb_args *a, int64_t m, int64_t n, int64_t k, int t
         for (int64_t p = 0; p < k; p++)
             for (int64_t j = 0; j < n; j++) g.b16[p * n + j] = g.b8[trans_b ? j * k + p : p * n + j];
         kiln_s16_gemm_pack_b((size_t)k, (size_t)n, g.b16, (size_t)n, g.packed);
+        if (pack_u8s8(&g)) {
+            gemm_free(&g);
+            fprintf(stderr, "rt-bench: %s: out of memory\n", group);
+            return RB_RUN;
+        }
     }
     int rc = RB_OK;
     for (int ti = 0; ti < a->n_threads && rc == RB_OK; ti++) {
@@ -283,6 +391,19 @@ int rb_bench_gemm_shape(const rb_args *a, int64_t m, int64_t n, int64_t k, int t
         if (g.int8) {
             for (size_t i = 0; i < sizeof(i8_kernels) / sizeof(i8_kernels[0]) && rc == RB_OK; i++) {
                 if (t > 1) continue;
+                if (i8_kernels[i].run == run_u8s8_kernel) { /* B is packed from either layout */
+                    g.qcfg = kiln_qgemm_config_for(i8_kernels[i].level);
+                    if (!g.qcfg) {
+                        char note[96];
+                        snprintf(note, sizeof(note), "needs %s: above this CPU or the --isa cap, or not built",
+                                 kiln_isa_name(i8_kernels[i].level));
+                        note_row(rows, group, i8_kernels[i].name, RB_KILN, t, note);
+                        continue;
+                    }
+                    rc = measure(a, &g, rows, group, g.qcfg->name, RB_KILN, kiln_isa_name(g.qcfg->isa),
+                                 run_u8s8_kernel, t);
+                    continue;
+                }
                 if (trans_b) {
                     note_row(rows, group, i8_kernels[i].name, RB_KILN, t, "B transposed: see kiln:MatMulInteger");
                     continue;
@@ -292,6 +413,10 @@ int rb_bench_gemm_shape(const rb_args *a, int64_t m, int64_t n, int64_t k, int t
         } else {
             for (size_t i = 0; i < sizeof(f32_kernels) / sizeof(f32_kernels[0]) && rc == RB_OK; i++) {
                 if (t > 1) continue;
+                if (!f32_kernels[i].fn) {
+                    rc = measure_f32_packed(a, &g, rows, group, t);
+                    continue;
+                }
                 if (!strcmp(f32_kernels[i].name, "kiln_f32_gemm__scalar") && m * n * k > (int64_t)1 << 31) {
                     note_row(rows, group, f32_kernels[i].name, RB_KILN, t, "skipped: m*n*k > 2^31 (too slow)");
                     continue;

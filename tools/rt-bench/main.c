@@ -5,6 +5,8 @@
 
 #include "bench.h"
 #include "kernels/config/cpu.h"
+#include "kernels/config/gemm-config.h"
+#include "kernels/config/qgemm-config.h"
 #include "kernels/gemm/gemm.h"
 #include "refs.h"
 
@@ -22,8 +24,10 @@ static const char usage[] =
 static void header(const rb_args *a) {
     if (a->format != RB_TABLE) return;
     const kiln_cpu_info *c = kiln_cpu();
-    printf("# cpu: %s; kernel level %s (detected %s); kiln_f32_gemm: %s; oneDNN: %s; OpenBLAS: %s\n", c->brand,
-           kiln_isa_name(c->level), kiln_isa_name(c->detected), kiln_f32_gemm_variant(), rb_dnnl_version(),
+    printf("# cpu: %s; kernel level %s (detected %s); packed f32 GEMM: %s; u8s8 GEMM: %s; kiln_f32_gemm: %s; "
+           "oneDNN: %s; OpenBLAS: %s\n",
+           c->brand, kiln_isa_name(c->level), kiln_isa_name(c->detected), kiln_f32_gemm_config_get()->name,
+           kiln_qgemm_config_get()->name, kiln_f32_gemm_variant(), rb_dnnl_version(),
            rb_have_blas() ? "yes" : "not built");
     printf("# clock: %s at 1 thread, %s above (--clock)\n", rb_clock_name(a, 1), rb_clock_name(a, 2));
 }
