@@ -61,6 +61,7 @@ rc=$(run unary cosh); check "unknown unary op" 2 "$rc" 'unknown unary op' "$TMP/
 rc=$(run pool median --input 1,1,4,4); check "unknown pool kind" 2 "$rc" 'unknown pool kind' "$TMP/err"
 rc=$(run transpose --shape 2,3 --perm 0,0); check "perm must be a permutation" 2 "$rc" 'not a permutation' "$TMP/err"
 rc=$(run softmax --shape 2,3 --axis 2); check "axis out of range" 2 "$rc" 'axis out of range' "$TMP/err"
+rc=$(run model m.onnx --optimize fast); check "unknown --optimize level" 2 "$rc" '--optimize takes disabled, basic, extended or all' "$TMP/err"
 rc=$(run suite vgg); check "unknown suite" 2 "$rc" 'unknown suite' "$TMP/err"
 rc=$(run gemm --isa sse9 --check); check "unknown --isa level" 2 "$rc" 'unknown --isa level' "$TMP/err"
 rc=$(run model "$NODE/test_add/model.onnx" --compare ort --python "$TMP/no-python")
@@ -91,6 +92,14 @@ if [ -f "$OCR" ]; then
   grep -qE '^Conv +x1 +f32 +n=1 c=16 h=32 w=48 m=16 kh=3 kw=3 .*group=16$' "$TMP/out"
   check "shapes propagate through the graph (depthwise after the stem)" 0 $?
   grep -qE '^ConvTranspose .*not benchmarked' "$TMP/out"; check "ConvTranspose listed" 0 $?
+  # --optimize reaches the Kiln processes: BatchNormalization runs as written at disabled, Conv
+  # activations are fused at all (top ops of the profiled process; nothing here is a timing).
+  small="--dim p2o.DynamicDimension.0=1 --dim p2o.DynamicDimension.1=32 --dim p2o.DynamicDimension.2=32"
+  rc=$(run model "$OCR" $small --optimize disabled --processes 1 --min-time 0 --min-reps 1)
+  check "model --optimize disabled runs the graph as written" 0 "$rc" '^  BatchNormalization +[0-9]+ nodes/run' "$TMP/out"
+  grep -q 'FusedConv' "$TMP/out"; check "model --optimize disabled: no fused op" 1 $?
+  rc=$(run model "$OCR" $small --optimize all --processes 1 --min-time 0 --min-reps 1 --json)
+  check "model --optimize all fuses (json)" 0 "$rc" '"optimize":"all".*"FusedConv"' "$TMP/out"
 else
   echo "ok $((n += 1)) - # SKIP $OCR not found"
 fi

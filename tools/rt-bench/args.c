@@ -193,6 +193,7 @@ int rb_parse_args(int argc, char **argv, rb_args *a, char *err, size_t es) {
             a->dim_values[a->n_dims++] = x;
         } else if (!strcmp(f, "--optimize")) {
             NEED_VALUE;
+            if (rb_opt_level(v) < 0) return fail(err, es, "--optimize takes disabled, basic, extended or all", v);
             a->optimize = v;
         } else if (!strcmp(f, "--compare")) {
             NEED_VALUE;

@@ -55,7 +55,7 @@ typedef struct rb_args {
     const char *dim_names[16];
     int64_t dim_values[16];
     int n_dims;
-    const char *optimize;
+    const char *optimize;         /* --optimize: disabled|basic|extended|all (model mode); NULL: default */
     const char *compare;          /* "ort" */
     int processes;                /* model mode: processes per runtime */
     int child;                    /* model mode: internal child process */
@@ -162,5 +162,8 @@ int rb_inject_wrong(const char *impl);
 
 /* The peak-relevant unit of a dtype: 0 f32, 1 int8. */
 double rb_peak_for(int int8, int threads, int memory_bound, double bytes);
+
+/* The kiln_opt_level (abi/kiln.h) of an --optimize name, or -1 when it is none. */
+int rb_opt_level(const char *name);
 
 #endif

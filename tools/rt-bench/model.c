@@ -27,6 +27,14 @@ static int cmp_d(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
+int rb_opt_level(const char *name) {
+    static const char *const names[] = {"disabled", "basic", "extended", "all"};
+    static const kiln_opt_level levels[] = {KILN_OPT_DISABLED, KILN_OPT_BASIC, KILN_OPT_EXTENDED, KILN_OPT_ALL};
+    for (int i = 0; name && i < 4; i++)
+        if (!strcmp(name, names[i])) return (int)levels[i];
+    return -1;
+}
+
 static int child(const rb_args *a) {
     kiln_error err = {0};
     kiln_env *env = NULL;
@@ -37,6 +45,7 @@ static int child(const rb_args *a) {
     int rc = RB_LOAD;
     if (kiln_env_create(&env, &err) || kiln_session_options_create(&opts, &err) ||
         kiln_session_options_set_intra_op_threads(opts, a->threads[0], &err) ||
+        (a->optimize && kiln_session_options_set_optimization_level(opts, (kiln_opt_level)rb_opt_level(a->optimize), &err)) ||
         (a->profile_ops && kiln_session_options_enable_profiling(opts, NULL, &err)))
         goto done;
     double t0 = rb_now();
@@ -265,9 +274,6 @@ static int ort_usable(const rb_args *a, char *why, size_t n) {
 
 int rb_cmd_model(const rb_args *a) {
     if (a->child) return child(a);
-    if (a->optimize)
-        fprintf(stderr, "rt-bench: --optimize %s: not available yet (Kiln's session options have no optimization "
-                        "level); the figures are the default session's\n", a->optimize);
     char ort_version[256] = "";
     int ort = a->compare != NULL;
     if (ort && !ort_usable(a, ort_version, sizeof(ort_version))) {
@@ -333,6 +339,8 @@ int rb_cmd_model(const rb_args *a) {
     } else {
         self[sl] = 0;
     }
+    /* Every Kiln process runs at the same level: --optimize, else the session default (all). */
+    const char *opt_name = a->optimize ? a->optimize : "all";
     static char out[1 << 16];
     char ops_json[1 << 14] = "";
     series kiln[RB_MAX_THREADS], onnx[RB_MAX_THREADS];
@@ -346,7 +354,8 @@ int rb_cmd_model(const rb_args *a) {
         snprintf(th, sizeof(th), "%d", a->threads[0]);
         fprintf(stderr, "[profile] threads %d: kiln\n", a->threads[0]);
         char *pargv[] = {self, "model", (char *)a->op, "--child", "--threads", th, "--inputs", dir, "--min-time",
-                         min_time, "--min-reps", min_reps, "--profile-ops", a->isa ? "--isa" : NULL, (char *)a->isa, NULL};
+                         min_time, "--min-reps", min_reps, "--profile-ops", "--optimize", (char *)opt_name,
+                         a->isa ? "--isa" : NULL, (char *)a->isa, NULL};
         long long rss;
         int st = run_process(pargv, out, sizeof(out), &rss);
         if (st != 0) {
@@ -362,7 +371,8 @@ int rb_cmd_model(const rb_args *a) {
             snprintf(th, sizeof(th), "%d", a->threads[ti]);
             fprintf(stderr, "[process %d/%d] threads %d: kiln%s\n", p + 1, a->processes, a->threads[ti], ort ? ", onnxruntime" : "");
             char *kargv[] = {self, "model", (char *)a->op, "--child", "--threads", th, "--inputs", dir, "--min-time",
-                             min_time, "--min-reps", min_reps, a->isa ? "--isa" : NULL, (char *)a->isa, NULL};
+                             min_time, "--min-reps", min_reps, "--optimize", (char *)opt_name,
+                             a->isa ? "--isa" : NULL, (char *)a->isa, NULL};
             long long rss;
             int st = run_process(kargv, out, sizeof(out), &rss);
             if (st != 0) {
@@ -397,9 +407,8 @@ int rb_cmd_model(const rb_args *a) {
     if (rc) return rc;
     /* Report. */
     if (a->format == RB_JSON) {
-        printf("{\"model\":\"%s\",\"processes\":%d,\"min_time_s\":%g,\"min_reps\":%d,\"optimize\":%s%s%s,\"results\":[",
-               a->op, a->processes, a->min_time, a->min_reps, a->optimize ? "\"" : "", a->optimize ? a->optimize : "null",
-               a->optimize ? "\"" : "");
+        printf("{\"model\":\"%s\",\"processes\":%d,\"min_time_s\":%g,\"min_reps\":%d,\"optimize\":\"%s\",\"results\":[",
+               a->op, a->processes, a->min_time, a->min_reps, opt_name);
         for (int ti = 0; ti < a->n_threads; ti++) {
             for (int r = 0; r < (ort ? 2 : 1); r++) {
                 series *s2 = r ? &onnx[ti] : &kiln[ti];
@@ -429,8 +438,9 @@ int rb_cmd_model(const rb_args *a) {
             }
         return RB_OK;
     }
-    printf("model %s: %d processes per runtime and thread count, each >= %g s and >= %d timed runs%s%s\n", a->op,
-           a->processes, a->min_time, a->min_reps, ort ? "; onnxruntime " : "", ort_version);
+    printf("model %s: %d processes per runtime and thread count, each >= %g s and >= %d timed runs; Kiln "
+           "--optimize %s%s%s%s\n", a->op, a->processes, a->min_time, a->min_reps, opt_name,
+           ort ? "; onnxruntime " : "", ort_version, ort ? " at ORT_ENABLE_ALL" : "");
     printf("  %-12s %3s %10s %10s %10s %10s %10s %8s %9s %9s\n", "runtime", "thr", "create_ms", "first_ms", "median_ms",
            "p90_ms", "min_ms", "spread", "rss_MiB", "ort/kiln");
     for (int ti = 0; ti < a->n_threads; ti++)
