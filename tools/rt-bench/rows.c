@@ -46,14 +46,16 @@ void rb_rows_finish(rb_rows *r) {
             double ref = best_ref > 0 ? best_ref : best_naive;
             if (ref > 0) k->ratio = ref / k->median_s;
         } else if (k->role == RB_REF) {
-            /* The first timed Kiln row of the case against this reference alone. */
+            /* Kiln's fastest timed row of the case (a case now has one row per kernel config,
+             * the scalar one first) against this reference alone. */
+            double best_kiln = 0;
             for (size_t j = 0; j < r->n; j++) {
                 const rb_row *o = &r->v[j];
                 if (o->role != RB_KILN || o->threads != k->threads || strcmp(o->group, k->group) || o->median_s <= 0)
                     continue;
-                k->ratio = k->median_s / o->median_s;
-                break;
+                if (best_kiln == 0 || o->median_s < best_kiln) best_kiln = o->median_s;
             }
+            if (best_kiln > 0) k->ratio = k->median_s / best_kiln;
         }
     }
 }
