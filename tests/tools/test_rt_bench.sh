@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# rt-bench's contract without timing anything: argument parsing (--dry-run prints what was
+# parsed), shape extraction from models (shapes --list), the correctness gate (--check runs
+# it, KILN_BENCH_INJECT_WRONG injects a deliberately wrong Kiln result that must be refused
+# with exit 1 before any timing) and the clear errors. TAP output.
+#   test_rt_bench.sh RT_BENCH SHARED_DIR
+set -u
+RB=$1
+SHARED=$2
+NODE=$SHARED/onnx-tests/node
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+n=0
+fail=0
+check() { # name expected_rc actual_rc [grep_pattern file]
+  n=$((n + 1))
+  local ok=1
+  [ "$2" = "$3" ] || ok=0
+  if [ $ok = 1 ] && [ $# -ge 5 ] && ! grep -qE -- "$4" "$5"; then ok=0; fi
+  if [ $ok = 1 ]; then echo "ok $n - $1"; else echo "not ok $n - $1 (rc $3, want $2)"; sed 's/^/# /' "$TMP/out" "$TMP/err" 2>/dev/null | head -8; fail=1; fi
+}
+run() { KILN_BENCH_INJECT_WRONG= "$RB" "$@" >"$TMP/out" 2>"$TMP/err"; echo $?; }
+wrong() { local who=$1; shift; KILN_BENCH_INJECT_WRONG=$who "$RB" "$@" >"$TMP/out" 2>"$TMP/err"; echo $?; }
+
+# --- argument parsing ---
+rc=$(run gemm --m 7 --n 9 --k 11 --trans-b --dtype u8s8 --threads 1,2 --dry-run)
+check "gemm flags parse" 0 "$rc" '"command":"gemm".*"dtype":"u8s8","m":7,"n":9,"k":11,"trans_b":1.*"threads":\[1,2\]' "$TMP/out"
+rc=$(run gemm --dry-run)
+check "gemm defaults" 0 "$rc" '"m":512,"n":512,"k":512,"trans_b":0.*"threads":\[1\]' "$TMP/out"
+rc=$(run conv --input 1,64,56,56 --filter 128,3,3 --stride 2 --pad 1,0 --dilation 2 --group 2 --dry-run)
+check "conv flags parse" 0 "$rc" '"input":\[1,64,56,56\],"filter":\[128,3,3\],"stride":\[2,2\],"pad":\[1,0\],"dilation":\[2,2\],"group":2' "$TMP/out"
+rc=$(run dwconv --input 1,32,10,10 --dry-run)
+check "dwconv defaults to a 3x3 depthwise filter" 0 "$rc" '"filter":\[32,3,3\].*"group":32' "$TMP/out"
+rc=$(run unary gelu --n 1000 --dry-run)
+check "unary op and count" 0 "$rc" '"op":"gelu".*"count":1000' "$TMP/out"
+rc=$(run pool avg --input 1,8,16,16 --dry-run)
+check "pool kind" 0 "$rc" '"command":"pool","op":"avg"' "$TMP/out"
+rc=$(run reduce max --shape 4,5,6 --axis 1 --dry-run)
+check "reduce kind, shape, axis" 0 "$rc" '"op":"max".*"shape":\[4,5,6\].*"axis":1' "$TMP/out"
+rc=$(run transpose --shape 2,3,4 --dry-run)
+check "transpose default perm reverses" 0 "$rc" '"perm":\[2,1,0\]' "$TMP/out"
+rc=$(run model m.onnx --threads 1,2 --optimize all --compare ort --processes 4 --dim N=8 --json --dry-run)
+check "model flags parse" 0 "$rc" '"op":"m.onnx".*"threads":\[1,2\].*"format":"json","dims":\{"N":8\},"optimize":"all","compare":"ort","processes":4' "$TMP/out"
+rc=$(run gemm --csv --min-time 0.5 --min-reps 3 --isa avx2 --clock wall --dry-run)
+check "common flags parse" 0 "$rc" '"clock":1,"isa":"avx2","min_time":0.5,"min_reps":3,"format":"csv"' "$TMP/out"
+rc=$(run gemm --clock sundial); check "unknown clock" 2 "$rc" '--clock wants' "$TMP/err"
+rc=$(run); check "no command is a usage error" 2 "$rc" 'missing command' "$TMP/err"
+rc=$(run frobnicate); check "unknown command" 2 "$rc" 'unknown command: frobnicate' "$TMP/err"
+rc=$(run gemm --frob); check "unknown flag" 2 "$rc" 'unknown flag: --frob' "$TMP/err"
+rc=$(run gemm --m); check "flag without value" 2 "$rc" 'needs a value' "$TMP/err"
+rc=$(run gemm --m 0); check "size 0 refused" 2 "$rc" 'bad size' "$TMP/err"
+rc=$(run gemm --m 12x); check "non-number refused" 2 "$rc" 'bad size' "$TMP/err"
+rc=$(run gemm --dtype f64); check "unknown dtype" 2 "$rc" 'unknown dtype' "$TMP/err"
+rc=$(run gemm --threads 1,,2); check "bad thread list" 2 "$rc" '--threads' "$TMP/err"
+rc=$(run gemm --threads 0); check "zero threads" 2 "$rc" '--threads' "$TMP/err"
+rc=$(run conv --filter 8,3,3); check "conv without --input" 2 "$rc" 'needs --input' "$TMP/err"
+rc=$(run conv --input 1,2,3 --filter 8,3,3); check "conv --input wants 4 dims" 2 "$rc" 'N,C,H,W' "$TMP/err"
+rc=$(run conv --input 1,6,8,8 --filter 8,3,3 --group 4); check "conv group must divide C and M" 2 "$rc" 'multiples of --group' "$TMP/err"
+rc=$(run conv --input 1,3,2,2 --filter 8,5,5); check "conv filter larger than the input" 2 "$rc" 'larger than the padded input' "$TMP/err"
+rc=$(run unary cosh); check "unknown unary op" 2 "$rc" 'unknown unary op' "$TMP/err"
+rc=$(run pool median --input 1,1,4,4); check "unknown pool kind" 2 "$rc" 'unknown pool kind' "$TMP/err"
+rc=$(run transpose --shape 2,3 --perm 0,0); check "perm must be a permutation" 2 "$rc" 'not a permutation' "$TMP/err"
+rc=$(run softmax --shape 2,3 --axis 2); check "axis out of range" 2 "$rc" 'axis out of range' "$TMP/err"
+rc=$(run model m.onnx --optimize fast); check "unknown --optimize level" 2 "$rc" '--optimize takes disabled, basic, extended or all' "$TMP/err"
+rc=$(run suite vgg); check "unknown suite" 2 "$rc" 'unknown suite' "$TMP/err"
+rc=$(run gemm --isa sse9 --check); check "unknown --isa level" 2 "$rc" 'unknown --isa level' "$TMP/err"
+rc=$(run model "$NODE/test_add/model.onnx" --compare ort --python "$TMP/no-python")
+check "--compare ort without onnxruntime is a clear error" 2 "$rc" 'no-python not found' "$TMP/err"
+rc=$(run suite resnet50 --dry-run)
+check "suite resnet50 lists its shapes" 0 "$rc" '^conv 1x3x224x224 m=64 k=7x7 s=2 p=3 g=1$' "$TMP/out"
+grep -q '^gemm f32 m=1 n=1000 k=2048$' "$TMP/out"; check "suite resnet50 has the fc GEMM" 0 $?
+
+# --- shape extraction ---
+rc=$(run shapes "$NODE/test_conv_with_strides_padding/model.onnx" --list)
+check "Conv shape from a model" 0 "$rc" '^Conv +x1 +f32 +n=1 c=1 h=7 w=5 m=1 kh=3 kw=3 sh=2 sw=2 ph=1 pw=1 dh=1 dw=1 group=1$' "$TMP/out"
+rc=$(run shapes "$NODE/test_matmul_2d/model.onnx" --list)
+check "MatMul shape from a model" 0 "$rc" '^MatMul +x1 +f32 +m=3 n=3 k=4 batch=1 trans_b=0$' "$TMP/out"
+rc=$(run shapes "$NODE/test_matmul_3d/model.onnx" --list)
+check "batched MatMul is listed and skipped" 0 "$rc" 'm=3 n=3 k=4 batch=2 .*batched' "$TMP/out"
+rc=$(run shapes "$NODE/test_gemm_transposeB/model.onnx" --list --json)
+check "Gemm transB from a model (json)" 0 "$rc" '"op":"Gemm".*"shape":"m=3 n=4 k=6 batch=1 trans_b=1"' "$TMP/out"
+rc=$(run shapes "$NODE/test_matmulinteger/model.onnx" --list)
+check "MatMulInteger shape and dtype" 0 "$rc" '^MatMulInteger +x1 +u8s8 +m=4 n=2 k=3 batch=1' "$TMP/out"
+rc=$(run shapes "$NODE/test_qlinearconv/model.onnx" --list)
+check "QLinearConv listed" 0 "$rc" '^QLinearConv +x1 +u8s8 +n=1 c=1 h=7 w=7 m=1 kh=1 kw=1' "$TMP/out"
+OCR=$SHARED/models/ch_PP-OCRv4_det_infer.onnx
+if [ -f "$OCR" ]; then
+  rc=$(run shapes "$OCR" --list)
+  check "dynamic dims without --dim are reported" 0 "$rc" 'shape not static: pass --dim' "$TMP/out"
+  rc=$(run shapes "$OCR" --list --dim p2o.DynamicDimension.0=1 --dim p2o.DynamicDimension.1=64 --dim p2o.DynamicDimension.2=96)
+  check "--dim binds symbolic dims" 0 "$rc" '^Conv +x1 +f32 +n=1 c=3 h=64 w=96 m=16 kh=3 kw=3 sh=2 sw=2 ph=1 pw=1' "$TMP/out"
+  grep -qE '^Conv +x1 +f32 +n=1 c=16 h=32 w=48 m=16 kh=3 kw=3 .*group=16$' "$TMP/out"
+  check "shapes propagate through the graph (depthwise after the stem)" 0 $?
+  grep -qE '^ConvTranspose .*not benchmarked' "$TMP/out"; check "ConvTranspose listed" 0 $?
+  # --optimize reaches the Kiln processes: BatchNormalization runs as written at disabled, Conv
+  # activations are fused at all (top ops of the profiled process; nothing here is a timing).
+  small="--dim p2o.DynamicDimension.0=1 --dim p2o.DynamicDimension.1=32 --dim p2o.DynamicDimension.2=32"
+  rc=$(run model "$OCR" $small --optimize disabled --processes 1 --min-time 0 --min-reps 1)
+  check "model --optimize disabled runs the graph as written" 0 "$rc" '^  BatchNormalization +[0-9]+ nodes/run' "$TMP/out"
+  grep -q 'FusedConv' "$TMP/out"; check "model --optimize disabled: no fused op" 1 $?
+  rc=$(run model "$OCR" $small --optimize all --processes 1 --min-time 0 --min-reps 1 --json)
+  check "model --optimize all fuses (json)" 0 "$rc" '"optimize":"all".*"FusedConv"' "$TMP/out"
+else
+  echo "ok $((n += 1)) - # SKIP $OCR not found"
+fi
+printf 'not a model' >"$TMP/bad.onnx"
+rc=$(run shapes "$TMP/bad.onnx" --list); check "unreadable model exits 3" 3 "$rc" 'cannot load' "$TMP/err"
+rc=$(run shapes "$TMP/missing.onnx" --list); check "missing model exits 3" 3 "$rc"
+
+# --- the correctness gate (nothing is timed: --check, or the gate refuses first) ---
+rc=$(run gemm --m 13 --n 17 --k 19 --threads 1,2 --check)
+check "gemm f32: real kernels pass the gate" 0 "$rc" 'kiln_f32_gemm +kiln .*correct' "$TMP/out"
+rc=$(run gemm --m 13 --n 17 --k 19 --trans-b --check); check "gemm f32 trans_b passes" 0 "$rc" 'kiln:Gemm .*correct' "$TMP/out"
+rc=$(run gemm --dtype u8s8 --m 13 --n 17 --k 19 --check); check "gemm u8s8 passes" 0 "$rc" 'kiln_s16_gemm .*correct \(max error 0\)' "$TMP/out"
+rc=$(run gemm --dtype s8s8 --m 13 --n 17 --k 19 --check); check "gemm s8s8 passes" 0 "$rc" 'kiln:MatMulInteger .*correct' "$TMP/out"
+# The packed fp32 GEMM (one row per config) and the u8s8 GEMM (one row per level): every row is
+# either checked against the naive loop or names the level it needs; edges and K/M blocking.
+rc=$(run gemm --m 13 --n 17 --k 19 --check)
+check "gemm f32: the scalar packed config passes" 0 "$rc" '^  f32-gemm-4x8-scalar +kiln +scalar .*correct' "$TMP/out"
+bad=$(grep -E '^  f32-gemm-' "$TMP/out" | grep -vcE 'correct|needs ')
+check "gemm f32: every packed config is checked or says what it needs ($bad not)" 0 "$bad"
+rc=$(run gemm --m 350 --n 70 --k 300 --trans-b --check)
+check "gemm f32 packed, trans_b, K and M past one block" 0 "$rc" '^  f32-gemm-4x8-scalar .*correct' "$TMP/out"
+bad=$(grep -E '^  f32-gemm-' "$TMP/out" | grep -vcE 'correct|needs ')
+check "gemm f32 trans_b: every packed config checked ($bad not)" 0 "$bad"
+rc=$(run gemm --m 13 --n 17 --k 19 --isa scalar --check)
+check "--isa scalar: the avx2 config is not run" 0 "$rc" '^  f32-gemm-6x16-avx2-fma .*needs avx2' "$TMP/out"
+for dt in u8s8 s8s8; do
+  for tb in "" --trans-b; do
+    rc=$(run gemm --dtype $dt --m 37 --n 33 --k 70 $tb --check)
+    check "gemm $dt $tb: the scalar u8s8 kernel is exact" 0 "$rc" '^  u8s8-gemm-4x16-scalar +kiln .*correct \(max error 0\)' "$TMP/out"
+    bad=$(grep -E '^  u8s8-gemm' "$TMP/out" | grep -vcE 'correct \(max error 0\)|needs ')
+    check "gemm $dt $tb: every u8s8 level exact or says what it needs ($bad not)" 0 "$bad"
+  done
+done
+rc=$(run gemm --dtype u8s8 --m 13 --n 17 --k 19 --isa avx2 --check)
+check "--isa avx2: the VNNI u8s8 kernels are not run" 0 "$rc" '^  u8s8-gemm \(avxvnni\) .*needs avxvnni' "$TMP/out"
+rc=$(run gemm --dtype bf16 --check); check "bf16: no Kiln kernel yet, not an error" 0 "$rc" 'no Kiln kernel yet' "$TMP/out"
+rc=$(run conv --input 1,4,9,7 --filter 6,3,3 --pad 1 --stride 2 --check); check "conv passes" 0 "$rc" 'kiln:Conv .*correct' "$TMP/out"
+rc=$(run dwconv --input 1,8,9,9 --pad 1 --check); check "dwconv passes" 0 "$rc" 'kiln:Conv .*correct' "$TMP/out"
+for c in "pool --input 1,3,8,8" "pool avg --input 1,3,8,8 --pad 1" "unary exp --n 999" "unary tanh --n 999" \
+         "unary sigmoid --n 999" "unary erf --n 999" "unary gelu --n 999" "softmax --shape 3,5,7" \
+         "softmax --shape 3,5,7 --axis 1" "layernorm --shape 3,5,7" "transpose --shape 3,5,7 --perm 1,0,2" \
+         "reduce --shape 3,5,7" "reduce mean --shape 3,5,7 --axis 0" "reduce max --shape 3,5,7 --axis 1"; do
+  rc=$(run $c --check); check "$c passes" 0 "$rc" 'kiln:.*correct' "$TMP/out"
+done
+rc=$(wrong 1 gemm --m 13 --n 17 --k 19)
+check "a wrong gemm kernel is refused (exit 1)" 1 "$rc" 'f32-gemm-4x8-scalar gives a wrong result' "$TMP/err"
+grep -q 'WRONG RESULT' "$TMP/out"; check "the table says WRONG RESULT" 0 $?
+grep -qE 'GFLOP/s' "$TMP/out"; check "a wrong kernel gets no figure" 1 $?
+rc=$(wrong kiln_f32_gemm gemm --m 13 --n 17 --k 19)
+check "a wrong unpacked gemm is refused" 1 "$rc" 'kiln_f32_gemm gives a wrong result' "$TMP/err"
+rc=$(wrong f32-gemm-6x16-avx2-fma gemm --m 13 --n 17 --k 19 --isa avx2)
+check "a wrong packed avx2 config is refused" 1 "$rc" 'f32-gemm-6x16-avx2-fma gives a wrong result' "$TMP/err"
+rc=$(wrong u8s8-gemm-4x16-scalar gemm --dtype s8s8 --m 13 --n 17 --k 19)
+check "a wrong u8s8 kernel is refused" 1 "$rc" 'u8s8-gemm-4x16-scalar gives a wrong result' "$TMP/err"
+rc=$(wrong kiln:MatMul gemm --m 13 --n 17 --k 19)
+check "a wrong MatMul node is refused" 1 "$rc" 'kiln:MatMul gives a wrong result' "$TMP/err"
+rc=$(wrong kiln_s16_gemm gemm --dtype u8s8 --m 13 --n 17 --k 19)
+check "a wrong int8 kernel is refused" 1 "$rc" 'kiln_s16_gemm gives a wrong result' "$TMP/err"
+rc=$(wrong 1 conv --input 1,4,9,7 --filter 6,3,3)
+check "a wrong conv is refused" 1 "$rc" 'kiln:Conv gives a wrong result' "$TMP/err"
+rc=$(wrong kiln:Softmax softmax --shape 3,5,7 --json)
+check "a wrong softmax is refused" 1 "$rc" 'kiln:Softmax gives a wrong result' "$TMP/err"
+python3 -m json.tool "$TMP/out" >/dev/null 2>&1; check "--json stays valid on refusal" 0 $?
+rc=$(run layernorm --shape 3,5,7 --check --csv)
+check "--csv header" 0 "$rc" '^case,impl,role,isa,threads,unit,rate,pct_peak' "$TMP/out"
+
+echo "1..$n"
+exit $fail
