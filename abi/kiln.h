@@ -107,7 +107,7 @@ KILN_API kiln_status kiln_session_options_set_inter_op_threads(kiln_session_opti
 
 /** Profiles sessions created with these options. With a `path` (copied), writes a Chrome trace
  * (JSON, opened by Perfetto and chrome://tracing) holding the session's phases ("load",
- * "infer", "partition", "plan", "first_run"), every run, and every node that ran (name, op,
+ * "infer", "optimize", "partition", "plan", "first_run"), every run, and every node that ran (name, op,
  * provider, input shapes, start, duration); the file is complete once the session is destroyed.
  * With `path` NULL, only per-op totals are kept (kiln_session_profile_ops). Session creation
  * fails with KILN_ERR_IO when the file cannot be created.
@@ -127,6 +127,36 @@ KILN_API kiln_status kiln_session_options_enable_profiling(kiln_session_options 
  * KILN_ERR_OUT_OF_MEMORY. Not thread-safe. */
 KILN_API kiln_status kiln_session_options_append_provider(kiln_session_options *opts, const char *path_or_name,
                                                          const char *const *options, kiln_error *err);
+
+/** Graph optimization levels (docs/optimizer.md). DISABLED runs the model as written; BASIC
+ * applies rewrites that keep standard ONNX ops only (constant and shape folding, eliminations,
+ * CSE); EXTENDED adds folds and fusions into `kiln`-domain ops (docs/kiln-ops.md); ALL (the
+ * default) adds the layout choices of the CPU kernels. */
+typedef enum kiln_opt_level {
+    KILN_OPT_DISABLED = 0,
+    KILN_OPT_BASIC = 1,
+    KILN_OPT_EXTENDED = 2,
+    KILN_OPT_ALL = 3
+} kiln_opt_level;
+
+/** Sets the optimization level of sessions created with these options (default KILN_OPT_ALL).
+ * Statuses: KILN_OK, KILN_ERR_INVALID_ARGUMENT (not a kiln_opt_level). */
+KILN_API kiln_status kiln_session_options_set_optimization_level(kiln_session_options *opts, kiln_opt_level level,
+                                                                 kiln_error *err);
+
+/** Turns off the optimizer pass `name` (copied; the names are listed in docs/optimizer.md and in
+ * the "optimizer" report). Statuses: KILN_OK, KILN_ERR_INVALID_ARGUMENT (NULL or an unknown pass
+ * name), KILN_ERR_OUT_OF_MEMORY. */
+KILN_API kiln_status kiln_session_options_disable_pass(kiln_session_options *opts, const char *name, kiln_error *err);
+
+/** Saves the optimized model to `path` (copied; NULL turns it off) when a session is created with
+ * these options: a valid ONNX file, tensors of 1 KiB or more in one external-data file next to it
+ * (`<file name>.data`), metadata "kiln.optimization_level". At level basic it holds standard ONNX
+ * ops only; above, `kiln`-domain ops (docs/kiln-ops.md) that only Kiln runs. Session creation
+ * fails with KILN_ERR_IO when the files cannot be written.
+ * Statuses: KILN_OK, KILN_ERR_INVALID_ARGUMENT, KILN_ERR_OUT_OF_MEMORY. */
+KILN_API kiln_status kiln_session_options_set_optimized_model_path(kiln_session_options *opts, const char *path,
+                                                                   kiln_error *err);
 
 /* ---------------------------------------------------------------------------------------------- */
 /** @name Sessions */
@@ -169,6 +199,12 @@ KILN_API const char *kiln_session_metadata(const kiln_session *session, const ch
  * device kind once). Statuses: KILN_OK, KILN_ERR_INVALID_ARGUMENT, KILN_ERR_OUT_OF_MEMORY.
  * Thread-safe. */
 KILN_API kiln_status kiln_session_partition_report(const kiln_session *session, char *buf, size_t size,
+                                                   size_t *length, kiln_error *err);
+/** Writes what the graph optimizer did as one JSON object (same buffer rules as
+ * kiln_session_partition_report). Keys: "level", "nodes_before", "nodes_after", "time_us" and
+ * "passes" (name, fired, time_us; in the order they ran). Statuses: KILN_OK,
+ * KILN_ERR_INVALID_ARGUMENT. Thread-safe. */
+KILN_API kiln_status kiln_session_optimizer_report(const kiln_session *session, char *buf, size_t size,
                                                    size_t *length, kiln_error *err);
 /** Name of a model input or output. */
 KILN_API const char *kiln_io_name(const kiln_io_info *io);

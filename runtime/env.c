@@ -86,7 +86,9 @@ void kiln_session_options_destroy(kiln_session_options *opts) {
     if (!opts) return;
     free(opts->external_data_dir);
     free(opts->profile_path);
-
+    for (uint32_t i = 0; i < opts->n_disabled_passes; i++) free(opts->disabled_passes[i]);
+    free(opts->disabled_passes);
+    free(opts->optimized_model_path);
     kiln_provider_requests_free(opts);
     free(opts);
 }

@@ -7,6 +7,7 @@
 
 #include "graph/load.h"
 #include "graph/ops.h"
+#include "graph/optimizer/optimizer.h"
 #include "graph/shape.h"
 #include "runtime/providers.h"
 
@@ -29,6 +30,7 @@ void kiln_session_destroy(kiln_session *s) {
     kiln_mem_free(a, s->outputs);
     kiln_model_destroy(s->model);
     kiln_profiler_destroy(s->prof);
+    kiln_mem_free(a, s->opt_report);
     kiln_mem_free(a, s);
 }
 
@@ -60,6 +62,8 @@ static kiln_status prepare(kiln_session *s, const kiln_session_options *opts, ui
     KILN_TRY(kiln_graph_infer(g, err));
     phase(s, "infer", &t0);
     KILN_TRY(kiln_providers_create(s, opts, err));
+    KILN_TRY(kiln_session_optimize(s, opts, err));
+    phase(s, "optimize", &t0);
     KILN_TRY(kiln_partition_run(s, g, err));
     KILN_TRY(kiln_exec_compile(s, g, &s->main, err));
     phase(s, "partition", &t0);
@@ -90,16 +94,24 @@ static kiln_status prepare(kiln_session *s, const kiln_session_options *opts, ui
     return KILN_OK;
 }
 
-static kiln_status create(kiln_env *env, const char *path, const void *data, size_t size,
+static kiln_status create(kiln_env *env, const char *path, const void *data, size_t size, kiln_model *prebuilt,
                           const kiln_session_options *opts, kiln_session **out, kiln_error *err) {
     kiln_error local;
     if (!err) err = &local;
-    if (!out) return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "kiln_session_create: out is NULL");
+    if (!out) {
+        kiln_model_destroy(prebuilt);
+        return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "kiln_session_create: out is NULL");
+    }
     *out = NULL;
-    if (!env || (!path && !data))
+    if (!env || (!path && !data && !prebuilt)) {
+        kiln_model_destroy(prebuilt);
         return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "kiln_session_create: NULL env or model");
+    }
     kiln_session *s = kiln_mem_calloc(&env->alloc, 1, sizeof(*s));
-    if (!s) return kiln_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory creating a session");
+    if (!s) {
+        kiln_model_destroy(prebuilt);
+        return kiln_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory creating a session");
+    }
     s->env = env;
     pthread_mutex_init(&s->lock, NULL);
     s->lock_ready = 1;
@@ -109,7 +121,8 @@ static kiln_status create(kiln_env *env, const char *path, const void *data, siz
     kiln_status st = KILN_OK;
     if (opts && opts->profiling) st = kiln_profiler_create(&env->alloc, opts->profile_path, &s->prof, err);
     const char *dir = opts ? opts->external_data_dir : NULL;
-    if (st == KILN_OK)
+    if (prebuilt) s->model = prebuilt;
+    else if (st == KILN_OK)
         st = path ? kiln_model_load_file(&env->alloc, path, dir, &s->model, err)
                   : kiln_model_load_buffer(&env->alloc, data, size, dir, &s->model, err);
     if (st == KILN_OK) phase(s, "load", &t0);
@@ -128,7 +141,7 @@ kiln_status kiln_session_create(kiln_env *env, const char *path, const kiln_sess
         if (out) *out = NULL;
         return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "kiln_session_create: path is NULL");
     }
-    return create(env, path, NULL, 0, opts, out, err);
+    return create(env, path, NULL, 0, NULL, opts, out, err);
 }
 
 kiln_status kiln_session_create_from_buffer(kiln_env *env, const void *data, size_t size,
@@ -137,7 +150,12 @@ kiln_status kiln_session_create_from_buffer(kiln_env *env, const void *data, siz
         if (out) *out = NULL;
         return kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "kiln_session_create_from_buffer: data is NULL");
     }
-    return create(env, NULL, data, size, opts, out, err);
+    return create(env, NULL, data, size, NULL, opts, out, err);
+}
+
+kiln_status kiln_session_create_from_model(kiln_env *env, kiln_model *model, const kiln_session_options *opts,
+                                           kiln_session **out, kiln_error *err) {
+    return create(env, NULL, NULL, 0, model, opts, out, err);
 }
 
 size_t kiln_session_input_count(const kiln_session *s) { return s ? s->n_inputs : 0; }

@@ -32,6 +32,12 @@ struct kiln_session_options {
 
     struct kiln_provider_request *providers; /* asked in this order, before the CPU (runtime/providers.h) */
     uint32_t n_providers;
+
+    int opt_level_set;         /* kiln_session_options_set_optimization_level was called */
+    int32_t opt_level;         /* kiln_opt_level (KILN_OPT_ALL unless set) */
+    char **disabled_passes;    /* heap copies */
+    uint32_t n_disabled_passes;
+    char *optimized_model_path; /* heap copy, or NULL */
 };
 
 /* A value: what kernels see (desc, first member) plus ownership. Public as kiln_tensor. */
@@ -128,6 +134,7 @@ struct kiln_session {
     kiln_threadpool *inter;      /* inter-op (parallel mode); NULL when sequential */
     kiln_profiler *prof;         /* NULL unless profiling */
     uint64_t weights_bytes;
+    struct kiln_opt_report *opt_report; /* what the optimizer did (heap), NULL before it ran */
     /* Guarded by `lock`: */
     pthread_mutex_t lock;
     int lock_ready;
@@ -279,6 +286,14 @@ extern const kiln_host_api kiln_host;
 /* The built-in CPU provider's entry point (providers/cpu/provider.c). */
 int32_t kiln_cpu_provider_entry(const kiln_host_api *host, void *host_ctx, uint32_t host_min, uint32_t host_max,
                                 kiln_provider_library **out, kiln_error *err);
+
+/* A session over a model built in memory (runtime/session.c); takes ownership of `model`, also
+ * on failure. Used to fold constants through the CPU provider's kernels. */
+kiln_status kiln_session_create_from_model(kiln_env *env, kiln_model *model, const kiln_session_options *opts,
+                                           kiln_session **out, kiln_error *err);
+
+/* Runs the graph optimizer on the session's main graph at the options' level (runtime/optimize.c). */
+kiln_status kiln_session_optimize(kiln_session *s, const kiln_session_options *opts, kiln_error *err);
 
 /* Logging through the env. */
 void kiln_log(const kiln_env *env, kiln_log_level level, const char *fmt, ...) KILN_PRINTF(3, 4);

@@ -36,6 +36,9 @@ typedef struct options {
     int profile_summary;
     const char *providers[MAX_PROVIDERS]; /* --provider PATH_OR_NAME[:key=val,...], in asking order */
     int n_providers;
+    int opt_level;             /* --optimize LEVEL; -1: not given (the session default, all) */
+    const char *disabled_passes[MAX_PAIRS]; /* --disable-pass NAME */
+    int n_disabled_passes;
 } options;
 
 static void usage(FILE *f) {
@@ -57,6 +60,8 @@ static void usage(FILE *f) {
             "                       KILN_PROVIDER_PATH or the install folder) before the CPU; repeatable\n"
             "  --threads N          intra-op threads (default: KILN_NUM_THREADS, else the physical cores)\n"
             "  --inter-op-threads N run independent nodes on N threads at once (default 1: one after the other)\n"
+            "  --optimize LEVEL     graph optimization level: disabled, basic, extended, all (default all)\n"
+            "  --disable-pass NAME  skip the optimizer pass NAME (docs/optimizer.md); repeatable\n"
             "  --profile FILE       write a Chrome trace (Perfetto, chrome://tracing) of the session to FILE\n"
             "  --profile-summary    print time per op type over the timed runs (count, total ms, share)\n"
             "exit codes: 0 ok, 1 mismatch, 2 usage, 3 model or load error, 4 run error\n");
@@ -97,6 +102,7 @@ static int parse_args(int argc, char **argv, options *o) {
     o->atol = 1e-7;
     o->repeat = 1;
     o->threads = o->inter_op = -1;
+    o->opt_level = -1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -157,6 +163,23 @@ static int parse_args(int argc, char **argv, options *o) {
                 return 0;
             }
             o->providers[o->n_providers++] = v;
+        } else if (strcmp(a, "--optimize") == 0) {
+            NEED_VALUE();
+            static const char *const levels[] = {"disabled", "basic", "extended", "all"};
+            o->opt_level = -1;
+            for (int k = 0; k < 4; k++)
+                if (strcmp(v, levels[k]) == 0) o->opt_level = k;
+            if (o->opt_level < 0) {
+                fprintf(stderr, "rt-run: --optimize takes disabled, basic, extended or all, got '%s'\n", v);
+                return 0;
+            }
+        } else if (strcmp(a, "--disable-pass") == 0) {
+            NEED_VALUE();
+            if (o->n_disabled_passes == MAX_PAIRS) {
+                fprintf(stderr, "rt-run: too many --disable-pass (at most %d)\n", MAX_PAIRS);
+                return 0;
+            }
+            o->disabled_passes[o->n_disabled_passes++] = v;
         } else if (strcmp(a, "--report") == 0) {
             NEED_VALUE();
             if (strcmp(v, "json") != 0) {
@@ -187,15 +210,26 @@ static int parse_args(int argc, char **argv, options *o) {
 static int session_options(const options *o, kiln_session_options **out) {
     kiln_error err = {0};
     *out = NULL;
-    if (!o->n_providers && o->threads < 0 && o->inter_op < 0 && !o->profile && !o->profile_summary) return EXIT_OK;
+    if (!o->n_providers && o->threads < 0 && o->inter_op < 0 && !o->profile && !o->profile_summary && o->opt_level < 0 &&
+        !o->n_disabled_passes)
+        return EXIT_OK;
     if (kiln_session_options_create(out, &err) != KILN_OK ||
         (o->threads > 0 && kiln_session_options_set_intra_op_threads(*out, o->threads, &err) != KILN_OK) ||
         (o->inter_op > 0 && kiln_session_options_set_inter_op_threads(*out, o->inter_op, &err) != KILN_OK) ||
-        ((o->profile || o->profile_summary) && kiln_session_options_enable_profiling(*out, o->profile, &err) != KILN_OK)) {
+        ((o->profile || o->profile_summary) && kiln_session_options_enable_profiling(*out, o->profile, &err) != KILN_OK) ||
+        (o->opt_level >= 0 && kiln_session_options_set_optimization_level(*out, (kiln_opt_level)o->opt_level, &err) != KILN_OK)) {
         fprintf(stderr, "rt-run: %s\n", err.msg);
         kiln_session_options_destroy(*out);
         *out = NULL;
         return EXIT_RUN;
+    }
+    for (int i = 0; i < o->n_disabled_passes; i++) {
+        if (kiln_session_options_disable_pass(*out, o->disabled_passes[i], &err) != KILN_OK) {
+            fprintf(stderr, "rt-run: --disable-pass: %s\n", err.msg);
+            kiln_session_options_destroy(*out);
+            *out = NULL;
+            return EXIT_USAGE;
+        }
     }
     for (int i = 0; i < o->n_providers; i++) {
         const char *spec = o->providers[i];
@@ -220,6 +254,19 @@ static int session_options(const options *o, kiln_session_options **out) {
         }
     }
     return EXIT_OK;
+}
+
+/* The optimizer's report (JSON) in a malloc-ed string, or NULL. */
+static char *optimizer_report(const kiln_session *s) {
+    kiln_error err = {0};
+    size_t len = 0;
+    char *buf = NULL;
+    if (kiln_session_optimizer_report(s, NULL, 0, &len, &err) != KILN_OK || !(buf = malloc(len + 1))) return NULL;
+    if (kiln_session_optimizer_report(s, buf, len + 1, &len, &err) != KILN_OK) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
 }
 
 /* The "partition" member of --report json. */
@@ -503,6 +550,9 @@ static int run_model(const options *o) {
                (unsigned long long)kiln_session_memory(s, KILN_MEMORY_PLANS));
         printf(",\"peak_rss_bytes\":%llu", peak_rss_bytes());
         json_partition(stdout, s);
+        char *opt = optimizer_report(s);
+        if (opt) printf(",\"optimizer\":%s", opt);
+        free(opt);
         if (o->profile_summary) print_summary(s, warm_ops, n_warm_ops, o->repeat, 1);
         printf("}\n");
     } else {
@@ -519,6 +569,9 @@ static int run_model(const options *o) {
                (double)kiln_session_memory(s, KILN_MEMORY_LOWER_BOUND_BYTES) / 1e6,
                (double)kiln_session_memory(s, KILN_MEMORY_NAIVE_BYTES) / 1e6,
                (double)kiln_session_memory(s, KILN_MEMORY_WEIGHTS_BYTES) / 1e6, (double)peak_rss_bytes() / 1e6);
+        char *opt = optimizer_report(s);
+        if (opt) printf("optimizer: %s\n", opt);
+        free(opt);
         if (o->profile_summary) print_summary(s, warm_ops, n_warm_ops, o->repeat, 0);
     }
     if (mismatches) rc = EXIT_MISMATCH;

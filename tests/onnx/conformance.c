@@ -6,7 +6,8 @@
  * or (with --reasons) a test that does not pass has no reason on the not-passing list.
  *
  *   kiln-conformance [--expected FILE] [--tolerances FILE] [--reasons FILE] [--jobs N]
- *                    [--timeout S] [--verbose] [--write-expected FILE] [--filter SUBSTRING] ROOT...
+ *                    [--timeout S] [--verbose] [--write-expected FILE] [--filter SUBSTRING]
+ *                    [--optimize disabled|basic|extended|all] ROOT...
  * Each ROOT holds category folders (node/, simple/, ...) of test folders. */
 #include <dirent.h>
 #include <errno.h>
@@ -179,6 +180,9 @@ static void single_op(const char *model, char *op, size_t len) {
     }
 }
 
+/* --optimize: the optimizer level of every session (-1: the session default, all). */
+static int opt_level = -1;
+
 static int run_one(const test_case *t, char *msg, size_t ml) {
     char model[2400], op[64];
     snprintf(model, sizeof(model), "%s/model.onnx", t->dir);
@@ -187,7 +191,16 @@ static int run_one(const test_case *t, char *msg, size_t ml) {
     kiln_error err = {0};
     if (kiln_env_create(&env, &err) != KILN_OK) return R_FAIL;
     kiln_session *s = NULL;
-    if (kiln_session_create(env, model, NULL, &s, &err) != KILN_OK) {
+    kiln_session_options *so = NULL;
+    if (opt_level >= 0 && (kiln_session_options_create(&so, &err) != KILN_OK ||
+                           kiln_session_options_set_optimization_level(so, (kiln_opt_level)opt_level, &err) != KILN_OK)) {
+        kiln_session_options_destroy(so);
+        kiln_env_destroy(env);
+        return R_FAIL;
+    }
+    kiln_status cst = kiln_session_create(env, model, so, &s, &err);
+    kiln_session_options_destroy(so);
+    if (cst != KILN_OK) {
         snprintf(msg, ml, "%s", err.msg);
         kiln_env_destroy(env);
         return err.status == KILN_ERR_UNSUPPORTED ? R_UNSUPPORTED : R_FAIL;
@@ -380,10 +393,20 @@ int main(int argc, char **argv) {
         else if (strcmp(a, "--timeout") == 0 && v) r.timeout_s = atoi(v), i++;
         else if (strcmp(a, "--filter") == 0 && v) r.filter = v, i++;
         else if (strcmp(a, "--verbose") == 0) r.verbose = 1;
+        else if (strcmp(a, "--optimize") == 0 && v) {
+            static const char *const levels[] = {"disabled", "basic", "extended", "all"};
+            for (int k = 0; k < 4; k++)
+                if (strcmp(v, levels[k]) == 0) opt_level = k;
+            if (opt_level < 0) {
+                fprintf(stderr, "kiln-conformance: --optimize takes disabled, basic, extended or all\n");
+                return 2;
+            }
+            i++;
+        }
         else if (a[0] != '-' && n_roots < 16) roots[n_roots++] = a;
         else {
             fprintf(stderr, "usage: kiln-conformance [--expected F] [--tolerances F] [--jobs N] [--timeout S] "
-                            "[--reasons F] [--verbose] [--write-expected F] [--filter S] ROOT...\n");
+                            "[--reasons F] [--verbose] [--write-expected F] [--filter S] [--optimize LEVEL] ROOT...\n");
             return 2;
         }
     }

@@ -42,6 +42,8 @@ static kiln_status session(mb *b, const char *const *names, kiln_env *e, kiln_se
     const uint8_t *buf = mb_pack(b, &n);
     kiln_session_options *o = NULL;
     ck_assert_int_eq(kiln_session_options_create(&o, er), KILN_OK);
+    /* Partitioning of the graphs as written (constant folding would compute their shape nodes). */
+    ck_assert_int_eq(kiln_session_options_set_optimization_level(o, KILN_OPT_DISABLED, er), KILN_OK);
     for (int i = 0; names && names[i]; i++) {
         char spec[256];
         snprintf(spec, sizeof(spec), "%s", names[i]);

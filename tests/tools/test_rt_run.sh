@@ -65,7 +65,7 @@ rc=$(run "$NODE/test_add/model.onnx" --inter-op-threads x); check "a bad inter-o
 rc=$(run "$NODE/test_add/model.onnx" --repeat 4 --warmup 1 --profile "$TMP/trace.json" --profile-summary)
 check "profile summary" 0 "$rc" '^Add +4 ' "$TMP/out"
 if command -v python3 >/dev/null && python3 -c 1 2>/dev/null; then
-  python3 -c 'import json,sys; e=json.load(open(sys.argv[1]))["traceEvents"]; assert sum(x["cat"]=="node" for x in e)==5 and sum(x["cat"]=="run" for x in e)==5 and {x["name"] for x in e if x["cat"]=="session"}=={"load","infer","partition","plan","first_run"}' "$TMP/trace.json"
+  python3 -c 'import json,sys; e=json.load(open(sys.argv[1]))["traceEvents"]; assert sum(x["cat"]=="node" for x in e)==5 and sum(x["cat"]=="run" for x in e)==5 and {x["name"] for x in e if x["cat"]=="session"}=={"load","infer","optimize","partition","plan","first_run"}' "$TMP/trace.json"
   check "profile is a Chrome trace with phases, runs and nodes" 0 $?
 fi
 rc=$(run "$NODE/test_add/model.onnx" --profile "$TMP/no/such/dir/trace.json"); check "unwritable profile is a usage error" 2 "$rc" "cannot create the profile" "$TMP/err"
