@@ -56,3 +56,21 @@ kiln_status kiln_fuse_set_activation(kiln_opt_ctx *c, kiln_node *n, uint32_t i, 
     KILN_TRY(kiln_rw_attr_str(c->rw, n, i, "activation", act));
     return kiln_rw_attr_floats(c->rw, n, i + 1, "activation_params", params, n_params);
 }
+
+static int feeds_dq(const kiln_opt_ctx *c, const kiln_value *v, int depth) {
+    static const char *const moves[] = {"Reshape", "Transpose", "Squeeze", "Unsqueeze", "Flatten", "Identity"};
+    uint32_t n = 0;
+    const kiln_use *u = kiln_rw_uses(c->rw, v, &n);
+    for (uint32_t i = 0; i < n; i++) {
+        const kiln_node *r = u[i].node;
+        if (!r || kiln_rw_is_removed(c->rw, r) || u[i].slot == UINT32_MAX) continue;
+        if (kiln_opt_is(r, "DynamicQuantizeLinear") && u[i].slot == 0) return 1;
+        if (strcmp(r->domain, "kiln") == 0 && strcmp(r->op_type, "DynamicQuantMatMul") == 0 && u[i].slot == 0) return 1;
+        if (depth < 4 && u[i].slot == 0 && r->n_outputs >= 1 && r->outputs[0])
+            for (size_t m = 0; m < sizeof moves / sizeof moves[0]; m++)
+                if (kiln_opt_is(r, moves[m]) && feeds_dq(c, r->outputs[0], depth + 1)) return 1;
+    }
+    return 0;
+}
+
+int kiln_fuse_feeds_dynamic_quant(const kiln_opt_ctx *c, const kiln_value *v) { return v && feeds_dq(c, v, 0); }

@@ -25,6 +25,12 @@ int kiln_fuse_const_near(const kiln_value *v, float want);
 /* The other input of a two-input node n (the one that is not v), or NULL. */
 kiln_value *kiln_fuse_other(const kiln_node *n, const kiln_value *v);
 
+/* 1 when v is dynamically quantized: read by a DynamicQuantizeLinear or a kiln.DynamicQuantMatMul
+ * (as A), directly or through value-preserving Reshape/Transpose/Squeeze/Unsqueeze/Flatten/
+ * Identity. Float fusions that round differently from their pattern skip such values
+ * (docs/optimizer.md, Decisions: dynamic quantization turns 1-ulp differences into whole steps). */
+int kiln_fuse_feeds_dynamic_quant(const kiln_opt_ctx *c, const kiln_value *v);
+
 /* Makes `fused` (inputs set, output 0 unset) produce p->out, asks the providers about it with
  * `anchor`, and then removes the pattern's nodes (*ok = 1) or takes the fused node back (*ok = 0). */
 kiln_status kiln_fuse_commit(kiln_opt_ctx *c, kiln_node *fused, const kiln_pattern *p, const kiln_node *anchor, int *ok);

@@ -106,6 +106,7 @@ kiln_status kiln_pass_attention_fusion(kiln_opt_ctx *c) {
         kiln_value *v = k ? split_heads(c, pv->inputs[1], p0213, pv, &p, &nv, &dv) : NULL;
         if (!v || nq != nk || nq != nv || dq != dk || dq != dv || !kiln_fuse_same_shape(&ro->outputs[0]->type, &q->type)) continue;
         p.out = ro->outputs[0];
+        if (kiln_fuse_feeds_dynamic_quant(c, p.out)) continue;
         kiln_node *f;
         KILN_TRY(kiln_rw_add_node(c->rw, sm->name, "Attention", "kiln", 4, 1, 2, &f));
         KILN_TRY(kiln_rw_attr_int(c->rw, f, 0, "num_heads", nq));

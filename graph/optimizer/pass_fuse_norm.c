@@ -174,7 +174,7 @@ kiln_status kiln_pass_layernorm_fusion(kiln_opt_ctx *c) {
             p.nodes[p.n++] = badd;
             p.out = badd->outputs[0];
         }
-        if (!kiln_fuse_f32(p.out)) continue;
+        if (!kiln_fuse_f32(p.out) || kiln_fuse_feeds_dynamic_quant(c, p.out)) continue;
         kiln_node *f;
         KILN_TRY(kiln_rw_add_node(c->rw, r1->name, "LayerNormalization", "kiln", beta ? 3 : 2, 1, 2, &f));
         KILN_TRY(kiln_rw_attr_int(c->rw, f, 0, "axis", -1));

@@ -7,6 +7,9 @@
  *   zero points and scales, bias, zero points at the extremes.
  * - Depthwise QLinearConv and ConvInteger (direct kernel) against a 64-bit reference.
  * - q8_dynamic_matmul (kiln.DynamicQuantMatMul's kernel) against its formula, bit for bit.
+ * - kiln.DynamicQuantMatMul as the optimizer makes it (level all) gives exactly the bytes of the
+ *   unfused DynamicQuantizeLinear -> MatMulInteger -> Cast -> Mul -> Add -> Relu chain (level
+ *   disabled), and the optimizer did fuse it (its report).
  * - MatMulInteger and QLinearMatMul (batched A, constant and non-constant B, all four 8-bit
  *   type pairs, per-column zero points and scales) against a 64-bit reference. */
 #include <check.h>
@@ -310,6 +313,84 @@ START_TEST(dynamic_matmul_core) {
 }
 END_TEST
 
+/* The dynamic-quantization chain of onnxruntime's quantizer, run with the optimizer off (as
+ * written) and at level all (one kiln.DynamicQuantMatMul): the same bytes. A [2, 7, k] (batched
+ * rows), B u8 or s8 with per-column zero points and scales, bias, Relu (fused as activation). */
+static kiln_tensor *run_dynq_chain(int all, const float *a, const int64_t *adims, int32_t bdt, const uint8_t *b,
+                                   const uint8_t *zb, const float *bs, const float *bias, size_t k, size_t n) {
+    mb *m = mb_new(8, 13);
+    KilnOnnx__GraphProto *g = mb_graph(m);
+    int64_t bd[2] = {(int64_t)k, (int64_t)n}, nd[1] = {(int64_t)n};
+    mb_input(m, g, "a", KILN_DTYPE_FLOAT, 3, adims);
+    mb_output(m, g, "y", KILN_DTYPE_FLOAT, -1, NULL);
+    mb_initializer(m, g, mb_tensor_raw(m, "b", bdt, 2, bd, b, k * n));
+    mb_initializer(m, g, mb_tensor_raw(m, "zb", bdt, 1, nd, zb, n));
+    mb_initializer(m, g, mb_tensor_raw(m, "bs", KILN_DTYPE_FLOAT, 1, nd, bs, n * 4));
+    mb_initializer(m, g, mb_tensor_raw(m, "bias", KILN_DTYPE_FLOAT, 1, nd, bias, n * 4));
+    mb_node(m, g, "DynamicQuantizeLinear", "dq", (const char *[]){"a", NULL}, (const char *[]){"qa", "sa", "za", NULL});
+    mb_node(m, g, "MatMulInteger", "mmi", (const char *[]){"qa", "b", "za", "zb", NULL}, (const char *[]){"acc", NULL});
+    KilnOnnx__NodeProto *cast = mb_node(m, g, "Cast", "cast", (const char *[]){"acc", NULL}, (const char *[]){"accf", NULL});
+    mb_attr_int(m, cast, "to", KILN_DTYPE_FLOAT);
+    mb_node(m, g, "Mul", "smul", (const char *[]){"sa", "bs", NULL}, (const char *[]){"sc", NULL});
+    mb_node(m, g, "Mul", "mul", (const char *[]){"accf", "sc", NULL}, (const char *[]){"yf", NULL});
+    mb_node(m, g, "Add", "add", (const char *[]){"yf", "bias", NULL}, (const char *[]){"yb", NULL});
+    mb_node(m, g, "Relu", "relu", (const char *[]){"yb", NULL}, (const char *[]){"y", NULL});
+    size_t size;
+    const uint8_t *p = mb_pack(m, &size);
+    kiln_session_options *o = NULL;
+    ck_assert_int_eq(kiln_session_options_create(&o, &err), KILN_OK);
+    ck_assert_int_eq(kiln_session_options_set_optimization_level(o, all ? KILN_OPT_ALL : KILN_OPT_DISABLED, &err), KILN_OK);
+    kiln_session *s = NULL;
+    kiln_status st = kiln_session_create_from_buffer(env, p, size, o, &s, &err);
+    kiln_session_options_destroy(o);
+    mb_free(m);
+    ck_assert_msg(st == KILN_OK, "%s", err.msg);
+    char rep[8192];
+    size_t len = 0;
+    ck_assert_int_eq(kiln_session_optimizer_report(s, rep, sizeof rep, &len, &err), KILN_OK);
+    /* fused: 7 nodes -> 1 at level all; nothing at level disabled */
+    ck_assert_msg(strstr(rep, all ? "\"nodes_after\":1" : "\"nodes_after\":7") != NULL, "optimizer report: %s", rep);
+    kiln_tensor *t = NULL, *out = NULL;
+    size_t count = (size_t)(adims[0] * adims[1] * adims[2]);
+    ck_assert_int_eq(kiln_tensor_wrap(env, KILN_DTYPE_FLOAT, adims, 3, (void *)a, count * 4, &t, &err), KILN_OK);
+    st = kiln_session_run(s, NULL, (const kiln_tensor *const *)&t, 1, NULL, &out, 1, &err);
+    ck_assert_msg(st == KILN_OK, "%s", err.msg);
+    kiln_tensor_destroy(t);
+    kiln_session_destroy(s);
+    return out;
+}
+
+START_TEST(dynamic_matmul_fused_equals_chain) {
+    int level = _i;
+    if (!level_ok(level)) return;
+    kiln_cpu_set_cap(level);
+    enum { K = 45, N = 37, ROWS = 14 };
+    const int64_t adims[3] = {2, 7, K};
+    for (int b_u8 = 0; b_u8 < 2; b_u8++) {
+        static float a[ROWS * K], bs[N], bias[N];
+        static uint8_t b[K * N], zb[N];
+        for (size_t i = 0; i < ROWS * K; i++) a[i] = ((float)(rnd() % 20001) - 9000.0f) * 7e-4f;
+        a[5] = 0.5f * 255.0f * 7e-4f; /* values on the rounding boundary too */
+        fill(b, sizeof b);
+        fill(zb, sizeof zb);
+        for (size_t j = 0; j < N; j++) bs[j] = (float)(rnd() % 100 + 1) * 1.3e-3f, bias[j] = (float)(rnd() % 200) * 0.01f - 1.0f;
+        int32_t bdt = b_u8 ? KILN_DTYPE_UINT8 : KILN_DTYPE_INT8;
+        kiln_tensor *chain = run_dynq_chain(0, a, adims, bdt, b, zb, bs, bias, K, N);
+        kiln_tensor *fused = run_dynq_chain(1, a, adims, bdt, b, zb, bs, bias, K, N);
+        const float *yc = kiln_tensor_data_const(chain), *yf = kiln_tensor_data_const(fused);
+        int positive = 0;
+        for (size_t i = 0; i < ROWS * N; i++) {
+            ck_assert_msg(memcmp(&yc[i], &yf[i], 4) == 0, "level %d b_u8 %d [%zu]: fused %.9g, chain %.9g", level, b_u8, i,
+                          (double)yf[i], (double)yc[i]);
+            positive += yc[i] > 0.0f;
+        }
+        ck_assert_int_gt(positive, 0); /* not all clamped by the Relu */
+        kiln_tensor_destroy(chain);
+        kiln_tensor_destroy(fused);
+    }
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("qlinear-q8");
     TCase *tc = tcase_create("core");
@@ -319,6 +400,7 @@ int main(void) {
     tcase_add_loop_test(tc, matmul_against_reference, 0, KILN_ISA_COUNT);
     tcase_add_loop_test(tc, depthwise_against_reference, 0, KILN_ISA_COUNT);
     tcase_add_loop_test(tc, dynamic_matmul_core, 0, KILN_ISA_COUNT);
+    tcase_add_loop_test(tc, dynamic_matmul_fused_equals_chain, 0, KILN_ISA_COUNT);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_ENV);

@@ -379,6 +379,27 @@ def _():
     return dynq(w_const=False)
 
 
+@case("layernorm_dynamically_quantized_kept", {"layernorm_fusion": 0, "dynamic_quant_matmul_fusion": 1})
+def _():  # a LayerNorm whose output is dynamically quantized keeps the chain's rounding (docs/optimizer.md)
+    m = dynq()
+    ln = model(ln_nodes(x="x0"), [vi("x0", [2, 5, 8])], [vi("x", [2, 5, 8])], ln_consts(8))
+    ren = {"x0": "x0", "y": "x"}
+    for n in ln.graph.node:
+        ins, outs = [ren.get(v, "ln_" + v) for v in n.input], [ren.get(v, "ln_" + v) for v in n.output]
+        del n.input[:], n.output[:]
+        n.input.extend(ins)
+        n.output.extend(outs)
+    for t in ln.graph.initializer:
+        t.name = "ln_" + t.name
+    rest = list(m.graph.node)
+    del m.graph.node[:]
+    m.graph.node.extend(list(ln.graph.node) + rest)
+    m.graph.initializer.extend(ln.graph.initializer)
+    del m.graph.input[:]
+    m.graph.input.extend(ln.graph.input)
+    return m
+
+
 def attention(k_perm=(0, 2, 3, 1), mask_shape=(2, 1, 1, 5)):
     b, sq, nh, d = 2, 5, 2, 4
     hd = nh * d
