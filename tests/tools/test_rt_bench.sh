@@ -92,11 +92,12 @@ if [ -f "$OCR" ]; then
   grep -qE '^Conv +x1 +f32 +n=1 c=16 h=32 w=48 m=16 kh=3 kw=3 .*group=16$' "$TMP/out"
   check "shapes propagate through the graph (depthwise after the stem)" 0 $?
   grep -qE '^ConvTranspose .*not benchmarked' "$TMP/out"; check "ConvTranspose listed" 0 $?
-  # --optimize reaches the Kiln processes: BatchNormalization runs as written at disabled, Conv
-  # activations are fused at all (top ops of the profiled process; nothing here is a timing).
+  # --optimize reaches the Kiln processes: plain Conv runs at disabled, Conv activations are fused
+  # at all (the profiled process's top ops; Conv is most of this model's time at either level, so
+  # the check does not depend on how the smaller ops rank, and nothing here is a timing).
   small="--dim p2o.DynamicDimension.0=1 --dim p2o.DynamicDimension.1=32 --dim p2o.DynamicDimension.2=32"
   rc=$(run model "$OCR" $small --optimize disabled --processes 1 --min-time 0 --min-reps 1)
-  check "model --optimize disabled runs the graph as written" 0 "$rc" '^  BatchNormalization +[0-9]+ nodes/run' "$TMP/out"
+  check "model --optimize disabled runs the graph as written" 0 "$rc" '^  Conv +[0-9]+ nodes/run' "$TMP/out"
   grep -q 'FusedConv' "$TMP/out"; check "model --optimize disabled: no fused op" 1 $?
   rc=$(run model "$OCR" $small --optimize all --processes 1 --min-time 0 --min-reps 1 --json)
   check "model --optimize all fuses (json)" 0 "$rc" '"optimize":"all".*"FusedConv"' "$TMP/out"
