@@ -695,6 +695,16 @@ static kiln_status run_node(kiln_frame *f, uint32_t idx, const kiln_slot *slot, 
                            v->name);
             goto done;
         }
+        /* Kernels size their outputs by the inferred dtype and read inputs by the run-time one: a
+         * value whose run-time dtype is not the inferred one (a provider or a control-flow body that
+         * broke its contract) is refused here rather than written past its buffer. */
+        if (v && v->type.kind == KILN_VALUE_TENSOR && v->type.dtype && in[i]->kind == KILN_VALUE_TENSOR &&
+            in[i]->dtype != v->type.dtype) {
+            st = kiln_fail(err, KILN_ERR_INVALID_MODEL, KILN_NODE_FMT ": input '%s' is %s at run time, but %s was inferred",
+                           KILN_NODE_ARGS(n), v->name, kiln_dtype_name((kiln_dtype)in[i]->dtype),
+                           kiln_dtype_name((kiln_dtype)v->type.dtype));
+            goto done;
+        }
     }
     if (p && p->node_det[idx]) {
         /* Same signature, no value-dependent shapes: the dims are the plan's. */

@@ -3,7 +3,7 @@
 # AddressSanitizer and UndefinedBehaviorSanitizer. The sanitizer half runs even when the release
 # half fails, each half is reported on its own, and the script exits non-zero when either fails.
 # Then, when no arguments are given, the fuzz step: the libFuzzer harness built with clang
-# (build-fuzz/) runs for KILN_FUZZ_SECONDS (default 120; 0 skips it) over the seed corpus
+# (build-fuzz/) runs KILN_FUZZ_RUNS inputs (default 150000, seed 1) bounded by KILN_FUZZ_SECONDS (default 240; 0 skips it) over the seed corpus
 # (tests/fuzz/run_fuzz.sh, docs/testing.md).
 #   scripts/test.sh [meson test arguments...]   (e.g. --suite conformance, or test names)
 set -uo pipefail
@@ -45,14 +45,14 @@ MESON_TEST_ARGS+=(--timeout-multiplier 4)
 half sanitizers build-asan -Db_sanitize=address,undefined -Dbuildtype=debugoptimized -Db_lundef=false || sanitizers=1
 
 fuzz=0
-fuzz_seconds=${KILN_FUZZ_SECONDS:-120}
+fuzz_seconds=${KILN_FUZZ_SECONDS:-240}
 if [ "$user_args" = 0 ] && [ "$fuzz_seconds" != 0 ]; then
   echo "=== fuzz step (build-fuzz, ${fuzz_seconds}s) ==="
   if ! CC=clang scripts/setup.sh build-fuzz -Dfuzzing=true -Dwerror=false -Dtests=disabled -Dbenchmarks=false -Dexamples=false \
       -Db_sanitize=address,undefined -Dbuildtype=debugoptimized -Db_lundef=false -Dc_args=-fsanitize=fuzzer-no-link; then
     echo "fuzz: 0 passed, 1 failed, 0 skipped (setup or build failed)" > build-fuzz.summary
     fuzz=1
-  elif tests/fuzz/run_fuzz.sh build-fuzz/tests/fuzz/fuzz-session "$fuzz_seconds" "${KILN_SHARED_DIR:-../shared}"; then
+  elif FUZZ_RUNS=${KILN_FUZZ_RUNS:-150000} tests/fuzz/run_fuzz.sh build-fuzz/tests/fuzz/fuzz-session "$fuzz_seconds" "${KILN_SHARED_DIR:-../shared}"; then
     echo "fuzz: 1 passed, 0 failed, 0 skipped" > build-fuzz.summary
   else
     echo "fuzz: 0 passed, 1 failed, 0 skipped" > build-fuzz.summary

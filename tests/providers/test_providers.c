@@ -346,6 +346,29 @@ START_TEST(failing_kernels_and_memory_at_run) {
 }
 END_TEST
 
+/* A provider kernel that relabels its output as int64 (8-byte elements in a 4-byte-element
+ * buffer): the CPU node reading it refuses it by name instead of reading past the buffer. */
+START_TEST(relabelled_output_dtype_is_refused) {
+    mb *b = mb_new(8, 13);
+    KilnOnnx__GraphProto *g = mb_graph(b);
+    mb_input(b, g, "x", KILN_DTYPE_FLOAT, 3, (const int64_t[]){2, 3, 4});
+    mb_node(b, g, "Relu", "the_relu", (const char *[]){"x", NULL}, (const char *[]){"r", NULL});
+    mb_node(b, g, "Neg", "the_neg", (const char *[]){"r", NULL}, (const char *[]){"y", NULL});
+    mb_output(b, g, "y", KILN_DTYPE_FLOAT, 3, (const int64_t[]){2, 3, 4});
+    kiln_session *s;
+    ck_assert_msg(session(b, (const char *[]){"tp-wrongdtype", NULL}, env, &s, &err) == KILN_OK, "%s", err.msg);
+    kiln_tensor *x = input_x(env), *y = NULL;
+    kiln_status st = kiln_session_run(s, NULL, (const kiln_tensor *const *)&x, 1, NULL, &y, 1, &err);
+    ck_assert_int_eq(st, KILN_ERR_INVALID_MODEL);
+    ck_assert_ptr_null(y);
+    ck_assert_msg(strstr(err.msg, "node 'the_neg' (Neg): input 'r' is int64 at run time, but float was inferred"), "%s",
+                  err.msg);
+    kiln_tensor_destroy(x);
+    kiln_session_destroy(s);
+    mb_free(b);
+}
+END_TEST
+
 /* Two device providers: the example's values reach the guide-built provider through the host. */
 START_TEST(two_device_providers) {
     mb *b = mb_new(8, 13);
@@ -550,6 +573,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, option_errors);
     tcase_add_test(tc, zero_devices_is_no_error);
     tcase_add_test(tc, failing_kernels_and_memory_at_run);
+    tcase_add_test(tc, relabelled_output_dtype_is_refused);
     tcase_add_test(tc, two_device_providers);
     tcase_add_test(tc, out_of_memory_everywhere_with_a_provider);
     tcase_add_test(tc, concurrent_runs_with_a_provider);

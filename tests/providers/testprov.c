@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Provider libraries for the tests, one per TP_MODE: broken ones (no entry symbol, a version
  * answered blindly, no common version, failing init, a NULL slot, zero devices, a failing or
- * silent kernel, failing device memory, a claim_groups that misuses the sink) and well-behaved
+ * silent kernel, failing device memory, a claim_groups that misuses the sink, a kernel that
+ * relabels its output's dtype) and well-behaved
  * ones for partitioning rules (host-memory Add kernels claiming, insisting on shape-only nodes,
  * or declining after the claim). Built only against kiln_provider.h. */
 #include <stdarg.h>
@@ -25,6 +26,7 @@
 #define TP_INSIST 12
 #define TP_DECLINE 13
 #define TP_BADGROUP 14
+#define TP_WRONGDTYPE 15
 #ifndef TP_MODE
 #error "TP_MODE selects the library"
 #endif
@@ -102,6 +104,7 @@ static int32_t compute(kiln_kernel *k, kiln_kernel_ctx *ctx, kiln_error *err) {
             ((float *)o->data)[i] = y ? x[i] + y[i] : (x[i] > 0 ? x[i] : 0.0f);
         }
     }
+    if (TP_MODE == TP_WRONGDTYPE) o->dtype = KILN_DTYPE_INT64; /* breaks the contract: readers must refuse it */
     return KILN_OK;
 }
 

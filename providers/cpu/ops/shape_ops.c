@@ -182,6 +182,9 @@ static kiln_status range_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, k
             n = (int64_t)(dist / step + (dist % step != 0));
         }
         KILN_CPU_TRY(cpu_output(ctx, 0, 1, &n, &y, err));
+        if (y->dtype != dt)
+            return cpu_fail(err, KILN_ERR_INVALID_MODEL, "output is %s, inputs are %s", cpu_dtype_name(y->dtype),
+                            cpu_dtype_name(dt));
         /* start + i * delta stays within [start, limit), so it never overflows the type. */
         for (int64_t i = 0; i < n; i++) {
             int64_t v = (int64_t)((uint64_t)s + (uint64_t)i * (uint64_t)d);
@@ -198,6 +201,9 @@ static kiln_status range_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, k
     if (cnt > 9.0e15) return cpu_fail(err, KILN_ERR_SHAPE, "range is too long");
     n = (int64_t)cnt;
     KILN_CPU_TRY(cpu_output(ctx, 0, 1, &n, &y, err));
+    if (y->dtype != dt)
+        return cpu_fail(err, KILN_ERR_INVALID_MODEL, "output is %s, inputs are %s", cpu_dtype_name(y->dtype),
+                        cpu_dtype_name(dt));
     double v = s;
     for (int64_t i = 0; i < n; i++) {
         if (k->native_half) {
