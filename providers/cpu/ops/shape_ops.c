@@ -204,6 +204,16 @@ static kiln_status range_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, k
     if (y->dtype != dt)
         return cpu_fail(err, KILN_ERR_INVALID_MODEL, "output is %s, inputs are %s", cpu_dtype_name(y->dtype),
                         cpu_dtype_name(dt));
+    if (dt == KILN_DTYPE_FLOAT) { /* the common case in one plain loop: a long range costs a store per element */
+        float *yf = y->data;
+        for (int64_t i = 0; i < n; i++) yf[i] = (float)(s + (double)i * d);
+        return KILN_OK;
+    }
+    if (dt == KILN_DTYPE_DOUBLE) {
+        double *yd = y->data;
+        for (int64_t i = 0; i < n; i++) yd[i] = s + (double)i * d;
+        return KILN_OK;
+    }
     double v = s;
     for (int64_t i = 0; i < n; i++) {
         if (k->native_half) {
