@@ -235,7 +235,7 @@ const dn_op *dn_find_op(const kiln_host_api *h, const kiln_node_view *n);
 int32_t dn_kernel_create(dn_provider *pv, const kiln_node_view *n, kiln_kernel **out, kiln_error *err);
 
 /* ---- operators (op_*.c) ---- */
-extern const dn_op dn_op_conv, dn_op_matmul, dn_op_gemm;
+extern const dn_op dn_op_conv, dn_op_convtranspose, dn_op_matmul, dn_op_gemm;
 extern const dn_op dn_op_eltwise_table[];  /* terminated by op_type NULL */
 extern const dn_op dn_op_softmax, dn_op_logsoftmax;
 extern const dn_op dn_op_maxpool, dn_op_avgpool, dn_op_gavgpool, dn_op_gmaxpool;

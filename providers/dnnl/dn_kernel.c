@@ -8,7 +8,7 @@
 #include "dn.h"
 
 const dn_op *dn_find_op(const kiln_host_api *h, const kiln_node_view *n) {
-    static const dn_op *const single[] = {&dn_op_conv, &dn_op_matmul, &dn_op_gemm, &dn_op_softmax, &dn_op_logsoftmax,
+    static const dn_op *const single[] = {&dn_op_conv, &dn_op_convtranspose, &dn_op_matmul, &dn_op_gemm, &dn_op_softmax, &dn_op_logsoftmax,
                                           &dn_op_maxpool, &dn_op_avgpool, &dn_op_gavgpool, &dn_op_gmaxpool,
                                           &dn_op_batchnorm, &dn_op_layernorm, &dn_op_lrn, &dn_op_concat};
     if (*h->node_domain(n)) return NULL;
