@@ -123,6 +123,7 @@ typedef struct dn_member {
 typedef struct dn_elt_state {
     dnnl_alg_kind_t alg;
     float alpha, beta;
+    int clip01; /* then clip to [0, 1] (HardSigmoid = linear, then clip): a second step or post-op */
 } dn_elt_state;
 
 /* One operator the plugin runs: what it checks at claim time, what it reads at creation, and
@@ -167,7 +168,8 @@ const dnnl_memory_desc_t *dn_in_native(dn_kernel *k, dn_plan *p, uint32_t i);
 /* The buffer of input `i` as it is (any layout); -1 on error. */
 int dn_plan_input_native(dn_kernel *k, dn_plan *p, uint32_t i, kiln_error *err);
 /* Group members fused into the current one (dn_kernel.c). */
-int dn_eltwise_params(const dn_member *m, dnnl_alg_kind_t *alg, float *alpha, float *beta);
+/* Appends member m's eltwise (one or two post-ops) to po. */
+int32_t dn_eltwise_append(dn_kernel *k, const dn_member *m, dnnl_post_ops_t po, kiln_error *err);
 int dn_is_eltwise(const struct dn_op *op);
 /* The Gelu eltwise op (its state says gelu_erf when a pattern is rewritten into it). */
 const struct dn_op *dn_op_gelu_erf(void);

@@ -177,10 +177,7 @@ static int32_t build(dn_kernel *k, dn_plan *p, const kiln_value_desc *const *in,
         st = dn_check(dnnl_primitive_attr_create(&attr), err, k, "attributes");
         if (st == KILN_OK) st = dn_check(dnnl_post_ops_create(&po), err, k, "post-ops");
         if (st == KILN_OK && fuse_sum) st = dn_check(dnnl_post_ops_append_sum(po, 1.0f), err, k, "post-ops");
-        dnnl_alg_kind_t alg;
-        float alpha, beta;
-        if (st == KILN_OK && fuse_elt && dn_eltwise_params(&k->members[m->post_elt], &alg, &alpha, &beta))
-            st = dn_check(dnnl_post_ops_append_eltwise(po, 1.0f, alg, alpha, beta), err, k, "post-ops");
+        if (st == KILN_OK && fuse_elt) st = dn_eltwise_append(k, &k->members[m->post_elt], po, err);
         if (st == KILN_OK) st = dn_check(dnnl_primitive_attr_set_post_ops(attr, po), err, k, "post-ops");
     }
     dnnl_primitive_desc_t pd = NULL;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Unary elementwise ops on oneDNN's eltwise primitive: Relu, LeakyRelu, Elu, Tanh, Sigmoid,
- * Exp, Sqrt, Abs, HardSwish, Mish, Neg, Gelu (opset 20), Pow by a constant 2 or 0.5, and Clip
+ * Exp, Sqrt, Abs, HardSwish, HardSigmoid (linear then clip), Mish, Neg, Gelu (opset 20), Pow by a constant 2 or 0.5, and Clip
  * (attributes before opset 11, constant or omitted min/max inputs from 11). Log and Softplus are left to the CPU provider:
  * oneDNN 2.6's are approximations (log(1) = -1.4e-6; softplus(-7.7) off by 1.3%) that fail the
  * node tests' tolerances. */
@@ -16,6 +16,7 @@ typedef dn_elt_state elt_state;
 static int elt_params(const kiln_host_api *h, const kiln_node_view *n, elt_state *s, char *why, size_t len) {
     const char *op = h->node_op_type(n);
     s->alpha = s->beta = 0.0f;
+    s->clip01 = 0;
     if (!strcmp(op, "Relu")) s->alg = dnnl_eltwise_relu;
     else if (!strcmp(op, "LeakyRelu")) s->alg = dnnl_eltwise_relu, s->alpha = dn_attr_f(h, n, "alpha", 0.01f);
     else if (!strcmp(op, "Elu")) s->alg = dnnl_eltwise_elu, s->alpha = dn_attr_f(h, n, "alpha", 1.0f);
@@ -27,6 +28,13 @@ static int elt_params(const kiln_host_api *h, const kiln_node_view *n, elt_state
     else if (!strcmp(op, "HardSwish")) s->alg = dnnl_eltwise_hardswish;
     else if (!strcmp(op, "Mish")) s->alg = dnnl_eltwise_mish;
     else if (!strcmp(op, "Neg")) s->alg = dnnl_eltwise_linear, s->alpha = -1.0f;
+    else if (!strcmp(op, "HardSigmoid")) {
+        /* max(0, min(1, alpha * x + beta)): oneDNN 2.6 has no single algorithm for it */
+        s->alg = dnnl_eltwise_linear;
+        s->alpha = dn_attr_f(h, n, "alpha", 0.2f);
+        s->beta = dn_attr_f(h, n, "beta", 0.5f);
+        s->clip01 = 1;
+    }
     else if (!strcmp(op, "Gelu")) {
         const char *ap = dn_attr_s(h, n, "approximate", "none");
         if (!strcmp(ap, "none")) s->alg = dnnl_eltwise_gelu_erf;
@@ -114,6 +122,17 @@ static int32_t elt_build(dn_kernel *k, dn_plan *p, const kiln_value_desc *const 
         st = err->status;
     }
     dnnl_primitive_desc_destroy(pd);
+    if (st == KILN_OK && s->clip01) { /* the clip to [0, 1], in place on the output */
+        const dnnl_memory_desc_t *dmd = dn_buf_md(p, bd);
+        st = dn_check(dnnl_eltwise_forward_desc_init(&ed, dnnl_forward_inference, dnnl_eltwise_clip_v2, dmd, 0.0f, 1.0f), err, k,
+                      "eltwise descriptor");
+        if (st == KILN_OK) st = dn_check(dnnl_primitive_desc_create(&pd, &ed, NULL, k->pv->engine, NULL), err, k, "eltwise");
+        if (st == KILN_OK) {
+            int args[2] = {DNNL_ARG_SRC, DNNL_ARG_DST}, bufs[2] = {bd, bd};
+            st = dn_plan_step(k, p, pd, 2, args, bufs, "eltwise", err);
+            dnnl_primitive_desc_destroy(pd);
+        }
+    }
     return st;
 }
 
@@ -127,16 +146,15 @@ int dn_is_eltwise(const dn_op *op) {
     return op && op->build == elt_build;
 }
 
-int dn_eltwise_params(const dn_member *m, dnnl_alg_kind_t *alg, float *alpha, float *beta) {
-    if (!dn_is_eltwise(m->op) || !m->op_state) return 0;
+int32_t dn_eltwise_append(dn_kernel *k, const dn_member *m, dnnl_post_ops_t po, kiln_error *err) {
+    if (!dn_is_eltwise(m->op) || !m->op_state) return dn_fail(err, KILN_ERR_INTERNAL, "node '%s': fused member is not an eltwise", k->name);
     const elt_state *s = m->op_state;
-    *alg = s->alg;
-    *alpha = s->alpha;
-    *beta = s->beta;
-    return 1;
+    int32_t st = dn_check(dnnl_post_ops_append_eltwise(po, 1.0f, s->alg, s->alpha, s->beta), err, k, "post-ops");
+    if (st == KILN_OK && s->clip01) st = dn_check(dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_clip_v2, 0.0f, 1.0f), err, k, "post-ops");
+    return st;
 }
 
 #define ELT(name) {name, elt_supports, elt_create, elt_build}
 const dn_op dn_op_eltwise_table[] = {ELT("Relu"), ELT("LeakyRelu"), ELT("Elu"), ELT("Tanh"), ELT("Sigmoid"), ELT("Exp"),
                                      ELT("Sqrt"), ELT("Abs"), ELT("HardSwish"), ELT("Mish"),
-                                     ELT("Neg"), ELT("Gelu"), ELT("Clip"), ELT("Pow"), {NULL, NULL, NULL, NULL}};
+                                     ELT("Neg"), ELT("HardSigmoid"), ELT("Gelu"), ELT("Clip"), ELT("Pow"), {NULL, NULL, NULL, NULL}};

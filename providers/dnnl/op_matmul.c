@@ -103,10 +103,7 @@ static int32_t mm_build(dn_kernel *k, dn_plan *p, const kiln_value_desc *const *
         st = dn_check(dnnl_primitive_attr_create(&attr), err, k, "attributes");
         if (st == KILN_OK) st = dn_check(dnnl_post_ops_create(&po), err, k, "post-ops");
         if (st == KILN_OK && fuse_bias) st = dn_check(dnnl_post_ops_append_binary(po, dnnl_binary_add, &bias_md), err, k, "post-ops");
-        dnnl_alg_kind_t alg;
-        float alpha, beta;
-        if (st == KILN_OK && fuse_elt && dn_eltwise_params(&k->members[m->post_elt], &alg, &alpha, &beta))
-            st = dn_check(dnnl_post_ops_append_eltwise(po, 1.0f, alg, alpha, beta), err, k, "post-ops");
+        if (st == KILN_OK && fuse_elt) st = dn_eltwise_append(k, &k->members[m->post_elt], po, err);
         if (st == KILN_OK) st = dn_check(dnnl_primitive_attr_set_post_ops(attr, po), err, k, "post-ops");
     }
     dnnl_matmul_desc_t md;

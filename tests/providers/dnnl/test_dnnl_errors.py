@@ -88,6 +88,22 @@ def matmul_gelu(folder):
     return save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), folder, "matmul_gelu.onnx")
 
 
+def conv_hardsigmoid(folder):
+    """Conv -> HardSigmoid and MatMul -> Add(bias) -> HardSigmoid: two eltwise post-ops each."""
+    rng = np.random.default_rng(4)
+    w = numpy_helper.from_array(rng.standard_normal((6, 3, 3, 3)).astype(np.float32), "w")
+    wm = numpy_helper.from_array(rng.standard_normal((7, 5)).astype(np.float32), "wm")
+    bm = numpy_helper.from_array(rng.standard_normal((5,)).astype(np.float32), "bm")
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3, 6, 7])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    g = helper.make_graph([helper.make_node("Conv", ["x", "w"], ["t"], name="conv0", pads=[1, 1, 1, 1]),
+                           helper.make_node("HardSigmoid", ["t"], ["h"], name="hs0", alpha=0.3, beta=0.4),
+                           helper.make_node("MatMul", ["h", "wm"], ["m"], name="mm0"),
+                           helper.make_node("Add", ["m", "bm"], ["a"], name="bias0"),
+                           helper.make_node("HardSigmoid", ["a"], ["y"], name="hs1")], "g", [x], [y], [w, wm, bm])
+    return save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), folder, "conv_hardsigmoid.onnx")
+
+
 def providers_of(model, opt=""):
     rc, out = run(model, "--provider", SO + opt, "--report", "json", "--dim", "c=3", "--dim", "h=5", "--dim", "w=5")
     if rc != 0:
@@ -144,6 +160,17 @@ with tempfile.TemporaryDirectory() as tmp:
     check(rc == 0, "MatMul + bias + exported GELU + Pow agrees with onnxruntime: " + out.strip()[-120:])
     rc, prov = providers_of(mg)
     check(rc == 0 and prov.get("erf0") == "dnnl" and prov.get("pow0") == "dnnl", f"the GELU pattern's Erf and Pow run on dnnl: {prov}")
+    # HardSigmoid (linear then clip in oneDNN 2.6) as a Conv post-op pair, a MatMul bias+post-op, and alone.
+    mh = conv_hardsigmoid(tmp)
+    xh = np.random.default_rng(8).standard_normal((2, 3, 6, 7)).astype(np.float32)
+    np.save(os.path.join(tmp, "xh.npy"), xh)
+    np.save(os.path.join(tmp, "refh.npy"), ort.InferenceSession(mh, providers=["CPUExecutionProvider"]).run(None, {"x": xh})[0])
+    for opt in ("", ":fuse=0"):
+        rc, out = run(mh, "--provider", SO + opt, "--input", "x=" + os.path.join(tmp, "xh.npy"), "--expect",
+                      "y=" + os.path.join(tmp, "refh.npy"), "--atol", "1e-5")
+        check(rc == 0, f"Conv + HardSigmoid, MatMul + bias + HardSigmoid{opt} agree with onnxruntime: " + out.strip()[-120:])
+        rc, prov = providers_of(mh, opt)
+        check(rc == 0 and prov.get("hs0") == "dnnl" and prov.get("hs1") == "dnnl", f"HardSigmoid runs on dnnl{opt}: {prov}")
     # Unsupported: MaxPool's Indices output and integer Add stay on the CPU provider and still run.
     for maker, node in ((maxpool_indices, "pool0"), (add_int, "add0")):
         mm = maker(tmp)
