@@ -16,6 +16,13 @@
  * - Each side frees what it allocated. Pointers handed across a call are borrowed for that call
  *   unless the slot's comment says otherwise.
  * - Statuses are kiln_status values; messages travel in the caller's kiln_error.
+ * - The error protocol (both directions): a slot taking `kiln_error *err` returns KILN_OK or a
+ *   KILN_ERR_* status. `err` may be NULL (the caller wants no message): check before writing,
+ *   or use host->set_error, which does. On failure, when `err` is not NULL, the callee sets
+ *   err->status equal to the status it returns and a NUL-terminated message naming what failed;
+ *   on success it leaves `err` alone. The host always passes a cleared, non-NULL err, prefixes
+ *   the node and op to the message, and treats a status outside kiln_status as KILN_ERR_PROVIDER
+ *   and an empty message as "failed with status N and no message". rt-ep-check checks it.
  * - A provider never links against libkiln: everything it needs from the host is in
  *   kiln_host_api.
  */
@@ -34,7 +41,7 @@ extern "C" {
 #define KILN_ABI_MINOR(v) ((uint32_t)(v) & 0xffffu)
 /** The version this header describes: the newest the host speaks and the newest a provider
  * built against this header can speak. */
-#define KILN_ABI_VERSION KILN_ABI_MAKE(1, 1)
+#define KILN_ABI_VERSION KILN_ABI_MAKE(1, 2)
 /** The oldest version this host still speaks. */
 #define KILN_ABI_VERSION_MIN KILN_ABI_MAKE(1, 0)
 
@@ -232,6 +239,27 @@ typedef struct kiln_host_api {
      * GEMM operand) cuts as many tiles as threads. A provider must check KILN_ABI_HAS before
      * calling it and assume 1 when absent. */
     uint32_t (*thread_count)(kiln_kernel_ctx *ctx);
+
+    /* -- 1.2: a provider checks KILN_ABI_HAS(host, kiln_host_api, slot) before calling these -- */
+    /** Logs through the session's environment: the line reaches the application's logger
+     * (kiln_env_set_logger) with the provider named, at the environment's log level. `host_ctx`
+     * is the one given to the entry point or in kiln_provider_params. Prefer it to `log`, which
+     * has no context and can only write to stderr. */
+    void (*log_ctx)(void *host_ctx, int32_t level, const char *provider, const char *msg);
+    /** The error protocol's helper: when `err` is not NULL, sets err->status to `status` and
+     * err->msg to the printf-style message (truncated to KILN_ERROR_MSG_MAX - 1 bytes, always
+     * NUL-terminated); returns `status` either way, so `return host->set_error(err, ...)`. */
+    int32_t (*set_error)(kiln_error *err, int32_t status, const char *fmt, ...);
+    /** Bytes of one element of `dtype` (kiln_dtype); 0 for STRING, for UNDEFINED and for
+     * sub-byte or unknown types, whose storage is not a whole number of bytes per element. */
+    uint64_t (*dtype_size)(int32_t dtype);
+    /** Device scratch for this call, in the memory kind of the provider running the node
+     * (kiln_provider.mem_kind, not 0): *block and *offset address `bytes` bytes aligned to the
+     * kind's alignment. Planned like host scratch: after the first run of a shape signature it
+     * comes from the run's device arena and costs no allocation. Valid until the work queued on
+     * the call's stream by this call is done; the host never frees it earlier (the provider's
+     * mem_free of a device block follows its stream order: see docs/providers.md). */
+    int32_t (*device_scratch)(kiln_kernel_ctx *ctx, uint64_t bytes, void **block, uint64_t *offset, kiln_error *err);
 } kiln_host_api;
 
 /** The host side of one kernel call. Inputs are ready; outputs the host could size from the
@@ -243,6 +271,12 @@ struct kiln_kernel_ctx {
     const kiln_value_desc *const *inputs;  /**< NULL entries for omitted optional inputs */
     kiln_value_desc **outputs;             /**< NULL entries for outputs not yet allocated or omitted */
     const kiln_host_api *host;
+    /** 1.2: the run's stream on the provider's device, when the device declares
+     * KILN_DEVICE_CAP_ASYNC_COMPUTE; NULL otherwise (and for host-memory providers). A kernel
+     * given a stream enqueues its work on it and returns without waiting; the host waits (an
+     * event or synchronize) only where a value crosses to host memory, where another provider
+     * reads it, and at the end of the run. Check KILN_ABI_HAS(ctx, kiln_kernel_ctx, stream). */
+    struct kiln_stream *stream;
 };
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -291,8 +325,20 @@ typedef enum kiln_device_type {
 /** Capability bits of kiln_device_info.caps. */
 enum {
     KILN_DEVICE_CAP_STREAMS = 1u << 0,        /**< create_stream is implemented: copies may be queued on streams */
-    KILN_DEVICE_CAP_CONCURRENT_RUNS = 1u << 1 /**< every slot of a provider instance may be called from several threads at
+    KILN_DEVICE_CAP_CONCURRENT_RUNS = 1u << 1, /**< every slot of a provider instance may be called from several threads at
                                                    once; without it the host calls one at a time per instance */
+    KILN_DEVICE_CAP_ASYNC_COMPUTE = 1u << 2   /**< 1.2, with STREAMS: kernels get the run's stream in kiln_kernel_ctx.stream
+                                                   and may return before their work is done (see kiln_kernel_ctx.stream) */
+};
+
+/** Flags of kiln_mem_kind_info.flags (1.2). */
+enum {
+    /** Page-locked host memory the device reads and writes directly (fast copies). A block
+     * handle of such a kind is a host pointer the host may dereference once the work queued on
+     * it is done. The host never places graph values in it on its own; applications use it for
+     * bound inputs and outputs (kiln_session_tensor_create with the kind's name), whose copies to and
+     * from the device are then the provider's fast path. */
+    KILN_MEM_KIND_F_PINNED_HOST = 1u << 0
 };
 
 /** One device a library can run on. Filled by the provider; strings are library-owned and live
@@ -309,12 +355,12 @@ typedef struct kiln_device_info {
 } kiln_device_info;
 
 /** One memory kind of a device. The provider allocates it (mem_alloc) and copies in and out of
- * it (copy); the host never dereferences its blocks. */
+ * it (copy); the host never dereferences its blocks (except pinned host kinds, 1.2). */
 typedef struct kiln_mem_kind_info {
     kiln_abi_header hdr;
     const char *name;        /**< short name, unique within the library ("example:device"); library-owned */
     uint32_t alignment;      /**< bytes (a power of two): offsets into a block that are multiples of it suit the kernels */
-    uint32_t flags;          /**< 0 in 1.0 */
+    uint32_t flags;          /**< 0 in 1.0 and 1.1; KILN_MEM_KIND_F_* bits from 1.2 */
 } kiln_mem_kind_info;
 
 /** What the host passes to create_provider. Borrowed for the call. */
@@ -369,6 +415,24 @@ typedef struct kiln_stream {
     void (*release)(struct kiln_stream *s);
 } kiln_stream;
 
+/** Facts about one run given to run_begin and run_end (1.2). Written by the host, except
+ * `replayed`, which run_begin may set. */
+typedef struct kiln_run_info {
+    kiln_abi_header hdr;
+    uint64_t run_id;         /**< increases with each run of the session (concurrent runs differ) */
+    uint64_t signature;      /**< hash of the run's input kinds, dtypes and shapes: equal for runs of one shape signature */
+    uint32_t planned;        /**< 1 when this signature has a memory plan: every intermediate sits where it sat in the
+                                  previous planned run of the same run context (same address_key) */
+    uint32_t replay_ok;      /**< 1 when the run's work is nothing but this provider's kernels (no copies, no other
+                                  provider, no subgraph), planned, with every output in the arena or a bound tensor:
+                                  a captured graph of the same signature and address_key computes it */
+    uint64_t address_key;    /**< hash of the device addresses the run reads and writes (arena blocks, bound inputs and
+                                  outputs); 0 when not planned */
+    struct kiln_stream *stream; /**< the stream the provider's kernels get in this run (NULL without ASYNC_COMPUTE) */
+    int32_t status;          /**< run_end: KILN_OK or the run's failure */
+    uint32_t replayed;       /**< run_begin sets 1 when it launched a captured graph for this run */
+} kiln_run_info;
+
 /** A provider instance, created for one session on one device. name and release are required;
  * claim_node with create_kernel, or claim_groups with compile_group, or both; the (device kinds)
  * slots when the device declares memory kinds. The host checks this when it loads the provider. */
@@ -414,6 +478,16 @@ typedef struct kiln_provider {
                     kiln_stream *stream, kiln_error *err);
     /** (optional; KILN_DEVICE_CAP_STREAMS) Creates a stream. NULL: copies are synchronous. */
     int32_t (*create_stream)(struct kiln_provider *p, kiln_stream **out, kiln_error *err);
+
+    /* -- 1.2 (optional; the host reads them only within hdr.struct_size) -- */
+    /** Called before the first node of every run of the main graph, with the run's facts. A
+     * provider may begin capturing its stream's work here (a CUDA graph) or, when `run->replay_ok`
+     * and it holds a capture for `run->signature` and `run->address_key`, launch it and set
+     * run->replayed = 1: its kernels of this run are then not called. KILN_ERR_* fails the run. */
+    int32_t (*run_begin)(struct kiln_provider *p, struct kiln_run_info *run, kiln_error *err);
+    /** Called after the last node of every run begun with run_begin, also when the run failed
+     * (`run->status`), before the host's end-of-run synchronize of the provider's stream. */
+    int32_t (*run_end)(struct kiln_provider *p, struct kiln_run_info *run, kiln_error *err);
 } kiln_provider;
 
 /** What kiln_provider_entry returns: the library's devices and its provider factory. */

@@ -611,7 +611,9 @@ static kiln_status run_copy_rest(kiln_frame *f, uint32_t idx, const kiln_slot *s
     call.frame = f;
     call.xn = xn;
     call.idx = idx;
+    call.pub.stream = kiln_exec_stream(f->session, xn->provider); /* ABI 1.2 (runtime/device_run.c) */
     kiln_status st = (kiln_status)xn->kernel->compute(xn->kernel, &call.pub, err);
+    kiln_call_device_done(&call, 0);
     for (uint32_t i = 0; i < call.n_scratch; i++) kiln_mem_free(&f->session->env->alloc, call.scratch[i]);
     kiln_mem_free(&f->session->env->alloc, call.scratch);
     if (st != KILN_OK && err && strncmp(err->msg, "node '", 6) != 0) kiln_error_prefix(err, KILN_NODE_FMT ": ", KILN_NODE_ARGS(n));
@@ -749,7 +751,7 @@ static kiln_status run_node(kiln_frame *f, uint32_t idx, const kiln_slot *slot, 
         }
     }
     if (st != KILN_OK) goto done;
-    if (!aliased) {
+    if (!aliased && !(rc && rc->replayed && rc->replayed == xn->provider)) { /* ABI 1.2: replayed by its provider */
         call.pub.hdr.struct_size = sizeof(call.pub);
         call.pub.hdr.abi_version = KILN_ABI_VERSION;
         call.pub.n_inputs = n->n_inputs;
@@ -760,6 +762,7 @@ static kiln_status run_node(kiln_frame *f, uint32_t idx, const kiln_slot *slot, 
         call.frame = f;
         call.xn = xn;
         call.idx = idx;
+        call.pub.stream = kiln_exec_stream(f->session, xn->provider); /* ABI 1.2 (runtime/device_run.c) */
         st = (kiln_status)xn->kernel->compute(xn->kernel, &call.pub, err);
         if (st != KILN_OK) {
             if (err && strncmp(err->msg, "node '", 6) != 0) kiln_error_prefix(err, KILN_NODE_FMT ": ", KILN_NODE_ARGS(n));
@@ -783,6 +786,7 @@ static kiln_status run_node(kiln_frame *f, uint32_t idx, const kiln_slot *slot, 
 output_failed:
     if (err && strncmp(err->msg, "node '", 6) != 0) kiln_error_prefix(err, KILN_NODE_FMT ": ", KILN_NODE_ARGS(n));
 done:
+    kiln_call_device_done(&call, st == KILN_OK && rc && !p); /* ABI 1.2 device scratch (runtime/device_run.c) */
     for (uint32_t i = 0; i < call.n_scratch; i++) kiln_mem_free(a, call.scratch[i]);
     kiln_mem_free(a, call.scratch);
     return st;

@@ -2,6 +2,7 @@
 /* The host side of the provider ABI: read-only views of nodes and attributes over the IR, the
  * host heap, logging, and the table that hands them (and the executor's kernel-time services,
  * and the graph views of runtime/graph_view.c) to providers. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -10,10 +11,54 @@
 #define NODE(n) ((const kiln_node *)(const void *)(n))
 #define ATTR(a) ((const kiln_attr *)(const void *)(a))
 
-static void host_log(int32_t level, const char *provider, const char *msg) {
-    static const char *const names[] = {"debug", "info", "warning", "error"};
-    if (level < KILN_LOG_WARNING || level > KILN_LOG_ERROR) return;
-    fprintf(stderr, "kiln %s [%s]: %s\n", names[level], provider ? provider : "provider", msg ? msg : "");
+/* The environment of the session calling into a provider on this thread (set around session
+ * creation and runs): where the context-less 1.0 `log` slot sends its lines. */
+static _Thread_local const kiln_env *log_scope;
+
+const kiln_env *kiln_host_log_scope(const kiln_env *env) {
+    const kiln_env *prev = log_scope;
+    log_scope = env;
+    return prev;
+}
+
+static const char *const level_names[] = {"debug", "info", "warning", "error"};
+
+static void log_to(const kiln_env *env, int32_t level, const char *provider, const char *msg) {
+    if (level < KILN_LOG_DEBUG || level > KILN_LOG_ERROR) return;
+    if (env) {
+        kiln_log(env, (kiln_log_level)level, "[%s] %s", provider ? provider : "provider", msg ? msg : "");
+        return;
+    }
+    if (level < KILN_LOG_WARNING) return;
+    fprintf(stderr, "kiln %s [%s]: %s\n", level_names[level], provider ? provider : "provider", msg ? msg : "");
+}
+
+/* 1.0 slot: no context; the environment of the session on this thread when there is one. */
+static void host_log(int32_t level, const char *provider, const char *msg) { log_to(log_scope, level, provider, msg); }
+
+/* 1.2 slot: the context is the env given at entry and in kiln_provider_params. */
+static void host_log_ctx(void *host_ctx, int32_t level, const char *provider, const char *msg) {
+    log_to(host_ctx ? (const kiln_env *)host_ctx : log_scope, level, provider, msg);
+}
+
+static int32_t host_set_error(kiln_error *err, int32_t status, const char *fmt, ...) {
+    if (err) {
+        err->status = (kiln_status)status;
+        err->msg[0] = '\0';
+        if (fmt) {
+            va_list ap;
+            va_start(ap, fmt);
+            vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+            va_end(ap);
+        }
+    }
+    return status;
+}
+
+static uint64_t host_dtype_size(int32_t dtype) {
+    if (!kiln_dtype_valid(dtype) || dtype == KILN_DTYPE_STRING) return 0;
+    uint32_t bits = kiln_dtype_bits((kiln_dtype)dtype);
+    return bits % 8 ? 0 : bits / 8;
 }
 
 static void *host_alloc(void *host_ctx, size_t size, size_t alignment) {
@@ -160,4 +205,8 @@ const kiln_host_api kiln_host = {
     .now_ns = kiln_view_now_ns,
     .trace = kiln_view_trace,
     .thread_count = kiln_call_thread_count,
+    .log_ctx = host_log_ctx,
+    .set_error = host_set_error,
+    .dtype_size = host_dtype_size,
+    .device_scratch = kiln_call_device_scratch,
 };

@@ -628,6 +628,20 @@ static kiln_status run_graph(kiln_session *s, kiln_graph *g, kiln_error *err) {
             st = kiln_fail(err, KILN_ERR_UNSUPPORTED, KILN_NODE_FMT ": no provider runs op '%s' (domain '%s', opset %lld)",
                            KILN_NODE_ARGS(n), n->op_type, *n->domain ? n->domain : "ai.onnx", (long long)n->opset);
     }
+    for (uint32_t k = 0; k < ps->n && st == KILN_OK; k++) {
+        /* fallback=error: no node may be left to the CPU provider (it is asked last), except
+         * shape-only nodes the host keeps on the CPU. */
+        const kiln_prov *pv = ps->list[k];
+        if (!pv->no_fallback) continue;
+        for (uint32_t i = 0; i < w.n && st == KILN_OK; i++) {
+            const kiln_node *n = w.nodes[i];
+            if (n->provider != ps->n - 1 || (n->part_flags & KILN_NODE_F_SHAPE_ONLY)) continue;
+            st = kiln_fail(err, KILN_ERR_UNSUPPORTED,
+                           KILN_NODE_FMT ": the %s provider does not run op '%s' (domain '%s', opset %lld), and it was asked "
+                           "with fallback=error, so it does not fall back to the CPU provider",
+                           KILN_NODE_ARGS(n), pv->name, n->op_type, *n->domain ? n->domain : "ai.onnx", (long long)n->opset);
+        }
+    }
     if (st == KILN_OK) st = fuse(&w, err);
     if (st == KILN_OK) st = kiln_partition_place(s, g, err);
 done:

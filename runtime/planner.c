@@ -170,7 +170,10 @@ kiln_status kiln_record_init(const kiln_allocator *a, kiln_record *r, uint32_t n
     r->kind = kiln_mem_calloc(a, nv, sizeof(*r->kind));
     r->node_static = kiln_mem_calloc(a, nn, 1);
     r->scratch = kiln_mem_calloc(a, nn, sizeof(*r->scratch));
-    if (!r->bytes || !r->seen || !r->dtype || !r->rank || !r->dims || !r->kind || !r->node_static || !r->scratch) {
+    r->dev_scratch = kiln_mem_calloc(a, nn, sizeof(*r->dev_scratch));
+    r->dev_kind = kiln_mem_calloc(a, nn, 1);
+    if (!r->bytes || !r->seen || !r->dtype || !r->rank || !r->dims || !r->kind || !r->node_static || !r->scratch ||
+        !r->dev_scratch || !r->dev_kind) {
         kiln_record_free(a, r);
         return kiln_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory");
     }
@@ -181,6 +184,8 @@ void kiln_record_reset(kiln_record *r, uint32_t n_values, uint32_t n_nodes) {
     memset(r->seen, 0, n_values);
     memset(r->node_static, 0, n_nodes);
     memset(r->scratch, 0, (size_t)n_nodes * sizeof(*r->scratch));
+    memset(r->dev_scratch, 0, (size_t)n_nodes * sizeof(*r->dev_scratch));
+    memset(r->dev_kind, 0, n_nodes);
 }
 
 void kiln_record_free(const kiln_allocator *a, kiln_record *r) {
@@ -192,6 +197,8 @@ void kiln_record_free(const kiln_allocator *a, kiln_record *r) {
     kiln_mem_free(a, r->kind);
     kiln_mem_free(a, r->node_static);
     kiln_mem_free(a, r->scratch);
+    kiln_mem_free(a, r->dev_scratch);
+    kiln_mem_free(a, r->dev_kind);
     memset(r, 0, sizeof(*r));
 }
 
@@ -432,6 +439,8 @@ void kiln_plan_free(const kiln_allocator *a, kiln_plan *p) {
     kiln_mem_free(a, p->node_det);
     kiln_mem_free(a, p->scratch_off);
     kiln_mem_free(a, p->scratch_size);
+    kiln_mem_free(a, p->dev_scratch_off);
+    kiln_mem_free(a, p->dev_scratch_size);
     kiln_mem_free(a, p->release_start);
     kiln_mem_free(a, p->release);
     kiln_mem_free(a, p);
@@ -454,9 +463,11 @@ static kiln_plan *plan_alloc(const kiln_allocator *a, uint32_t nv, uint32_t nn) 
     p->node_det = kiln_mem_calloc(a, n, 1);
     p->scratch_off = kiln_mem_calloc(a, n, sizeof(*p->scratch_off));
     p->scratch_size = kiln_mem_calloc(a, n, sizeof(*p->scratch_size));
+    p->dev_scratch_off = kiln_mem_calloc(a, n, sizeof(*p->dev_scratch_off));
+    p->dev_scratch_size = kiln_mem_calloc(a, n, sizeof(*p->dev_scratch_size));
     p->release_start = kiln_mem_calloc(a, n + 1, sizeof(*p->release_start));
     if (!p->off || !p->size || !p->kind || !p->det || !p->dtype || !p->rank || !p->dims || !p->alias || !p->node_det ||
-        !p->scratch_off || !p->scratch_size || !p->release_start) {
+        !p->scratch_off || !p->scratch_size || !p->dev_scratch_off || !p->dev_scratch_size || !p->release_start) {
         kiln_plan_free(a, p);
         return NULL;
     }
@@ -584,7 +595,7 @@ static kiln_status make_release(build *b, kiln_plan *p, kiln_error *err) {
 /* One block per owned set and per node with scratch; places them per memory kind. */
 static kiln_status make_blocks(build *b, kiln_plan *p, const uint64_t *align, int parallel, kiln_error *err) {
     const kiln_record *rec = b->rec;
-    uint32_t cap = b->nv + b->nn + 1;
+    uint32_t cap = b->nv + 2 * b->nn + 1;
     b->blocks = kiln_mem_calloc(b->a, cap, sizeof(*b->blocks));
     b->first = kiln_mem_calloc(b->a, cap, sizeof(uint32_t));
     uint32_t *root_of = kiln_mem_calloc(b->a, cap, sizeof(uint32_t));
@@ -617,6 +628,15 @@ static kiln_status make_blocks(build *b, kiln_plan *p, const uint64_t *align, in
         kind[k] = 0;
         p->naive_bytes += rec->scratch[i];
     }
+    for (uint32_t i = 0; i < b->nn; i++) {
+        if (!rec->dev_scratch[i] || !rec->dev_kind[i] || rec->dev_kind[i] >= KILN_PLAN_KINDS) continue;
+        uint32_t k = b->n_blocks++;
+        b->blocks[k] = (kiln_block){rec->dev_scratch[i], i, i, 0};
+        b->first[k] = i;
+        root_of[k] = NONE32;
+        kind[k] = rec->dev_kind[i];
+        p->naive_bytes += rec->dev_scratch[i];
+    }
     for (uint32_t v = 0; v < b->nv; v++)
         if (owned(b, b->g->values[v])) p->naive_bytes += rec->bytes[v];
     if (parallel && (st = block_users(b, root_of, err)) != KILN_OK) goto done;
@@ -648,6 +668,11 @@ static kiln_status make_blocks(build *b, kiln_plan *p, const uint64_t *align, in
     }
     for (uint32_t k = 0; k < b->n_blocks; k++) {
         if (root_of[k] != NONE32) continue;
+        if (kind[k]) {
+            p->dev_scratch_off[b->first[k]] = b->blocks[k].offset;
+            p->dev_scratch_size[b->first[k]] = b->blocks[k].size;
+            continue;
+        }
         p->scratch_off[b->first[k]] = b->blocks[k].offset;
         p->scratch_size[b->first[k]] = b->blocks[k].size;
     }

@@ -47,6 +47,8 @@ typedef struct kiln_record {
     uint32_t *kind;          /* per value: memory kind */
     uint8_t *node_static;    /* per node: every output's dims came from shape inference */
     uint64_t *scratch;       /* per node: bytes taken from host->scratch, each request rounded up */
+    uint64_t *dev_scratch;   /* per node: bytes taken from host->device_scratch (ABI 1.2), rounded likewise */
+    uint8_t *dev_kind;       /* per node: the memory kind of that device scratch */
 } kiln_record;
 
 typedef struct kiln_plan {
@@ -68,6 +70,7 @@ typedef struct kiln_plan {
     uint8_t *alias;          /* output 0 is input 0's bytes under new dims: no kernel call */
     uint8_t *node_det;       /* output dims come from the plan, shape inference is skipped */
     uint64_t *scratch_off, *scratch_size;
+    uint64_t *dev_scratch_off, *dev_scratch_size; /* device scratch in the arena of rec->dev_kind[node] */
     uint32_t *release_start; /* n_nodes + 1: values whose storage ends after node i are */
     uint32_t *release;       /*   release[release_start[i] .. release_start[i + 1]) */
     /* figures */

@@ -91,6 +91,17 @@ kiln_status kiln_session_options_append_provider(kiln_session_options *opts, con
             rq.device = (uint32_t)d;
             continue;
         }
+        if (kl == 8 && strncmp(options[i], "fallback", 8) == 0) {
+            /* Read by the host: "error" fails the session when a node this provider does not
+             * run would fall back to the CPU provider; "cpu" (the default) lets it. */
+            if (strcmp(eq + 1, "error") != 0 && strcmp(eq + 1, "cpu") != 0) {
+                st = kiln_fail(err, KILN_ERR_INVALID_ARGUMENT, "%s: provider '%s': fallback='%s' (expected cpu or error)", fn,
+                               path_or_name, eq + 1);
+                goto fail;
+            }
+            rq.no_fallback = strcmp(eq + 1, "error") == 0;
+            continue;
+        }
         rq.keys[rq.n_options] = dup_n(options[i], kl);
         rq.values[rq.n_options] = dup_n(eq + 1, strlen(eq + 1));
         rq.n_options++;
@@ -514,6 +525,18 @@ static kiln_status create_instance(kiln_session *s, kiln_prov *pv, const kiln_pr
                              local.msg);
     }
     pv->serialize = !(pv->caps & KILN_DEVICE_CAP_CONCURRENT_RUNS);
+    pv->no_fallback = rq->no_fallback;
+    /* ABI 1.2: kernels of an asynchronous device get its stream; the host waits only at copies
+     * out of it and at the end of the run (runtime/device_run.c). */
+    if (pv->version >= KILN_ABI_MAKE(1, 2) && (pv->caps & KILN_DEVICE_CAP_ASYNC_COMPUTE)) {
+        if (!pv->stream)
+            return kiln_fail(err, KILN_ERR_PROVIDER, "provider '%s': its device declares ASYNC_COMPUTE without STREAMS", pv->path);
+        if (!p->mem_kind)
+            return kiln_fail(err, KILN_ERR_PROVIDER, "provider '%s': ASYNC_COMPUTE with kernels in host memory (mem_kind 0)", pv->path);
+        pv->compute_stream = pv->stream;
+    }
+    if (pv->version >= KILN_ABI_MAKE(1, 2) && KILN_ABI_HAS(p, kiln_provider, run_end) && !p->run_begin != !p->run_end)
+        return kiln_fail(err, KILN_ERR_PROVIDER, "provider '%s': run_begin and run_end must both be set or both be NULL", pv->path);
     return KILN_OK;
 }
 

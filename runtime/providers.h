@@ -28,6 +28,8 @@ typedef struct kiln_prov {
     const char *device_id;       /* library-owned */
     uint32_t first_kind, n_kinds; /* the device's memory kinds in the session's kind table */
     kiln_stream *stream;         /* for copies, when the device has streams */
+    kiln_stream *compute_stream; /* ABI 1.2 ASYNC_COMPUTE: `stream`, also given to kernels; else NULL */
+    int no_fallback;             /* asked with fallback=error: a node it leaves to the CPU fails the session */
     int serialize;               /* no KILN_DEVICE_CAP_CONCURRENT_RUNS: one call at a time */
     pthread_mutex_t lock;        /* recursive: a kernel may call back into the provider's memory */
     int lock_ready;
@@ -64,6 +66,7 @@ typedef struct kiln_provider_request {
     char **keys, **values;       /* options, without the host's own ("device") */
     uint32_t n_options;
     uint32_t device;
+    int no_fallback;             /* host option fallback=error */
 } kiln_provider_request;
 
 /* ---- provider_loader.c ---- */
@@ -88,6 +91,18 @@ kiln_status kiln_kind_copy(kiln_session *s, const kiln_copy_region *const *regio
 /* A tensor for value `v` in v's memory kind (host memory through the env's allocator). */
 kiln_status kiln_value_alloc(kiln_session *s, const kiln_value *v, int32_t dtype, int32_t rank,
                              const int64_t *dims, kiln_tensor **out, kiln_error *err);
+
+/* ---- device_run.c: ABI 1.2 streams in kernel calls, device scratch, run hooks ---- */
+
+/* The stream kernels of provider p get in their calls (NULL unless it computes asynchronously). */
+kiln_stream *kiln_exec_stream(const kiln_session *s, const kiln_provider *p);
+/* After a kernel call: records its device scratch for the plan when `record`, frees unplanned blocks. */
+void kiln_call_device_done(kiln_call *c, int record);
+/* Before the first node of a main-graph run: run_begin of every provider that has it. */
+kiln_status kiln_run_hooks_begin(kiln_runctx *c, kiln_error *err);
+/* After the last node (also after a failure): run_end, then the end-of-run synchronize of every
+ * asynchronous provider's stream. Returns `st`, or the first hook/synchronize failure when st is OK. */
+kiln_status kiln_run_hooks_end(kiln_runctx *c, kiln_status st, kiln_error *err);
 
 /* ---- graph_view.c: the graph views and claim sink of kiln_host_api ---- */
 

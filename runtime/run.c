@@ -461,12 +461,20 @@ kiln_status kiln_runctx_run(kiln_runctx *c, kiln_error *err) {
             c->rec.kind[v] = 0;
         }
     }
-    if (st == KILN_OK) st = kiln_exec_run_main(c, err);
     if (c->is_sub) {
+        if (st == KILN_OK) st = kiln_exec_run_main(c, err);
         if (st == KILN_OK && !c->plan && c->misses <= c->hits + KILN_SUB_PLANS) st = learn_sub(c, err);
         c->plan = NULL;
         return st;
     }
+    /* ABI 1.2: run_begin, the nodes, run_end and the end-of-run synchronize (runtime/device_run.c). */
+    const kiln_env *log_prev = kiln_host_log_scope(s->env);
+    if (st == KILN_OK) {
+        st = kiln_run_hooks_begin(c, err);
+        if (st == KILN_OK) st = kiln_exec_run_main(c, err);
+        st = kiln_run_hooks_end(c, st, err);
+    }
+    kiln_host_log_scope(log_prev);
     if (st == KILN_OK && !c->plan) st = learn(c, err);
     if (c->plan) {
         pthread_mutex_lock(&s->lock);

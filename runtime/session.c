@@ -135,7 +135,9 @@ static kiln_status create(kiln_env *env, const char *path, const void *data, siz
         st = path ? kiln_model_load_file(&env->alloc, path, dir, &s->model, err)
                   : kiln_model_load_buffer(&env->alloc, data, size, dir, &s->model, err);
     if (st == KILN_OK) phase(s, "load", &t0);
+    const kiln_env *log_prev = kiln_host_log_scope(env); /* providers' context-less log lines reach env's logger */
     if (st == KILN_OK) st = prepare(s, opts, t0, err);
+    kiln_host_log_scope(log_prev);
     if (st != KILN_OK) {
         kiln_session_destroy(s);
         return st;

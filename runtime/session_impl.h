@@ -157,6 +157,7 @@ struct kiln_session {
     int first_run_done;
     /* Memory limit (runtime/run_limits.c): weights, arenas and run allocations are taken from it. */
     kiln_budget budget;
+    atomic_ullong run_seq;       /* ABI 1.2 run ids (run_begin/run_end) */
 };
 
 /* ---- run frames ---- */
@@ -198,6 +199,9 @@ struct kiln_runctx {
     void *dev_arena[KILN_PLAN_KINDS]; /* arenas of device memory kinds: provider blocks */
     uint64_t dev_cap[KILN_PLAN_KINDS];
     int64_t *sig;                  /* input-shape signature of this run */
+    const kiln_provider *replayed; /* ABI 1.2: the provider that replayed this run in run_begin: its kernels are not called */
+    uint64_t hooks_begun;          /* bit i: provider i's run_begin succeeded this run */
+    uint64_t hook_sig, hook_key, hook_id; /* what run_begin was told */
     uint32_t sig_len, sig_cap;
     kiln_slot *slots;              /* one per thread that runs nodes */
     uint32_t n_slots;
@@ -289,6 +293,10 @@ typedef struct kiln_call {
     uint64_t scratch_bytes;      /* bytes asked for (recorded for the plan) */
     void **scratch;              /* blocks from host->scratch, freed after compute */
     uint32_t n_scratch, cap_scratch;
+    uint64_t dev_used;           /* ABI 1.2 device scratch: bytes taken from the node's planned block */
+    uint64_t dev_bytes;          /* bytes asked for (recorded for the plan) */
+    void *dev_block[4];          /* unplanned device scratch blocks, freed (stream-ordered) after compute */
+    uint32_t n_dev;
 } kiln_call;
 
 /* Kernel-time host services (runtime/executor.c). */
@@ -304,12 +312,16 @@ int32_t kiln_call_set_string(kiln_kernel_ctx *ctx, kiln_value_desc *t, uint64_t 
 void *kiln_call_scratch(kiln_kernel_ctx *ctx, size_t bytes);
 void kiln_call_parallel_for(kiln_kernel_ctx *ctx, size_t n, size_t grain, kiln_range_fn fn, void *arg);
 uint32_t kiln_call_thread_count(kiln_kernel_ctx *ctx);
+int32_t kiln_call_device_scratch(kiln_kernel_ctx *ctx, uint64_t bytes, void **block, uint64_t *offset, kiln_error *err);
 int32_t kiln_call_run_subgraph(kiln_kernel_ctx *ctx, const char *attr, uint32_t index,
                                const kiln_value_desc *const *inputs, uint32_t n_in,
                                const kiln_value_desc *const **outputs, uint32_t *n_out, kiln_error *err);
 
 /* The host API table given to providers (runtime/host_api.c). */
 extern const kiln_host_api kiln_host;
+/* Makes `env` the one the context-less provider `log` slot writes to on this thread; returns
+ * the previous one (restore it when the scope ends). */
+const kiln_env *kiln_host_log_scope(const kiln_env *env);
 
 /* The built-in CPU provider's entry point (providers/cpu/provider.c). */
 int32_t kiln_cpu_provider_entry(const kiln_host_api *host, void *host_ctx, uint32_t host_min, uint32_t host_max,

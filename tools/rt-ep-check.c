@@ -167,13 +167,38 @@ static void m_log(int32_t level, const char *provider, const char *msg) {
 
 static uint64_t m_now(void) { return (uint64_t)(tool_now_ms() * 1e6); }
 
-/* Only what a provider may call outside claims and kernels: logging, memory, the clock. */
+static void m_log_ctx(void *ctx, int32_t level, const char *provider, const char *msg) {
+    (void)ctx;
+    m_log(level, provider, msg);
+}
+
+static int32_t m_set_error(kiln_error *err, int32_t status, const char *fmt, ...) {
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->msg, sizeof(err->msg), fmt ? fmt : "", ap);
+        va_end(ap);
+        err->status = (kiln_status)status;
+    }
+    return status;
+}
+
+static uint64_t m_dtype_size(int32_t dtype) {
+    uint32_t bits = dtype == KILN_DTYPE_STRING ? 0 : kiln_dtype_bits((kiln_dtype)dtype);
+    return bits % 8 ? 0 : bits / 8;
+}
+
+/* Only what a provider may call outside claims and kernels: logging, memory, the clock, and the
+ * 1.2 helpers. */
 static const kiln_host_api mock_host = {
     .hdr = {sizeof(kiln_host_api), KILN_ABI_VERSION},
     .log = m_log,
     .alloc = m_alloc,
     .free = m_free,
     .now_ns = m_now,
+    .log_ctx = m_log_ctx,
+    .set_error = m_set_error,
+    .dtype_size = m_dtype_size,
 };
 
 static long m_live(void) { return atomic_load(&m_allocs) - atomic_load(&m_frees); }
@@ -1086,6 +1111,117 @@ static void sec_threads(void) {
 
 /* ---- main ---- */
 
+/* ---- [abi12]: the error protocol, the 1.2 capabilities and slots ---- */
+
+/* A failing call checked both ways: with an error (status returned == err.status, a message)
+ * and with err NULL (still a failure, no crash: the section runs in a child). */
+#define PROTOCOL(what, call_err, call_null)                                                                  \
+    do {                                                                                                   \
+        kiln_error e_;                                                                                     \
+        memset(&e_, 0, sizeof(e_));                                                                        \
+        kiln_error *err = &e_;                                                                             \
+        int32_t st_ = (call_err);                                                                          \
+        e_.msg[KILN_ERROR_MSG_MAX - 1] = '\0';                                                             \
+        result(st_ != KILN_OK && (int32_t)e_.status == st_ && e_.msg[0],                                  \
+               "error protocol: %s fails with status %d, err->status %d, message '%s'", what, (int)st_,     \
+               (int)e_.status, e_.msg);                                                                    \
+        err = NULL;                                                                                        \
+        st_ = (call_null);                                                                                 \
+        result(st_ != KILN_OK, "error protocol: %s with err NULL fails cleanly (status %d)", what, (int)st_); \
+    } while (0)
+
+static void sec_abi12(void) {
+    kiln_provider_library *lib = open_lib();
+    if (!lib) return;
+    uint32_t v = lib->hdr.abi_version;
+    uint32_t n = lib->device_count(lib);
+    kiln_device_info di;
+    memset(&di, 0, sizeof(di));
+    di.hdr.struct_size = sizeof(di);
+    di.hdr.abi_version = v;
+    PROTOCOL("device_info past the last device", lib->device_info(lib, n, &di, err), lib->device_info(lib, n, &di, err));
+    kiln_provider_params prm;
+    memset(&prm, 0, sizeof(prm));
+    prm.hdr.struct_size = sizeof(prm);
+    prm.hdr.abi_version = v;
+    prm.host = &mock_host;
+    prm.device = n;
+    prm.mem_kind_ids = kind_ids;
+    kiln_provider *bad = NULL;
+    PROTOCOL("create_provider on a device past the last", lib->create_provider(lib, &prm, &bad, err),
+             lib->create_provider(lib, &prm, &bad, err));
+    result(bad == NULL, "a failed create_provider leaves *out NULL");
+    if (v < KILN_ABI_MAKE(1, 2)) {
+        note("the provider speaks ABI %u.%u: the 1.2 checks (async compute, run hooks, memory kind flags) do not apply", V(v));
+        lib->release(lib);
+        return;
+    }
+    for (uint32_t d = 0; d < n && d < 16; d++) {
+        kiln_error e;
+        if (!device_info(lib, d, &di, &e)) continue;
+        if (di.n_mem_kinds && lib->mem_kind_info) {
+            kiln_mem_kind_info mi;
+            memset(&mi, 0, sizeof(mi));
+            mi.hdr.struct_size = sizeof(mi);
+            mi.hdr.abi_version = v;
+            PROTOCOL("mem_kind_info past the last kind", lib->mem_kind_info(lib, d, di.n_mem_kinds, &mi, err),
+                     lib->mem_kind_info(lib, d, di.n_mem_kinds, &mi, err));
+            for (uint32_t k = 0; k < di.n_mem_kinds; k++) {
+                memset(&mi, 0, sizeof(mi));
+                mi.hdr.struct_size = sizeof(mi);
+                mi.hdr.abi_version = v;
+                memset(&e, 0, sizeof(e));
+                if (lib->mem_kind_info(lib, d, k, &mi, &e) != KILN_OK) continue;
+                result(!(mi.flags & ~(uint32_t)KILN_MEM_KIND_F_PINNED_HOST), "device %u memory kind %u: flags 0x%x are known bits", d,
+                       k, mi.flags);
+            }
+        }
+        int async = (di.caps & KILN_DEVICE_CAP_ASYNC_COMPUTE) != 0;
+        if (async) result((di.caps & KILN_DEVICE_CAP_STREAMS) != 0, "device %u: ASYNC_COMPUTE comes with STREAMS", d);
+        kiln_provider *p = instance(lib, d, &di, 1);
+        if (!p) {
+            result(0, "device %u: no instance for the 1.2 checks", d);
+            continue;
+        }
+        int has = KILN_ABI_HAS(p, kiln_provider, run_end);
+        result(!has || !p->run_begin == !p->run_end, "device %u: run_begin and run_end are both set or both NULL (%s)", d,
+               has && p->run_begin ? "set" : "NULL");
+        if (async) result(p->mem_kind != 0, "device %u: ASYNC_COMPUTE kernels work in a device memory kind (%u)", d, p->mem_kind);
+        if (async && p->create_stream) {
+            /* The run's stream: record an event, wait for it, synchronize, all on an empty stream. */
+            kiln_stream *s = NULL;
+            memset(&e, 0, sizeof(e));
+            int ok = p->create_stream(p, &s, &e) == KILN_OK && s && s->record && s->synchronize && s->release;
+            kiln_event *ev = NULL;
+            if (ok) ok = s->record(s, &ev, &e) == KILN_OK && ev && ev->wait && ev->release;
+            if (ok) ok = ev->wait(ev, &e) == KILN_OK;
+            if (ok && s->wait_event) ok = s->wait_event(s, ev, &e) == KILN_OK;
+            if (ok) ok = s->synchronize(s, &e) == KILN_OK;
+            if (ev) ev->release(ev);
+            if (s) s->release(s);
+            result(ok, "device %u: the compute stream records, waits and synchronizes%s%s", d, ok ? "" : ": ", ok ? "" : e.msg);
+        }
+        if (has && p->run_begin) {
+            /* Hooks on a run the provider did not see kernels of: nothing to capture, nothing to fail. */
+            kiln_run_info ri;
+            memset(&ri, 0, sizeof(ri));
+            ri.hdr.struct_size = sizeof(ri);
+            ri.hdr.abi_version = v;
+            ri.run_id = 1;
+            ri.signature = 42;
+            memset(&e, 0, sizeof(e));
+            int ok = p->run_begin(p, &ri, &e) == KILN_OK && !ri.replayed;
+            memset(&e, 0, sizeof(e));
+            if (ok) ok = p->run_end(p, &ri, &e) == KILN_OK;
+            result(ok, "device %u: run_begin/run_end of an unplanned run succeed and replay nothing%s%s", d, ok ? "" : ": ",
+                   ok ? "" : e.msg);
+        }
+        p->release(p);
+    }
+    note("the kernels' stream path (async compute, device scratch, end-of-run synchronize) is checked by [conformance]");
+    lib->release(lib);
+}
+
 static void usage(FILE *f) {
     fprintf(f, "usage: rt-ep-check PROVIDER.so [--onnx-tests DIR] [--filter SUBSTRING] [--option KEY=VALUE]...\n"
                "                   [--jobs N] [--timeout S] [--threads N] [--rtol X] [--atol X] [--verbose]\n"
@@ -1149,6 +1285,7 @@ int main(int argc, char **argv) {
     section("devices", sec_devices, 60);
     section("instances", sec_instances, 60);
     section("memory", sec_memory, 120);
+    section("abi12", sec_abi12, 60);
     scan_tests();
     /* The conformance child reports the passing claimed tests ("C dir" lines) for the next two. */
     int p[2];

@@ -3,8 +3,13 @@
  * float Add, Mul and Relu as kernels, fuses chains of them into compiled groups, keeps tensors
  * in its own "device" memory (host memory behind opaque handles, capacity-limited, so every
  * copy the host makes is real), copies synchronously or queued on streams, and pre-packs
- * constant operands. Built only against abi/kiln_provider.h; see docs/providers.md. */
+ * constant operands. With ABI 1.2 it computes asynchronously like a GPU: kernels queue their
+ * work on the run's stream (run lazily, when the host waits), temporaries come from device
+ * scratch, frees are stream-ordered, and with graphs=1 it captures a run's queued work in
+ * run_begin/run_end and replays it for later runs of the same signature and addresses.
+ * Built only against abi/kiln_provider.h; see docs/providers.md. */
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +18,7 @@
 
 /* ABI versions this provider speaks. */
 #define EX_ABI_MIN KILN_ABI_MAKE(1, 0)
-#define EX_ABI_MAX KILN_ABI_MAKE(1, 0)
+#define EX_ABI_MAX KILN_ABI_MAKE(1, 2)
 #define EX_DEFAULT_MEMORY (1ull << 30) /* bytes of device memory per instance */
 #define EX_ALIGN 64                     /* bytes */
 #define EX_MAGIC 0x6b6c6e65u
@@ -36,12 +41,26 @@ typedef struct ex_library {
     void *host_ctx;
 } ex_library;
 
+#define EX_V12(ex) ((ex)->version >= KILN_ABI_MAKE(1, 2))
+
+struct ex_stream;
+struct ex_job;
+
 typedef struct ex_provider {
     kiln_provider abi;
     const kiln_host_api *host;
     void *host_ctx;
     uint32_t version;            /* negotiated ABI version */
     uint64_t capacity, used;     /* bytes of device memory */
+    struct ex_stream *stream;    /* the stream the host created (1.2: kernels queue on it) */
+    int graphs;                  /* option graphs=1: capture and replay runs */
+    /* Capture (graphs=1): the jobs queued between run_begin and run_end of a replayable run. */
+    int capturing, captured;
+    uint64_t cap_sig, cap_key, cap_run;
+    struct ex_job **cap_jobs;
+    uint32_t n_cap, cap_cap;
+    uint64_t replays;
+    struct ex_job *job_pool;     /* finished jobs kept for reuse: a warm run allocates nothing */
 } ex_provider;
 
 /* ---- device memory: blocks are handles; the host never dereferences them ---- */
@@ -68,14 +87,21 @@ static int32_t mem_alloc(kiln_provider *p, uint32_t kind, uint64_t bytes, void *
     return KILN_OK;
 }
 
-static void mem_free(kiln_provider *p, uint32_t kind, void *block) {
-    ex_provider *ex = (ex_provider *)p;
-    ex_block *b = block;
-    (void)kind;
+static void block_free(ex_provider *ex, ex_block *b) {
     if (!b || b->magic != EX_MAGIC) return;
     b->magic = 0;
     ex->used -= b->bytes;
     ex->host->free(ex->host_ctx, b);
+}
+
+static int defer_free(ex_provider *ex, ex_block *b); /* below: queued behind the stream's work */
+
+/* Stream-ordered: a block that queued work may still use is freed once that work is done. */
+static void mem_free(kiln_provider *p, uint32_t kind, void *block) {
+    ex_provider *ex = (ex_provider *)p;
+    (void)kind;
+    if (!block || defer_free(ex, block)) return;
+    block_free(ex, block);
 }
 
 /* The bytes [offset, offset + bytes) of a block, or NULL when the handle or range is bad. */
@@ -106,6 +132,8 @@ typedef struct ex_op {
     kiln_copy_region r;          /* a copy, or, when `after` is set, a wait for another stream */
     struct ex_stream *after;
     uint64_t until;
+    struct ex_job *job;          /* 1.2: a kernel's work, run when the op is reached */
+    ex_block *free_block;        /* a stream-ordered free */
 } ex_op;
 
 typedef struct ex_stream {
@@ -122,12 +150,19 @@ typedef struct ex_event {
     uint64_t seq;
 } ex_event;
 
+static int32_t job_run(struct ex_job *j, kiln_error *err);
+static void job_free(ex_provider *ex, struct ex_job *j);
+
 static int32_t flush(ex_stream *s, uint64_t until, kiln_error *err) {
     uint32_t k = 0;
     int32_t st = KILN_OK;
     while (s->done < until && k < s->n && st == KILN_OK) {
         ex_op *op = &s->ops[k++];
-        st = op->after ? flush(op->after, op->until, err) : copy_now(s->ex, &op->r, err);
+        if (op->free_block) block_free(s->ex, op->free_block);
+        else if (op->job) {
+            st = job_run(op->job, err);
+            job_free(s->ex, op->job);
+        } else st = op->after ? flush(op->after, op->until, err) : copy_now(s->ex, &op->r, err);
         s->done++;
     }
     if (k && s->n > k) memmove(s->ops, s->ops + k, (s->n - k) * sizeof(*s->ops));
@@ -190,9 +225,15 @@ static int32_t stream_synchronize(kiln_stream *st, kiln_error *err) {
     return flush(s, s->queued, err);
 }
 
-/* Work still queued is dropped: its buffers may be gone (the host synchronizes to keep it). */
+/* Work still queued is dropped: its buffers may be gone (the host synchronizes to keep it);
+ * frees queued behind it are done. */
 static void stream_release(kiln_stream *st) {
     ex_stream *s = (ex_stream *)st;
+    for (uint32_t i = 0; i < s->n; i++) {
+        if (s->ops[i].free_block) block_free(s->ex, s->ops[i].free_block);
+        if (s->ops[i].job) job_free(s->ex, s->ops[i].job);
+    }
+    if (s->ex->stream == s) s->ex->stream = NULL;
     s->ex->host->free(s->ex->host_ctx, s->ops);
     s->ex->host->free(s->ex->host_ctx, s);
 }
@@ -210,8 +251,17 @@ static int32_t create_stream(kiln_provider *p, kiln_stream **out, kiln_error *er
     s->abi.synchronize = stream_synchronize;
     s->abi.release = stream_release;
     s->ex = ex;
+    ex->stream = s;
     *out = &s->abi;
     return KILN_OK;
+}
+
+static int defer_free(ex_provider *ex, ex_block *b) {
+    if (!ex->stream || !ex->stream->n) return 0;
+    ex_op op;
+    memset(&op, 0, sizeof(op));
+    op.free_block = b;
+    return enqueue(ex->stream, &op, NULL) == KILN_OK;
 }
 
 static int32_t copy(kiln_provider *p, const kiln_copy_region *const *regions, uint32_t n, kiln_stream *stream,
@@ -342,6 +392,70 @@ static void run_step(const ex_step *s, const ex_val *v, ex_val *out) {
     }
 }
 
+/* 1.2: one kernel call's work queued on a stream: the program and its bound values. */
+typedef struct ex_job {
+    const ex_step *steps;        /* the kernel's (it outlives every run: the host synchronizes first) */
+    uint32_t n_steps, n_slots;
+    uint32_t cap_slots;          /* slots allocated */
+    struct ex_job *next;         /* in the provider's pool */
+    ex_val v[];
+} ex_job;
+
+static int32_t job_run(ex_job *j, kiln_error *err) {
+    (void)err;
+    for (uint32_t s = 0; s < j->n_steps; s++) run_step(&j->steps[s], j->v, &j->v[j->steps[s].out]);
+    return KILN_OK;
+}
+
+/* Back to the pool (freed with the provider). */
+static void job_free(ex_provider *ex, ex_job *j) {
+    j->next = ex->job_pool;
+    ex->job_pool = j;
+}
+
+static ex_job *job_get(ex_provider *ex, uint32_t n_slots) {
+    for (ex_job **at = &ex->job_pool; *at; at = &(*at)->next) {
+        if ((*at)->cap_slots < n_slots) continue;
+        ex_job *j = *at;
+        *at = j->next;
+        return j;
+    }
+    ex_job *j = ex->host->alloc(ex->host_ctx, sizeof(ex_job) + n_slots * sizeof(ex_val), 16);
+    if (j) j->cap_slots = n_slots;
+    return j;
+}
+
+static ex_job *job_new(ex_provider *ex, const ex_kernel *ek) {
+    ex_job *j = job_get(ex, ek->n_slots);
+    if (!j) return NULL;
+    uint32_t cap = j->cap_slots;
+    memset(j, 0, sizeof(ex_job) + ek->n_slots * sizeof(ex_val));
+    j->cap_slots = cap;
+    j->steps = ek->steps;
+    j->n_steps = ek->n_steps;
+    j->n_slots = ek->n_slots;
+    return j;
+}
+
+static ex_job *job_clone(ex_provider *ex, const ex_job *src) {
+    ex_job *j = job_get(ex, src->n_slots);
+    if (!j) return NULL;
+    uint32_t cap = j->cap_slots;
+    memcpy(j, src, sizeof(ex_job) + src->n_slots * sizeof(ex_val));
+    j->cap_slots = cap;
+    j->next = NULL;
+    return j;
+}
+
+static int32_t enqueue_job(ex_provider *ex, ex_stream *s, ex_job *j, kiln_error *err) {
+    ex_op op;
+    memset(&op, 0, sizeof(op));
+    op.job = j;
+    int32_t st = enqueue(s, &op, err);
+    if (st != KILN_OK) job_free(ex, j);
+    return st;
+}
+
 static int32_t bind(ex_kernel *ek, const kiln_value_desc *d, ex_val *v, kiln_error *err) {
     v->rank = d->rank;
     memcpy(v->dims, d->dims, (size_t)d->rank * sizeof(int64_t));
@@ -351,9 +465,56 @@ static int32_t bind(ex_kernel *ek, const kiln_value_desc *d, ex_val *v, kiln_err
     return KILN_OK;
 }
 
+static int32_t capture_job(ex_provider *ex, const ex_job *j, kiln_error *err);
+
+/* 1.2, on the run's stream: shapes, outputs and temporaries (device scratch) now; the arithmetic
+ * queued as a job that runs when the host waits on the stream. */
+static int32_t compute_async(ex_kernel *ek, kiln_kernel_ctx *ctx, ex_stream *stream, kiln_error *err) {
+    ex_provider *ex = ek->ex;
+    const kiln_host_api *h = ctx->host;
+    uint64_t t0 = h->now_ns();
+    ex_job *j = job_new(ex, ek);
+    if (!j) return h->set_error(err, KILN_ERR_OUT_OF_MEMORY, "out of memory queueing a kernel");
+    ex_val *v = j->v;
+    int32_t st = KILN_OK;
+    for (uint32_t i = 0; i < ek->n_in && st == KILN_OK; i++) {
+        kiln_value_desc own = *ctx->inputs[i];
+        if (ek->packed[i]) own.data = ek->packed[i], own.offset = 0;
+        st = bind(ek, &own, &v[i], err);
+    }
+    for (uint32_t s = 0; s < ek->n_steps && st == KILN_OK; s++) {
+        const ex_step *sp = &ek->steps[s];
+        ex_val *out = &v[sp->out];
+        if ((st = step_shape(sp, v, out, err)) != KILN_OK) break;
+        if (sp->out < ek->n_in + ek->n_out) {
+            uint32_t o = sp->out - ek->n_in;
+            kiln_value_desc *d = ctx->outputs[o];
+            if (!d) st = h->alloc_output(ctx, o, out->rank, out->dims, &d, err);
+            if (st == KILN_OK) st = bind(ek, d, out, err);
+        } else {
+            uint64_t bytes = (uint64_t)count(out) * h->dtype_size(KILN_DTYPE_FLOAT), off = 0;
+            void *blk = NULL;
+            st = h->device_scratch(ctx, bytes, &blk, &off, err);
+            out->data = st == KILN_OK ? (float *)block_at(blk, off, bytes) : NULL;
+            if (st == KILN_OK && !out->data) st = h->set_error(err, KILN_ERR_INTERNAL, "device scratch outside its block");
+        }
+    }
+    if (st == KILN_OK && ex->capturing) st = capture_job(ex, j, err);
+    if (st != KILN_OK) {
+        job_free(ex, j);
+        return st;
+    }
+    st = enqueue_job(ex, stream, j, err);
+    /* The span is the call's (queueing); the work runs when the host waits on the stream. */
+    if (ek->n_steps > 1 && st == KILN_OK) h->trace(ctx, "example fused group", t0, h->now_ns());
+    return st;
+}
+
 static int32_t compute(kiln_kernel *k, kiln_kernel_ctx *ctx, kiln_error *err) {
     ex_kernel *ek = (ex_kernel *)k;
     const kiln_host_api *h = ctx->host;
+    if (EX_V12(ek->ex) && KILN_ABI_HAS(ctx, kiln_kernel_ctx, stream) && ctx->stream)
+        return compute_async(ek, ctx, (ex_stream *)ctx->stream, err);
     uint64_t t0 = h->now_ns();
     ex_val *v = h->scratch(ctx, ek->n_slots * sizeof(ex_val));
     if (!v) return fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory");
@@ -558,8 +719,76 @@ static int32_t compile_group(kiln_provider *p, const kiln_graph_view *g, kiln_ke
 
 /* ---- instances and the library ---- */
 
+/* ---- 1.2 run hooks: a toy of CUDA graph capture and replay (option graphs=1) ---- */
+
+static void capture_drop(ex_provider *ex) {
+    for (uint32_t i = 0; i < ex->n_cap; i++) job_free(ex, ex->cap_jobs[i]);
+    ex->n_cap = 0;
+    ex->captured = 0;
+}
+
+static int32_t capture_job(ex_provider *ex, const ex_job *j, kiln_error *err) {
+    if (ex->n_cap == ex->cap_cap) {
+        uint32_t nc = ex->cap_cap ? ex->cap_cap * 2 : 16;
+        ex_job **nj = ex->host->alloc(ex->host_ctx, nc * sizeof(*nj), 16);
+        if (!nj) return ex->host->set_error(err, KILN_ERR_OUT_OF_MEMORY, "out of memory capturing a run");
+        if (ex->n_cap) memcpy(nj, ex->cap_jobs, ex->n_cap * sizeof(*nj));
+        ex->host->free(ex->host_ctx, ex->cap_jobs);
+        ex->cap_jobs = nj;
+        ex->cap_cap = nc;
+    }
+    ex_job *c = job_clone(ex, j);
+    if (!c) return ex->host->set_error(err, KILN_ERR_OUT_OF_MEMORY, "out of memory capturing a run");
+    ex->cap_jobs[ex->n_cap++] = c;
+    return KILN_OK;
+}
+
+static int32_t run_begin(kiln_provider *p, kiln_run_info *run, kiln_error *err) {
+    ex_provider *ex = (ex_provider *)p;
+    if (!ex->graphs || !run->replay_ok || !ex->stream) return KILN_OK;
+    if (ex->captured && run->signature == ex->cap_sig && run->address_key == ex->cap_key) {
+        for (uint32_t i = 0; i < ex->n_cap; i++) {
+            ex_job *j = job_clone(ex, ex->cap_jobs[i]);
+            if (!j) return ex->host->set_error(err, KILN_ERR_OUT_OF_MEMORY, "out of memory replaying a run");
+            int32_t st = enqueue_job(ex, ex->stream, j, err);
+            if (st != KILN_OK) return st;
+        }
+        run->replayed = 1;
+        if (ex->replays++ == 0) {
+            char msg[128];
+            snprintf(msg, sizeof(msg), "replaying a captured run of %u kernels", ex->n_cap);
+            ex->host->log_ctx(ex->host_ctx, KILN_LOG_DEBUG, "example", msg);
+        }
+        return KILN_OK;
+    }
+    capture_drop(ex);
+    ex->capturing = 1;
+    ex->cap_sig = run->signature;
+    ex->cap_key = run->address_key;
+    ex->cap_run = run->run_id;
+    return KILN_OK;
+}
+
+static int32_t run_end(kiln_provider *p, kiln_run_info *run, kiln_error *err) {
+    ex_provider *ex = (ex_provider *)p;
+    (void)err;
+    if (ex->capturing && run->run_id == ex->cap_run) {
+        ex->capturing = 0;
+        ex->captured = run->status == KILN_OK && ex->n_cap > 0;
+        if (!ex->captured) capture_drop(ex);
+    }
+    return KILN_OK;
+}
+
 static void provider_release(kiln_provider *p) {
     ex_provider *ex = (ex_provider *)p;
+    capture_drop(ex);
+    ex->host->free(ex->host_ctx, ex->cap_jobs);
+    while (ex->job_pool) {
+        ex_job *j = ex->job_pool;
+        ex->job_pool = j->next;
+        ex->host->free(ex->host_ctx, j);
+    }
     ex->host->free(ex->host_ctx, ex);
 }
 
@@ -569,7 +798,7 @@ static int32_t create_provider(kiln_provider_library *lib, const kiln_provider_p
     *out = NULL;
     if (prm->device != 0) return fail(err, KILN_ERR_INVALID_ARGUMENT, "the example library has one device, not %u", prm->device);
     uint64_t capacity = EX_DEFAULT_MEMORY;
-    int fuse = 1;
+    int fuse = 1, graphs = 0;
     for (uint32_t i = 0; i < prm->n_options; i++) {
         const char *k = prm->option_keys[i], *v = prm->option_values[i];
         char *end;
@@ -578,10 +807,15 @@ static int32_t create_provider(kiln_provider_library *lib, const kiln_provider_p
             if (!*v || *end) return fail(err, KILN_ERR_INVALID_ARGUMENT, "device_memory='%s' is not a byte count", v);
         } else if (!strcmp(k, "fuse") && (!strcmp(v, "0") || !strcmp(v, "1"))) {
             fuse = v[0] == '1';
+        } else if (!strcmp(k, "graphs") && (!strcmp(v, "0") || !strcmp(v, "1"))) {
+            graphs = v[0] == '1';
         } else {
             char msg[256];
-            snprintf(msg, sizeof(msg), "unknown option %s=%s ignored (known: device_memory=BYTES, fuse=0|1)", k, v);
-            h->log(KILN_LOG_WARNING, "example", msg);
+            snprintf(msg, sizeof(msg), "unknown option %s=%s ignored (known: device_memory=BYTES, fuse=0|1, graphs=0|1)", k, v);
+            if (lib->hdr.abi_version >= KILN_ABI_MAKE(1, 2) && KILN_ABI_HAS(h, kiln_host_api, log_ctx) && h->log_ctx)
+                h->log_ctx(prm->host_ctx, KILN_LOG_WARNING, "example", msg);
+            else
+                h->log(KILN_LOG_WARNING, "example", msg);
         }
     }
     ex_provider *ex = h->alloc(prm->host_ctx, sizeof(*ex), 16);
@@ -605,6 +839,14 @@ static int32_t create_provider(kiln_provider_library *lib, const kiln_provider_p
     ex->host_ctx = prm->host_ctx;
     ex->version = lib->hdr.abi_version;
     ex->capacity = capacity;
+    if (EX_V12(ex)) {
+        ex->abi.run_begin = run_begin;
+        ex->abi.run_end = run_end;
+        ex->graphs = graphs;
+    } else {
+        /* An older host knows a shorter table: the struct ends where its version's does. */
+        ex->abi.hdr.struct_size = (uint32_t)offsetof(kiln_provider, run_begin);
+    }
     *out = &ex->abi;
     return KILN_OK;
 }
@@ -626,6 +868,7 @@ static int32_t device_info(kiln_provider_library *lib, uint32_t device, kiln_dev
     d.n_mem_kinds = 1;
     d.memory_total = d.memory_free = EX_DEFAULT_MEMORY;
     d.caps = KILN_DEVICE_CAP_STREAMS;
+    if (lib->hdr.abi_version >= KILN_ABI_MAKE(1, 2)) d.caps |= KILN_DEVICE_CAP_ASYNC_COMPUTE;
     memcpy(info, &d, info->hdr.struct_size < sizeof(d) ? info->hdr.struct_size : sizeof(d));
     return KILN_OK;
 }

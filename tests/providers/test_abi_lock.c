@@ -17,7 +17,7 @@
 
 #if UINTPTR_MAX == UINT64_MAX && (defined(__x86_64__) || defined(__aarch64__))
 #define LOCKED 1
-LOCK(KILN_ABI_VERSION == 0x00010001u);
+LOCK(KILN_ABI_VERSION == 0x00010002u);
 LOCK(KILN_ABI_VERSION_MIN == 0x00010000u);
 LOCK(KILN_MAX_RANK == 16);
 LOCK(KILN_ERROR_MSG_MAX == 512);
@@ -25,7 +25,8 @@ SIZE(kiln_error, 516);
 LOCK(KILN_CLAIM_NO == 0 && KILN_CLAIM_KERNEL == 1 && KILN_CLAIM_KERNEL_INSIST == 2);
 LOCK(KILN_NODE_F_SHAPE_ONLY == 1 && KILN_NODE_F_CLAIMED == 2 && KILN_NODE_F_SUBGRAPH == 4);
 LOCK(KILN_GROUP_INSIST == 1);
-LOCK(KILN_DEVICE_CAP_STREAMS == 1 && KILN_DEVICE_CAP_CONCURRENT_RUNS == 2);
+LOCK(KILN_DEVICE_CAP_STREAMS == 1 && KILN_DEVICE_CAP_CONCURRENT_RUNS == 2 && KILN_DEVICE_CAP_ASYNC_COMPUTE == 4);
+LOCK(KILN_MEM_KIND_F_PINNED_HOST == 1);
 LOCK(KILN_DEVICE_CPU == 0 && KILN_DEVICE_GPU == 1 && KILN_DEVICE_NPU == 2 && KILN_DEVICE_ACCELERATOR == 3 &&
      KILN_DEVICE_OTHER == 4);
 LOCK(KILN_ERR_PROVIDER == 7 && KILN_ERR_INTERNAL == 9 && KILN_ERR_TIMEOUT == 10);
@@ -56,7 +57,7 @@ AT(kiln_value_info, rank, 28);
 AT(kiln_value_info, dims, 32);
 AT(kiln_value_info, constant, 160);
 
-SIZE(kiln_host_api, 376); /* 368 in 1.0; 1.1 appended thread_count */
+SIZE(kiln_host_api, 408); /* 368 in 1.0; 1.1 appended thread_count (376); 1.2 log_ctx..device_scratch */
 AT(kiln_host_api, hdr, 0);
 AT(kiln_host_api, log, 8);
 AT(kiln_host_api, alloc, 16);
@@ -104,14 +105,19 @@ AT(kiln_host_api, claim_group, 344);
 AT(kiln_host_api, now_ns, 352);
 AT(kiln_host_api, trace, 360);
 AT(kiln_host_api, thread_count, 368); /* 1.1 */
+AT(kiln_host_api, log_ctx, 376);      /* 1.2 */
+AT(kiln_host_api, set_error, 384);
+AT(kiln_host_api, dtype_size, 392);
+AT(kiln_host_api, device_scratch, 400);
 
-SIZE(kiln_kernel_ctx, 40);
+SIZE(kiln_kernel_ctx, 48); /* 40 in 1.0 and 1.1 */
 AT(kiln_kernel_ctx, hdr, 0);
 AT(kiln_kernel_ctx, n_inputs, 8);
 AT(kiln_kernel_ctx, n_outputs, 12);
 AT(kiln_kernel_ctx, inputs, 16);
 AT(kiln_kernel_ctx, outputs, 24);
 AT(kiln_kernel_ctx, host, 32);
+AT(kiln_kernel_ctx, stream, 40); /* 1.2 */
 
 SIZE(kiln_kernel, 40);
 AT(kiln_kernel, hdr, 0);
@@ -170,7 +176,7 @@ AT(kiln_stream, wait_event, 24);
 AT(kiln_stream, synchronize, 32);
 AT(kiln_stream, release, 40);
 
-SIZE(kiln_provider, 104);
+SIZE(kiln_provider, 120); /* 104 in 1.0 and 1.1 */
 AT(kiln_provider, hdr, 0);
 AT(kiln_provider, name, 8);
 AT(kiln_provider, state, 16);
@@ -184,6 +190,19 @@ AT(kiln_provider, mem_alloc, 72);
 AT(kiln_provider, mem_free, 80);
 AT(kiln_provider, copy, 88);
 AT(kiln_provider, create_stream, 96);
+AT(kiln_provider, run_begin, 104); /* 1.2 */
+AT(kiln_provider, run_end, 112);
+
+SIZE(kiln_run_info, 56); /* 1.2 */
+AT(kiln_run_info, hdr, 0);
+AT(kiln_run_info, run_id, 8);
+AT(kiln_run_info, signature, 16);
+AT(kiln_run_info, planned, 24);
+AT(kiln_run_info, replay_ok, 28);
+AT(kiln_run_info, address_key, 32);
+AT(kiln_run_info, stream, 40);
+AT(kiln_run_info, status, 48);
+AT(kiln_run_info, replayed, 52);
 
 SIZE(kiln_provider_library, 72);
 AT(kiln_provider_library, hdr, 0);

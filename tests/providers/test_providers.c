@@ -243,7 +243,7 @@ static void load_error(const char *name_or_path, const char *want) {
 START_TEST(load_errors_name_the_file) {
     load_error("/nonexistent/kiln-provider-x.so", "not found");
     load_error("tp-nosym", "missing entry symbol 'kiln_provider_entry'");
-    load_error("tp-blind", "answered ABI version 1.7, outside the range 1.0-1.1");
+    load_error("tp-blind", "answered ABI version 1.7, outside the range 1.0-1.2");
     load_error("tp-future", "initialization failed: testprov speaks ABI 2.0 only");
     load_error("tp-initfail", "initialization failed: device driver not found (simulated)");
     load_error("tp-nullslot", "required slot 'copy' of kiln_provider is NULL");

@@ -4,7 +4,10 @@
  * silent kernel, failing device memory, a claim_groups that misuses the sink, a kernel that
  * relabels its output's dtype) and well-behaved
  * ones for partitioning rules (host-memory Add kernels claiming, insisting on shape-only nodes,
- * or declining after the claim). Built only against kiln_provider.h. */
+ * or declining after the claim), and a 1.1 provider whose table ends at the 1.1 layout (slots past
+ * it hold a trap the host must never call). Built only against kiln_provider.h. */
+#include <stddef.h>
+#include <stdlib.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -26,7 +29,8 @@
 #define TP_INSIST 12
 #define TP_DECLINE 13
 #define TP_BADGROUP 14
-#define TP_WRONGDTYPE 15
+#define TP_V11 15     /* speaks ABI 1.1 only; its provider table is cut at the 1.1 layout */
+#define TP_WRONGDTYPE 16
 #ifndef TP_MODE
 #error "TP_MODE selects the library"
 #endif
@@ -69,7 +73,7 @@ static int32_t in_dtype(const kiln_host_api *h, const kiln_node_view *n, uint32_
 }
 
 static const char *target_op(void) {
-    return TP_MODE == TP_GREEDY || TP_MODE == TP_INSIST || TP_MODE == TP_BADGROUP ? "Add" : "Relu";
+    return TP_MODE == TP_GREEDY || TP_MODE == TP_INSIST || TP_MODE == TP_BADGROUP || TP_MODE == TP_V11 ? "Add" : "Relu";
 }
 
 static int32_t claim_node(kiln_provider *p, const kiln_node_view *n, int32_t *claim, kiln_error *err) {
@@ -156,6 +160,15 @@ static void release(kiln_provider *p) {
     t->host->free(t->host_ctx, t);
 }
 
+#if TP_MODE == TP_V11
+/* Lies past the 1.1 table's struct_size: a host reading it crashes the test. */
+static int32_t trap_hook(kiln_provider *p, struct kiln_run_info *run, kiln_error *err) {
+    (void)p, (void)run, (void)err;
+    fprintf(stderr, "testprov: the host called a slot past the 1.1 table\n");
+    abort();
+}
+#endif
+
 static int32_t create_provider(kiln_provider_library *lib, const kiln_provider_params *prm, kiln_provider **out, kiln_error *err) {
     tp *t = prm->host->alloc(prm->host_ctx, sizeof(*t), 16);
     *out = NULL;
@@ -179,6 +192,12 @@ static int32_t create_provider(kiln_provider_library *lib, const kiln_provider_p
     }
     t->host = prm->host;
     t->host_ctx = prm->host_ctx;
+#if TP_MODE == TP_V11
+    prm->host->log(KILN_LOG_INFO, "testprov", "a 1.1 provider instance was created");
+    t->abi.hdr.struct_size = (uint32_t)offsetof(kiln_provider, run_begin); /* the 1.1 layout */
+    t->abi.run_begin = trap_hook;
+    t->abi.run_end = trap_hook;
+#endif
     *out = &t->abi;
     return KILN_OK;
 }
@@ -237,7 +256,7 @@ KILN_PROVIDER_EXPORT int32_t ENTRY(const kiln_host_api *host, void *host_ctx, ui
 KILN_PROVIDER_EXPORT int32_t ENTRY(const kiln_host_api *host, void *host_ctx, uint32_t lo, uint32_t hi,
                                    kiln_provider_library **out, kiln_error *err) {
     *out = NULL;
-    uint32_t v = KILN_ABI_VERSION;
+    uint32_t v = TP_MODE == TP_V11 ? KILN_ABI_MAKE(1, 1) : KILN_ABI_VERSION;
     if (TP_MODE == TP_INITFAIL) return fail(err, KILN_ERR_PROVIDER, "device driver not found (simulated)");
     if (TP_MODE == TP_FUTURE) {
         /* Speaks 2.0 only: the right answer to a 1.x host is a clean refusal. */
@@ -246,8 +265,8 @@ KILN_PROVIDER_EXPORT int32_t ENTRY(const kiln_host_api *host, void *host_ctx, ui
         v = KILN_ABI_MAKE(2, 0);
     } else if (TP_MODE == TP_BLIND) {
         v = KILN_ABI_MAKE(1, 7); /* its build-time version, whatever the host offered */
-    } else if (lo > KILN_ABI_VERSION || hi < KILN_ABI_VERSION) {
-        return fail(err, KILN_ERR_PROVIDER, "testprov speaks ABI 1.1 only");
+    } else if (lo > v || hi < v) {
+        return fail(err, KILN_ERR_PROVIDER, "testprov speaks ABI %u.%u only", KILN_ABI_MAJOR(v), KILN_ABI_MINOR(v));
     }
     tp_library *l = host->alloc(host_ctx, sizeof(*l), 16);
     if (!l) return fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory");
