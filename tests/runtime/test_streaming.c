@@ -250,12 +250,212 @@ START_TEST(if_with_invariant_slices) {
 }
 END_TEST
 
+/* Two Loops over v (float[4]) with W = [1, 2, 3, 4] read from the main graph: body v' = v + W,
+ * scan output v' * v'. Loop "a" has no condition input (M iterations exactly: scan output
+ * written in place), loop "b" has one that stays true (scan output gathered). */
+static mb *loop_model(void) {
+    mb *b = mb_new(8, 13);
+    KilnOnnx__GraphProto *g = mb_graph(b), *body[2] = {mb_subgraph(b, "body_a"), mb_subgraph(b, "body_b")};
+    static const float w[4] = {1, 2, 3, 4};
+    static const uint8_t t = 1;
+    mb_initializer(b, g, mb_tensor_raw(b, "W", KILN_DTYPE_FLOAT, 1, (const int64_t[]){4}, w, sizeof(w)));
+    mb_initializer(b, g, mb_tensor_raw(b, "T", KILN_DTYPE_BOOL, 0, NULL, &t, 1));
+    mb_input(b, g, "M", KILN_DTYPE_INT64, 0, NULL);
+    mb_input(b, g, "x", KILN_DTYPE_FLOAT, 1, (const int64_t[]){4});
+    for (int l = 0; l < 2; l++) {
+        KilnOnnx__GraphProto *bg = body[l];
+        mb_input(b, bg, "i", KILN_DTYPE_INT64, 0, NULL);
+        mb_input(b, bg, "c", KILN_DTYPE_BOOL, 0, NULL);
+        mb_input(b, bg, "v", KILN_DTYPE_FLOAT, 1, (const int64_t[]){4});
+        mb_node(b, bg, "Identity", "cid", L("c"), L("co"));
+        mb_node(b, bg, "Add", "add", L("v", "W"), L("vo"));
+        mb_node(b, bg, "Mul", "sq", L("vo", "vo"), L("so"));
+        mb_output(b, bg, "co", KILN_DTYPE_BOOL, 0, NULL);
+        mb_output(b, bg, "vo", KILN_DTYPE_FLOAT, 1, (const int64_t[]){4});
+        mb_output(b, bg, "so", KILN_DTYPE_FLOAT, 1, (const int64_t[]){4});
+    }
+    KilnOnnx__NodeProto *na = mb_node(b, g, "Loop", "loop_a", L("M", "", "x"), L("va", "sa"));
+    mb_attr_graph(b, na, "body", body[0]);
+    KilnOnnx__NodeProto *nb = mb_node(b, g, "Loop", "loop_b", L("M", "T", "x"), L("vb", "sb"));
+    mb_attr_graph(b, nb, "body", body[1]);
+    mb_output(b, g, "va", KILN_DTYPE_FLOAT, 1, (const int64_t[]){4});
+    mb_output(b, g, "sa", KILN_DTYPE_FLOAT, 2, (const int64_t[]){-1, 4});
+    mb_output(b, g, "vb", KILN_DTYPE_FLOAT, 1, (const int64_t[]){4});
+    mb_output(b, g, "sb", KILN_DTYPE_FLOAT, 2, (const int64_t[]){-1, 4});
+    return b;
+}
+
+/* Warm runs of a Loop model (same trip count, new data) allocate nothing; every run's results
+ * are exact. The trip count then changes, and changes back. */
+static void loop_runs(int32_t intra) {
+    mb *b = loop_model();
+    size_t size;
+    const uint8_t *bytes = mb_pack(b, &size);
+    kiln_session_options *o;
+    ck_assert_int_eq(kiln_session_options_create(&o, &err), KILN_OK);
+    ck_assert_int_eq(kiln_session_options_set_intra_op_threads(o, intra, &err), KILN_OK);
+    kiln_session *s;
+    ck_assert_msg(kiln_session_create_from_buffer(env, bytes, size, o, &s, &err) == KILN_OK, "%s", err.msg);
+    kiln_session_options_destroy(o);
+    int64_t mv = 5;
+    float xv[4];
+    kiln_tensor *m, *x;
+    ck_assert_int_eq(kiln_tensor_wrap(env, KILN_DTYPE_INT64, NULL, 0, &mv, sizeof(mv), &m, &err), KILN_OK);
+    ck_assert_int_eq(kiln_tensor_wrap(env, KILN_DTYPE_FLOAT, (const int64_t[]){4}, 1, xv, sizeof(xv), &x, &err), KILN_OK);
+    /* Outputs given for 5 iterations; runtime-made ones for 3. */
+    static float ov[4][20];
+    kiln_tensor *given[4];
+    for (int k = 0; k < 4; k++) {
+        const int64_t dims[2] = {k % 2 ? 5 : 4, 4};
+        ck_assert_int_eq(kiln_tensor_wrap(env, KILN_DTYPE_FLOAT, k % 2 ? dims : dims + 1, k % 2 ? 2 : 1, ov[k],
+                                          sizeof(ov[k]) / (k % 2 ? 1 : 5), &given[k], &err), KILN_OK);
+    }
+    long warm = 0;
+    for (int r = 0; r < 30; r++) {
+        mv = r < 20 ? 5 : r < 25 ? 3 : 5;
+        for (int i = 0; i < 4; i++) xv[i] = (float)(r - 2 * i);
+        const kiln_tensor *in[2] = {m, x};
+        kiln_tensor *out[4] = {NULL, NULL, NULL, NULL};
+        if (mv == 5) memcpy(out, given, sizeof(out));
+        long before = atomic_load(&ta.calls);
+        ck_assert_msg(kiln_session_run(s, NULL, in, 2, NULL, out, 4, &err) == KILN_OK, "run %d: %s", r, err.msg);
+        long calls = atomic_load(&ta.calls) - before;
+        for (int k = 0; k < 4; k++) {
+            const kiln_tensor *t = out[k];
+            const int64_t *d = kiln_tensor_dims(t);
+            if (k % 2 == 0) {
+                ck_assert_int_eq(kiln_tensor_rank(t), 1);
+            } else {
+                ck_assert_int_eq(kiln_tensor_rank(t), 2);
+                ck_assert_int_eq(d[0], mv);
+                ck_assert_int_eq(d[1], 4);
+            }
+            const float *y = kiln_tensor_data_const(t);
+            for (int64_t it = 0; it < (k % 2 ? mv : 1); it++)
+                for (int i = 0; i < 4; i++) {
+                    float v = xv[i] + (float)((k % 2 ? it + 1 : mv) * (i + 1));
+                    float want = k % 2 ? v * v : v;
+                    ck_assert_msg(y[it * 4 + i] == want, "run %d, output %d [%lld, %d] = %g, want %g", r, k, (long long)it,
+                                  i, y[it * 4 + i], want);
+                }
+            if (mv != 5) kiln_tensor_destroy(out[k]);
+        }
+        if ((r >= 4 && r < 20) || r >= 27) warm += calls;
+    }
+    ck_assert_int_eq(warm, 0);
+    for (int k = 0; k < 4; k++) kiln_tensor_destroy(given[k]);
+    kiln_tensor_destroy(m);
+    kiln_tensor_destroy(x);
+    kiln_session_destroy(s);
+    mb_free(b);
+}
+
+START_TEST(loop_warm_runs_allocate_nothing) { loop_runs(1); }
+END_TEST
+
+START_TEST(loop_warm_runs_allocate_nothing_threads) { loop_runs(2); }
+END_TEST
+
+/* Scan-9 over xs [T, 4] (forward) and xr [4, T] (axis 1, reversed), states s (float[4]) and
+ * n (int64 scalar): s' = s + xs_t, n' = n + 1, scan outputs s' * 2 (axis 0) and xr_t (axis 1). */
+static mb *scan_model(void) {
+    mb *b = mb_new(8, 13);
+    KilnOnnx__GraphProto *g = mb_graph(b), *bg = mb_subgraph(b, "body");
+    static const int64_t one = 1;
+    static const float two = 2;
+    mb_initializer(b, g, mb_tensor_raw(b, "one", KILN_DTYPE_INT64, 0, NULL, &one, sizeof(one)));
+    mb_initializer(b, g, mb_tensor_raw(b, "two", KILN_DTYPE_FLOAT, 0, NULL, &two, sizeof(two)));
+    mb_input(b, g, "s0", KILN_DTYPE_FLOAT, 1, (const int64_t[]){4});
+    mb_input(b, g, "n0", KILN_DTYPE_INT64, 0, NULL);
+    mb_input(b, g, "xs", KILN_DTYPE_FLOAT, 2, (const int64_t[]){-1, 4});
+    mb_input(b, g, "xr", KILN_DTYPE_FLOAT, 2, (const int64_t[]){4, -1});
+    mb_input(b, bg, "s", KILN_DTYPE_FLOAT, 1, (const int64_t[]){4});
+    mb_input(b, bg, "n", KILN_DTYPE_INT64, 0, NULL);
+    mb_input(b, bg, "xt", KILN_DTYPE_FLOAT, 1, (const int64_t[]){4});
+    mb_input(b, bg, "rt", KILN_DTYPE_FLOAT, 1, (const int64_t[]){4});
+    mb_node(b, bg, "Add", "add", L("s", "xt"), L("so"));
+    mb_node(b, bg, "Add", "inc", L("n", "one"), L("no"));
+    mb_node(b, bg, "Mul", "dbl", L("so", "two"), L("yo"));
+    mb_node(b, bg, "Identity", "rid", L("rt"), L("ro"));
+    mb_output(b, bg, "so", KILN_DTYPE_FLOAT, 1, (const int64_t[]){4});
+    mb_output(b, bg, "no", KILN_DTYPE_INT64, 0, NULL);
+    mb_output(b, bg, "yo", KILN_DTYPE_FLOAT, 1, (const int64_t[]){4});
+    mb_output(b, bg, "ro", KILN_DTYPE_FLOAT, 1, (const int64_t[]){4});
+    KilnOnnx__NodeProto *n = mb_node(b, g, "Scan", "scan", L("s0", "n0", "xs", "xr"), L("s", "n", "y", "r"));
+    mb_attr_graph(b, n, "body", bg);
+    mb_attr_int(b, n, "num_scan_inputs", 2);
+    mb_attr_ints(b, n, "scan_input_axes", (const int64_t[]){0, 1}, 2);
+    mb_attr_ints(b, n, "scan_input_directions", (const int64_t[]){0, 1}, 2);
+    mb_attr_ints(b, n, "scan_output_axes", (const int64_t[]){0, 1}, 2);
+    mb_output(b, g, "s", KILN_DTYPE_FLOAT, 1, (const int64_t[]){4});
+    mb_output(b, g, "n", KILN_DTYPE_INT64, 0, NULL);
+    mb_output(b, g, "y", KILN_DTYPE_FLOAT, 2, (const int64_t[]){-1, 4});
+    mb_output(b, g, "r", KILN_DTYPE_FLOAT, 2, (const int64_t[]){4, -1});
+    return b;
+}
+
+#define SCAN_T 6
+
+START_TEST(scan_warm_runs_allocate_nothing) {
+    mb *b = scan_model();
+    size_t size;
+    const uint8_t *bytes = mb_pack(b, &size);
+    kiln_session *s;
+    ck_assert_msg(kiln_session_create_from_buffer(env, bytes, size, NULL, &s, &err) == KILN_OK, "%s", err.msg);
+    static float s0[4], xs[SCAN_T * 4], xr[4 * SCAN_T], so[4], y[SCAN_T * 4], r[4 * SCAN_T];
+    int64_t n0 = 0, no = 0;
+    kiln_tensor *t[8];
+    const int64_t d4[1] = {4}, dts[2] = {SCAN_T, 4}, dtr[2] = {4, SCAN_T};
+    ck_assert_int_eq(kiln_tensor_wrap(env, KILN_DTYPE_FLOAT, d4, 1, s0, sizeof(s0), &t[0], &err), KILN_OK);
+    ck_assert_int_eq(kiln_tensor_wrap(env, KILN_DTYPE_INT64, NULL, 0, &n0, sizeof(n0), &t[1], &err), KILN_OK);
+    ck_assert_int_eq(kiln_tensor_wrap(env, KILN_DTYPE_FLOAT, dts, 2, xs, sizeof(xs), &t[2], &err), KILN_OK);
+    ck_assert_int_eq(kiln_tensor_wrap(env, KILN_DTYPE_FLOAT, dtr, 2, xr, sizeof(xr), &t[3], &err), KILN_OK);
+    ck_assert_int_eq(kiln_tensor_wrap(env, KILN_DTYPE_FLOAT, d4, 1, so, sizeof(so), &t[4], &err), KILN_OK);
+    ck_assert_int_eq(kiln_tensor_wrap(env, KILN_DTYPE_INT64, NULL, 0, &no, sizeof(no), &t[5], &err), KILN_OK);
+    ck_assert_int_eq(kiln_tensor_wrap(env, KILN_DTYPE_FLOAT, dts, 2, y, sizeof(y), &t[6], &err), KILN_OK);
+    ck_assert_int_eq(kiln_tensor_wrap(env, KILN_DTYPE_FLOAT, dtr, 2, r, sizeof(r), &t[7], &err), KILN_OK);
+    long warm = 0;
+    for (int run = 0; run < 24; run++) {
+        n0 = run;
+        for (int i = 0; i < 4; i++) s0[i] = (float)(run * i);
+        for (int i = 0; i < SCAN_T * 4; i++) {
+            xs[i] = (float)((i * 7 + run) % 11) - 5.0f;
+            xr[i] = (float)(i * 3 + run);
+        }
+        const kiln_tensor *in[4] = {t[0], t[1], t[2], t[3]};
+        kiln_tensor *out[4] = {t[4], t[5], t[6], t[7]};
+        long before = atomic_load(&ta.calls);
+        ck_assert_msg(kiln_session_run(s, NULL, in, 4, NULL, out, 4, &err) == KILN_OK, "run %d: %s", run, err.msg);
+        if (run >= 4) warm += atomic_load(&ta.calls) - before;
+        ck_assert_int_eq(no, n0 + SCAN_T);
+        float acc[4];
+        memcpy(acc, s0, sizeof(acc));
+        for (int tt = 0; tt < SCAN_T; tt++)
+            for (int i = 0; i < 4; i++) {
+                acc[i] += xs[tt * 4 + i];
+                ck_assert_msg(y[tt * 4 + i] == acc[i] * 2, "run %d: y[%d, %d] = %g, want %g", run, tt, i, y[tt * 4 + i],
+                              acc[i] * 2);
+                /* reversed scan input, forward output: r[i, t] = xr[i, T - 1 - t] */
+                ck_assert_float_eq(r[i * SCAN_T + tt], xr[i * SCAN_T + SCAN_T - 1 - tt]);
+            }
+        for (int i = 0; i < 4; i++) ck_assert_float_eq(so[i], acc[i]);
+    }
+    ck_assert_int_eq(warm, 0);
+    for (int i = 0; i < 8; i++) kiln_tensor_destroy(t[i]);
+    kiln_session_destroy(s);
+    mb_free(b);
+}
+END_TEST
+
 int main(void) {
     Suite *su = suite_create("streaming");
     TCase *tc = tcase_create("silero");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, if_with_invariant_slices);
+    tcase_add_test(tc, loop_warm_runs_allocate_nothing);
+    tcase_add_test(tc, loop_warm_runs_allocate_nothing_threads);
+    tcase_add_test(tc, scan_warm_runs_allocate_nothing);
     tcase_add_test(tc, silero_stream_warm_chunks_allocate_nothing);
     tcase_add_test(tc, silero_stream_warm_chunks_allocate_nothing_threads);
     tcase_add_test(tc, silero_branch_switch);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Control flow: If, Loop, Scan (8 and 9+) over host->run_subgraph. Subgraph outputs live until the
- * next run, so carried values are copied into kernel-owned "held" values and scan outputs written
- * or gathered as each iteration ends (docs/control-flow.md). */
+ * next run, so carried values are copied into ping-pong buffers in the node's planned scratch
+ * (sequences and strings into kernel-owned "held" values) and scan outputs written or gathered
+ * as each iteration ends (docs/control-flow.md). */
 #include <string.h>
 
 #include "providers/cpu/cpu_op.h"
@@ -115,25 +116,79 @@ static kiln_status held_clone(const cpu_kernel *k, const kiln_value_desc *src, h
     return KILN_OK;
 }
 
-/* Replaces held values cur[j] by copies of the subgraph outputs outs[j]; a value passed through
- * unchanged (outs[j] is cur[j] itself) is kept. `in` are the descriptors given to the subgraph. */
-static kiln_status carry(const cpu_kernel *k, held **cur, held **next, const kiln_value_desc *const *outs,
+/* Loop-carried values and Scan states between iterations. A tensor ping-pongs between two buffers
+ * from the node's planned scratch: the body reads one while its new value is copied into the
+ * other, so nothing referenced is overwritten and a warm run (same shapes) allocates nothing.
+ * Sequences and string tensors are deep-copied into kernel-owned held values instead. */
+typedef struct carried {
+    kiln_value_desc desc[2];
+    int64_t dims[2][KILN_MAX_RANK];
+    void *buf[2];
+    size_t cap[2];
+    int cur;                       /* buffer in[j] points at; -1: the node's input or a held value */
+    int next;                      /* buffer written this iteration; -1: none (kept or held) */
+    held *h, *h_next;              /* held copy (sequences, strings) */
+} carried;
+
+static void carried_reset(const cpu_kernel *k, carried *c, uint32_t n) {
+    for (uint32_t j = 0; j < n; j++) {
+        held_free(k, c[j].h);
+        held_free(k, c[j].h_next);
+        c[j].h = c[j].h_next = NULL;
+        c[j].cur = c[j].next = -1;
+    }
+}
+
+/* Makes in[j] the subgraph output outs[j] for the next iteration. A value passed through
+ * unchanged (outs[j] is in[j]) is kept. `in` are the descriptors given to the subgraph. */
+static kiln_status carry(kiln_kernel_ctx *ctx, const cpu_kernel *k, carried *c, const kiln_value_desc *const *outs,
                          const kiln_value_desc **in, uint32_t n, kiln_error *err) {
-    for (uint32_t j = 0; j < n; j++) next[j] = NULL;
     kiln_status s = KILN_OK;
+    /* First every new value, into memory no input or output refers to; then the switch. */
     for (uint32_t j = 0; j < n && s == KILN_OK; j++) {
-        if (cur[j] && outs[j] == &cur[j]->desc) continue;
-        s = held_clone(k, outs[j], &next[j], err);
+        const kiln_value_desc *o = outs[j];
+        c[j].next = -1;
+        if (o == in[j]) continue;
+        if (o->kind == KILN_VALUE_TENSOR && o->dtype != KILN_DTYPE_STRING && o->rank >= 0 && o->rank <= KILN_MAX_RANK) {
+            int t = c[j].cur == 0 ? 1 : 0;
+            size_t bytes = desc_bytes(o);
+            if (bytes > c[j].cap[t]) {
+                void *b = ctx->host->scratch(ctx, bytes);
+                if (!b) {
+                    s = oom(err);
+                    break;
+                }
+                c[j].buf[t] = b;
+                c[j].cap[t] = bytes;
+            }
+            if (bytes) memcpy(c[j].buf[t], o->data, bytes);
+            memcpy(c[j].dims[t], o->dims, (size_t)o->rank * sizeof(int64_t));
+            desc_init(&c[j].desc[t], KILN_VALUE_TENSOR, o->dtype, o->rank, c[j].dims[t], c[j].buf[t], o->count);
+            c[j].next = t;
+        } else {
+            s = held_clone(k, o, &c[j].h_next, err);
+        }
     }
     if (s != KILN_OK) {
-        for (uint32_t j = 0; j < n; j++) held_free(k, next[j]);
+        for (uint32_t j = 0; j < n; j++) {
+            held_free(k, c[j].h_next);
+            c[j].h_next = NULL;
+        }
         return s;
     }
     for (uint32_t j = 0; j < n; j++) {
-        if (!next[j]) continue; /* kept */
-        held_free(k, cur[j]);
-        cur[j] = next[j];
-        in[j] = &cur[j]->desc;
+        if (c[j].next >= 0) {
+            c[j].cur = c[j].next;
+            in[j] = &c[j].desc[c[j].cur];
+        } else if (c[j].h_next) {
+            c[j].cur = -1;
+            in[j] = &c[j].h_next->desc;
+        } else {
+            continue; /* kept */
+        }
+        held_free(k, c[j].h);
+        c[j].h = c[j].h_next;
+        c[j].h_next = NULL;
     }
     return KILN_OK;
 }
@@ -251,12 +306,15 @@ typedef struct gathered {
     int32_t dtype, rank;           /* rank -1 until the first iteration */
     int64_t dims[KILN_MAX_RANK];   /* per iteration */
     uint64_t count;                /* elements per iteration */
-    char *buf;                     /* elements (STRING: kernel-owned copies) */
+    char *buf;                     /* elements, in scratch (STRING: kernel-owned copies) */
     size_t used, cap;              /* bytes */
+    int32_t out_idx;               /* >= 0: written straight into this node output (known trip count) */
+    int64_t iters;                 /* the trip count when out_idx >= 0 */
+    kiln_value_desc *out;          /* that output, once sized */
 } gathered;
 
-static kiln_status gather_append(const cpu_kernel *k, gathered *g, const kiln_value_desc *d, uint32_t idx, int64_t it,
-                                 kiln_error *err) {
+static kiln_status gather_append(kiln_kernel_ctx *ctx, const cpu_kernel *k, gathered *g, const kiln_value_desc *d,
+                                 uint32_t idx, int64_t it, kiln_error *err) {
     if (d->kind != KILN_VALUE_TENSOR)
         return cpu_fail(err, KILN_ERR_SHAPE, "scan output %u must be a tensor", idx);
     if (!cpu_dtype_size(d->dtype))
@@ -272,16 +330,26 @@ static kiln_status gather_append(const cpu_kernel *k, gathered *g, const kiln_va
         return cpu_fail(err, KILN_ERR_SHAPE, "scan output %u changed its type or shape at iteration %lld", idx, (long long)it);
     }
     size_t bytes = (size_t)d->count * cpu_dtype_size(d->dtype);
+    if (g->out_idx >= 0 && d->dtype != KILN_DTYPE_STRING) {
+        if (!g->out) {
+            int64_t dims[KILN_MAX_RANK];
+            dims[0] = g->iters;
+            memcpy(dims + 1, g->dims, (size_t)g->rank * sizeof(int64_t));
+            KILN_CPU_TRY(cpu_output(ctx, (uint32_t)g->out_idx, g->rank + 1, dims, &g->out, err));
+        }
+        if (bytes) memcpy((char *)g->out->data + (size_t)it * bytes, d->data, bytes);
+        g->used += bytes;
+        return KILN_OK;
+    }
     if (g->used + bytes > g->cap) {
         size_t cap = g->cap ? g->cap : 64;
         while (cap < g->used + bytes) {
             if (cap > SIZE_MAX / 2) return oom(err);
             cap *= 2;
         }
-        char *nb = cpu_alloc(k, cap);
+        char *nb = ctx->host->scratch(ctx, cap); /* the old buffer goes with the call's scratch */
         if (!nb) return oom(err);
         if (g->used) memcpy(nb, g->buf, g->used);
-        cpu_free(k, g->buf);
         g->buf = nb;
         g->cap = cap;
     }
@@ -308,13 +376,13 @@ static void gather_free(const cpu_kernel *k, gathered *g) {
         char **s = (char **)(void *)g->buf;
         for (size_t i = 0; i < g->used / sizeof(char *); i++) cpu_free(k, s[i]);
     }
-    cpu_free(k, g->buf);
     g->buf = NULL;
 }
 
 static kiln_status gather_finish(kiln_kernel_ctx *ctx, uint32_t i, const gathered *g, const out_info *o, int64_t iters,
                                  kiln_error *err) {
     if (g->rank < 0) return empty_scan_output(ctx, i, o, 0, 0, NULL, 0, err);
+    if (g->out) return KILN_OK; /* written in place */
     int64_t dims[KILN_MAX_RANK];
     dims[0] = iters;
     memcpy(dims + 1, g->dims, (size_t)g->rank * sizeof(int64_t));
@@ -338,13 +406,19 @@ static kiln_status loop_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, ki
     int use_cond = cpu_in(ctx, 1) != NULL;
     if (use_cond) KILN_CPU_TRY(one_value(cpu_in(ctx, 1), KILN_DTYPE_BOOL, "cond", &cond, err));
     const kiln_value_desc **in = ctx->host->scratch(ctx, (2 + nc) * sizeof(*in));
-    held **cur = ctx->host->scratch(ctx, (2 * nc + 1) * sizeof(*cur));
+    carried *cur = ctx->host->scratch(ctx, (nc + 1) * sizeof(*cur));
     gathered *g = ctx->host->scratch(ctx, (ns + 1) * sizeof(*g));
     if (!in || !cur || !g) return oom(err);
-    held **next = cur + nc;
-    memset(cur, 0, (2 * nc + 1) * sizeof(*cur));
+    memset(cur, 0, (nc + 1) * sizeof(*cur));
+    carried_reset(base, cur, nc);
     memset(g, 0, (ns + 1) * sizeof(*g));
-    for (uint32_t s = 0; s < ns; s++) g[s].rank = -1;
+    /* Without a condition input the loop runs exactly M times: scan outputs go straight into
+     * the node's outputs, sized at the first iteration. */
+    for (uint32_t s = 0; s < ns; s++) {
+        g[s].rank = -1;
+        g[s].out_idx = k->out[nc + s].present && !use_cond ? (int32_t)(nc + s) : -1;
+        g[s].iters = max;
+    }
     int64_t it_val = 0;
     uint8_t cond_val = 1;
     kiln_value_desc it_desc, cond_desc;
@@ -368,14 +442,14 @@ static kiln_status loop_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, ki
         }
         if (use_cond && (st = one_value(outs[0], KILN_DTYPE_BOOL, "the body's condition output", &cond, err)) != KILN_OK)
             break;
-        for (uint32_t s = 0; s < ns && st == KILN_OK; s++) st = gather_append(base, &g[s], outs[1 + nc + s], s, it, err);
-        if (st == KILN_OK) st = carry(base, cur, next, outs + 1, in + 2, nc, err);
+        for (uint32_t s = 0; s < ns && st == KILN_OK; s++) st = gather_append(ctx, base, &g[s], outs[1 + nc + s], s, it, err);
+        if (st == KILN_OK) st = carry(ctx, base, cur, outs + 1, in + 2, nc, err);
     }
     for (uint32_t j = 0; j < nc && st == KILN_OK; j++)
         if (k->out[j].present) st = cpu_copy_value(ctx, j, in[2 + j], err);
     for (uint32_t s = 0; s < ns && st == KILN_OK; s++)
         if (k->out[nc + s].present) st = gather_finish(ctx, nc + s, &g[s], &k->out[nc + s], it, err);
-    for (uint32_t j = 0; j < nc; j++) held_free(base, cur[j]);
+    carried_reset(base, cur, nc);
     for (uint32_t s = 0; s < ns; s++) gather_free(base, &g[s]);
     return st;
 }
@@ -501,18 +575,13 @@ typedef struct scan_run {
     const scan_kernel *k;
     kiln_kernel_ctx *ctx;
     const kiln_value_desc **in;    /* n_state + n_sin body inputs */
-    held **cur, **next;            /* n_state each */
+    carried *cur;                  /* n_state */
     kiln_value_desc *views;        /* n_sin slice descriptors */
     int64_t *view_dims;            /* n_sin * KILN_MAX_RANK */
     void **bufs;                   /* n_sin gather buffers (Scan-9, axis != 0) */
 } scan_run;
 
-static void scan_release(scan_run *r) {
-    for (uint32_t j = 0; j < r->k->n_state; j++) {
-        held_free(&r->k->base, r->cur[j]);
-        r->cur[j] = NULL;
-    }
-}
+static void scan_release(scan_run *r) { carried_reset(&r->k->base, r->cur, r->k->n_state); }
 
 /* Scan-9+: one pass over the scan axis. */
 static kiln_status scan9(scan_run *r, kiln_error *err) {
@@ -558,7 +627,7 @@ static kiln_status scan9(scan_run *r, kiln_error *err) {
             int64_t pos = k->out_rev[s] ? len - 1 - t : t;
             KILN_CPU_TRY(scan_write(ctx, k->n_state + s, outs[k->n_state + s], 0, -1, k->out_axis[s], len, pos, s, err));
         }
-        KILN_CPU_TRY(carry(&k->base, r->cur, r->next, outs, r->in, k->n_state, err));
+        KILN_CPU_TRY(carry(ctx, &k->base, r->cur, outs, r->in, k->n_state, err));
     }
     for (uint32_t j = 0; j < k->n_state; j++)
         if (k->out[j].present) KILN_CPU_TRY(cpu_copy_value(ctx, j, r->in[j], err));
@@ -632,7 +701,7 @@ static kiln_status scan8(scan_run *r, kiln_error *err) {
             for (uint32_t s = 0; s < k->n_sout; s++)
                 if (k->out[k->n_state + s].present)
                     KILN_CPU_TRY(scan_write(ctx, k->n_state + s, outs[k->n_state + s], n_batch, b, 0, max_len, t, s, err));
-            KILN_CPU_TRY(carry(&k->base, r->cur, r->next, outs, r->in, k->n_state, err));
+            KILN_CPU_TRY(carry(ctx, &k->base, r->cur, outs, r->in, k->n_state, err));
         }
         for (uint32_t j = 0; j < k->n_state; j++)
             if (k->out[j].present) KILN_CPU_TRY(state_write(ctx, j, r->in[j], n_batch, b, j, err));
@@ -657,16 +726,16 @@ static kiln_status scan8(scan_run *r, kiln_error *err) {
 static kiln_status scan_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, kiln_error *err) {
     const scan_kernel *k = (const scan_kernel *)base;
     uint32_t ns = k->n_state, ni = k->n_sin, nv = ns + ni;
-    scan_run r = {k, ctx, NULL, NULL, NULL, NULL, NULL, NULL};
+    scan_run r = {k, ctx, NULL, NULL, NULL, NULL, NULL};
     r.in = ctx->host->scratch(ctx, (nv + 1) * sizeof(*r.in));
-    r.cur = ctx->host->scratch(ctx, (2 * ns + 1) * sizeof(*r.cur));
+    r.cur = ctx->host->scratch(ctx, (ns + 1) * sizeof(*r.cur));
     r.views = ctx->host->scratch(ctx, (nv + 1) * sizeof(*r.views));
     r.view_dims = ctx->host->scratch(ctx, (size_t)(nv + 1) * KILN_MAX_RANK * sizeof(int64_t));
     r.bufs = ctx->host->scratch(ctx, (ni + 1) * sizeof(*r.bufs));
     if (!r.in || !r.cur || !r.views || !r.view_dims || !r.bufs) return oom(err);
-    memset(r.cur, 0, (2 * ns + 1) * sizeof(*r.cur));
+    memset(r.cur, 0, (ns + 1) * sizeof(*r.cur));
+    carried_reset(&k->base, r.cur, ns);
     memset(r.bufs, 0, (ni + 1) * sizeof(*r.bufs));
-    r.next = r.cur + ns;
     for (uint32_t j = 0; j < ns; j++) r.in[j] = cpu_in(ctx, k->first + j);
     kiln_status st = k->v8 ? scan8(&r, err) : scan9(&r, err);
     scan_release(&r);

@@ -159,7 +159,11 @@ static kiln_status conv_packed_im2col(const conv_kernel *k, kiln_kernel_ctx *ctx
     j.nblocks = (j.out_size + nb - 1) / nb;
     j.tasks = imgs * j.nblocks * j.mblocks;
     double macs = (double)n * (double)m * (double)j.out_size * (double)j.k;
-    j.chunks = macs < 256.0 * 1024.0 ? 1 : threads;
+    /* Threads never hurt: as gemm_parallel.c's tiles, each thread's share is at least 256 K
+     * multiply-adds, so a convolution too small to pay for waking a worker (Silero's STFT, 264 K
+     * in all) stays on the calling thread. */
+    double shares = macs / (256.0 * 1024.0);
+    j.chunks = shares >= (double)threads ? threads : (size_t)shares;
     if (j.chunks > j.tasks) j.chunks = j.tasks;
     if (j.chunks < 1) j.chunks = 1;
     j.work_floats = (nb + nr) * j.k + 16;

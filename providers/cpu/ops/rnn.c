@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* RNN, GRU and LSTM (every direction and layout, sequence_lens, initial states, peepholes,
  * input_forget, clip, the spec's activations), in float32: one GEMM per direction for the input
- * projections, one per step for H·R^T (dot products over the weight rows when they have 1-4
+ * projections, one per step for H·R^T (the ISA's GEMV over the weight rows when there are 1-4
  * rows, as in streaming); steps past a sequence's length write zeros to Y. */
 #include <ctype.h>
 #include <math.h>
 #include <string.h>
 
+#include "kernels/f32-gemv/f32-gemv.h"
 #include "kernels/gemm/gemm.h"
 #include "providers/cpu/cpu_op.h"
 #include "providers/cpu/gemm_parallel.h"
@@ -71,35 +72,10 @@ static inline float clipv(const rnn_kernel *k, float v) {
 
 /* ---- compute ---- */
 
-/* C[m x n] = A[m x k] · B^T (B is [n x k], row-major) for the few rows of a streaming step
- * (batch 1 to 4): one dot product per output, reading each weight row once and packing
- * nothing. A BLAS GEMM packs all of B on every call, which for one row costs more than the
- * product. Seam: the fp32 kernels' packed GEMV/GEMM replaces this when it lands (weights
- * packed once per kernel). Lanes of 4 floats (GNU vector extension, SSE2 or better). */
-typedef float rnn_v4 __attribute__((vector_size(16)));
-
-static inline rnn_v4 v4_load(const float *p) {
-    rnn_v4 v;
-    memcpy(&v, p, sizeof(v));
-    return v;
-}
-
-static float dot_f32(const float *a, const float *b, size_t k) {
-    rnn_v4 s0 = {0, 0, 0, 0}, s1 = s0, s2 = s0, s3 = s0;
-    size_t i = 0;
-    for (; i + 16 <= k; i += 16) {
-        s0 += v4_load(a + i) * v4_load(b + i);
-        s1 += v4_load(a + i + 4) * v4_load(b + i + 4);
-        s2 += v4_load(a + i + 8) * v4_load(b + i + 8);
-        s3 += v4_load(a + i + 12) * v4_load(b + i + 12);
-    }
-    for (; i + 4 <= k; i += 4) s0 += v4_load(a + i) * v4_load(b + i);
-    rnn_v4 t = (s0 + s1) + (s2 + s3);
-    float s = (t[0] + t[1]) + (t[2] + t[3]);
-    for (; i < k; i++) s += a[i] * b[i];
-    return s;
-}
-
+/* C[m x n] = A[m x k] · B^T (B is [n x k], row-major). The few rows of a streaming step (batch
+ * 1 to 4) take the ISA's GEMV (kernels/f32-gemv: dot products over the weight rows in place,
+ * four rows sharing each load of A, 16 lanes on AVX-512); a GEMM would pack all of B on every
+ * call, which for one row costs more than the product. More rows take the packed GEMM. */
 #define RNN_GEMV_ROWS 4
 
 static void rnn_gemm_bt(kiln_kernel_ctx *ctx, size_t m, size_t n, size_t k, const float *a, size_t lda, const float *b,
@@ -108,8 +84,7 @@ static void rnn_gemm_bt(kiln_kernel_ctx *ctx, size_t m, size_t n, size_t k, cons
         kiln_cpu_f32_gemm(ctx, 0, 1, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
         return;
     }
-    for (size_t i = 0; i < m; i++)
-        for (size_t j = 0; j < n; j++) c[i * ldc + j] = dot_f32(a + i * lda, b + j * ldb, k);
+    kiln_f32_gemv_bt_get()(m, n, k, a, lda, b, ldb, c, ldc);
 }
 
 typedef struct rnn_io {
