@@ -9,6 +9,7 @@
 #define KILN_DOMAIN_ML "ai.onnx.ml"
 #define KILN_DOMAIN_TRAINING "ai.onnx.preview.training"
 #define KILN_DOMAIN_PREVIEW "ai.onnx.preview"
+#define KILN_DOMAIN_MS "com.microsoft"    /* onnxruntime's contrib ops (the QOperator format) */
 #define KILN_DOMAIN_KILN "kiln"             /* ops the runtime inserts (copies, fused groups) */
 
 /* Highest opset of the default domain whose semantics Kiln knows. */

@@ -8,6 +8,7 @@
 #define CPU_DOMAIN_ML "ai.onnx.ml"
 #define CPU_DOMAIN_TRAINING "ai.onnx.preview.training"
 #define CPU_DOMAIN_PREVIEW "ai.onnx.preview"
+#define CPU_DOMAIN_MS "com.microsoft"
 #define CPU_DOMAIN_KILN "kiln"
 
 static const struct {

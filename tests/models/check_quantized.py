@@ -10,10 +10,11 @@ Each output must agree with onnxruntime within a measured budget (docs/int8.md: 
 QDQ models as fused integer kernels and Kiln as float ops between QuantizeLinear and
 DequantizeLinear, so a value on a rounding boundary can land one step apart and travel through
 later layers); the comparison with onnxruntime without graph optimizations is printed too, to
-show how much of the difference is that fusion. The QOperator forms use com.microsoft
-ops (QLinearAdd, QLinearGlobalAveragePool, ...) that Kiln does not implement yet: for them the
-check is that Kiln refuses the model at load with a message naming the op (exit code 3), never a
-crash or a wrong answer; when they are implemented, move them to the compared list. TAP output."""
+show how much of the difference is that fusion. The QOperator forms use com.microsoft ops
+(QLinearAdd, QLinearGlobalAveragePool, QGemm, ...; docs/int8.md §5.1), which Kiln computes as
+onnxruntime does: on this machine MobileNetV2 agrees exactly and the BERT within 1.2e-7 (float
+LayerNorm/Softmax between the int8 ops); the budgets (a few output steps) leave room for
+onnxruntime's saturating AVX2 GEMM on a CPU without VNNI (docs/testing.md). TAP output."""
 import argparse
 import importlib.util
 import os
@@ -100,10 +101,10 @@ def main():
     # for BERT, whose outputs come out of a LayerNorm (|y| up to ~4), a step that flips in an
     # intermediate tensor is rescaled by the norm.
     cases = [("mobilenetv2_qdq", "mobilenetv2", "qdq", "compare", 0.02),
-             ("mobilenetv2_qop", "mobilenetv2", "qop", "refuse", 0),
+             ("mobilenetv2_qop", "mobilenetv2", "qop", "compare", 0.01),
              ("bert2_qdq", "bert2", "qdq", "compare", 0.3),
              ("bert2_dynamic", "bert2", "dynamic", "compare", 0.015),
-             ("bert2_qop", "bert2", "qop", "refuse", 0)]
+             ("bert2_qop", "bert2", "qop", "compare", 0.1)]
     print(f"1..{len(cases)}")
     failed = 0
     for i, (name, base, fmt, mode, atol) in enumerate(cases, 1):

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "kernels/q8-maxpool/q8-maxpool.h"
 #include "providers/cpu/cpu_op.h"
 #include "providers/cpu/ops/f32_io.h"
 #include "providers/cpu/ops/window.h"
@@ -28,6 +29,7 @@ typedef struct pool_job {
     const void *x;
     void *y;
     int64_t *idx; /* MaxPool Indices output, or NULL */
+    int q8_s8;    /* maxpool_q8: the planes are int8 */
 } pool_job;
 
 /* Index of an input offset within its plane in column-major order (first spatial axis fastest). */
@@ -223,6 +225,18 @@ GLOBAL_RANGE(global_f64, double)
 GLOBAL_RANGE(global_s8, int8_t)
 GLOBAL_RANGE(global_u8, uint8_t)
 
+/* 2-D MaxPool of 8-bit planes without Indices and dilations: kernels/q8-maxpool, a row buffer
+ * on the stack (the caller checks the width fits). */
+#define Q8_MAXPOOL_ROW 8192
+static void maxpool_q8(void *arg, size_t begin, size_t end) {
+    const pool_job *j = arg;
+    const cpu_window *w = &j->w;
+    uint8_t row[Q8_MAXPOOL_ROW];
+    kiln_q8_maxpool_shape s = {w->in[0], w->in[1], w->out[0], w->out[1], w->k[0], w->k[1], w->s[0], w->s[1], w->pb[0], w->pb[1]};
+    for (size_t p = begin; p < end; p++)
+        kiln_q8_maxpool2d(&s, (const uint8_t *)j->x + p * (size_t)w->in_size, j->q8_s8, (uint8_t *)j->y + p * (size_t)w->out_size, row);
+}
+
 static kiln_status pool_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, kiln_error *err) {
     const pool_kernel *k = (const pool_kernel *)base;
     const kiln_value_desc *x = cpu_in(ctx, 0);
@@ -241,10 +255,13 @@ static kiln_status pool_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, ki
         fn = dt == KILN_DTYPE_DOUBLE ? global_f64 : dt == KILN_DTYPE_INT8 ? global_s8 : dt == KILN_DTYPE_UINT8 ? global_u8 : global_f32;
         cpu_parallel_for(ctx, (size_t)planes, cpu_grain((uint64_t)j.size), fn, &j);
     } else {
-        pool_job j = {k, {0}, xd, yd, NULL};
+        pool_job j = {k, {0}, xd, yd, NULL, 0};
         KILN_CPU_TRY(cpu_window_resolve(&k->wa, x, y, NULL, &j.w, err));
         if (ctx->n_outputs > 1 && ctx->outputs[1]) j.idx = ctx->outputs[1]->data;
-        fn = dt == KILN_DTYPE_DOUBLE ? pool_f64 : dt == KILN_DTYPE_INT8 ? pool_s8 : dt == KILN_DTYPE_UINT8 ? pool_u8 : pool_f32;
+        int q8 = k->kind == POOL_MAX && (dt == KILN_DTYPE_UINT8 || dt == KILN_DTYPE_INT8) && j.w.sp == 2 && !j.idx &&
+                 j.w.d[0] == 1 && j.w.d[1] == 1 && j.w.in[1] <= Q8_MAXPOOL_ROW;
+        j.q8_s8 = dt == KILN_DTYPE_INT8;
+        fn = q8 ? maxpool_q8 : dt == KILN_DTYPE_DOUBLE ? pool_f64 : dt == KILN_DTYPE_INT8 ? pool_s8 : dt == KILN_DTYPE_UINT8 ? pool_u8 : pool_f32;
         cpu_parallel_for(ctx, (size_t)planes, cpu_grain((uint64_t)j.w.out_size * (uint64_t)j.w.k_size), fn, &j);
     }
     if (half) f32_commit(y, yd);
