@@ -51,7 +51,7 @@ void kiln_f32_conv_pad(const kiln_f32_conv_igeom *g, const float *x, size_t c0, 
 
 void kiln_f32_conv_igemm(const kiln_f32_conv_config *cfg, const kiln_f32_conv_igeom *g, const float *xp,
                          const float *a_packed, size_t m, const size_t *off, size_t i0, size_t i1, size_t q0,
-                         size_t q1, float *work, float *y, const kiln_f32_epilogue *ep) {
+                         size_t q1, size_t cblock, float *work, float *y, const kiln_f32_epilogue *ep) {
     size_t mr = cfg->mr, nr = cfg->nr, taps = (size_t)(g->kh * g->kw), cs = (size_t)g->channels;
     size_t k = cs * taps, pitch = kiln_f32_conv_plane_pitch(g), plane = kiln_f32_conv_plane_size(g);
     size_t ow = (size_t)g->ow, osz = (size_t)(g->oh * g->ow), ldw = q1 - q0;
@@ -63,9 +63,16 @@ void kiln_f32_conv_igemm(const kiln_f32_conv_config *cfg, const kiln_f32_conv_ig
         size_t rows = i1 - i < mr ? i1 - i : mr;
         const float *a = a_packed + (i / mr) * k * mr;
         kiln_f32_epilogue tep = {ep->bias ? ep->bias + i : NULL, 1, NULL, 0, in_reg ? ep->act : KILN_ACT_NONE, ep->p0, ep->p1};
-        for (size_t q = q0; q < q1; q += nr) {
-            size_t n = q1 - q < nr ? q1 - q : nr;
-            cfg->ukernel[rows](n, cs, taps, a, xp + q, plane, off, work + (q - q0), ldw, KILN_GEMM_EPILOGUE, &tep);
+        size_t cb = cblock && cblock < cs ? cblock : cs;
+        for (size_t c0 = 0; c0 < cs; c0 += cb) {
+            /* a block of channels: its slice of the A panel stays in L1 across the pixel tiles */
+            size_t cn = cs - c0 < cb ? cs - c0 : cb;
+            uint32_t flags = (c0 ? KILN_GEMM_ACCUMULATE : 0u) | (c0 + cn == cs ? KILN_GEMM_EPILOGUE : 0u);
+            for (size_t q = q0; q < q1; q += nr) {
+                size_t n = q1 - q < nr ? q1 - q : nr;
+                cfg->ukernel[rows](n, cn, taps, a + c0 * taps * mr, xp + c0 * plane + q, plane, off, work + (q - q0),
+                                   ldw, flags, &tep);
+            }
         }
         /* write the valid pixels: row by row of the output */
         for (size_t r = 0; r < rows; r++) {

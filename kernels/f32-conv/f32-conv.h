@@ -65,10 +65,11 @@ void kiln_f32_conv_taps(const kiln_f32_conv_igeom *g, size_t *off);
  * and group into y (NCHW, oh*ow per channel, channel i0 at y + i0*oh*ow) from the padded planes
  * xp and the packed weights (m rows): y = act(W.X' + bias + residual), bias/residual/act from ep
  * (residual at the output's layout, ld_residual = oh*ow, pointer at channel 0). work holds
- * MR * (q1 - q0) floats. Single-threaded. */
+ * MR * (q1 - q0) floats. cblock (0: all) channels are summed per pass over the pixel tiles, the
+ * later passes accumulating in work, so an A slice of MR x cblock x taps stays in L1. Single-threaded. */
 void kiln_f32_conv_igemm(const kiln_f32_conv_config *cfg, const kiln_f32_conv_igeom *g, const float *xp,
                          const float *a_packed, size_t m, const size_t *off, size_t i0, size_t i1, size_t q0,
-                         size_t q1, float *work, float *y, const kiln_f32_epilogue *ep);
+                         size_t q1, size_t cblock, float *work, float *y, const kiln_f32_epilogue *ep);
 
 extern const kiln_f32_conv_ukernel_fn kiln_f32_conv_ukernels_4x8__scalar[KILN_GEMM_MAX_MR + 1];
 extern const kiln_f32_conv_ukernel_fn kiln_f32_conv_ukernels_6x16__avx2_fma[KILN_GEMM_MAX_MR + 1];

@@ -70,9 +70,10 @@ static void check(const shape *s, int32_t act, int with_bias, int with_res, int 
     kiln_f32_epilogue ep = {with_bias ? bias : NULL, 1, with_res ? res : NULL, osz, act, -0.25f, 0.5f};
     if (act == KILN_ACT_LEAKYRELU) ep.p0 = 0.125f;
     size_t mstep = split ? cfg->mr * (1 + irand(2)) : m, qstep = split ? cfg->nr * (1 + irand(3)) + (irand(2) ? 0 : 3) : qn;
+    size_t cblock = split ? 1 + irand(4) : irand(2) ? 0 : 1 + irand(20);
     for (size_t i0 = 0; i0 < m; i0 += mstep)
         for (size_t q0 = 0; q0 < qn; q0 += qstep)
-            kiln_f32_conv_igemm(cfg, &g, xp, pa, m, off, i0, i0 + mstep, q0, q0 + qstep < qn ? q0 + qstep : qn, work, y,
+            kiln_f32_conv_igemm(cfg, &g, xp, pa, m, off, i0, i0 + mstep, q0, q0 + qstep < qn ? q0 + qstep : qn, cblock, work, y,
                                 &ep);
     for (size_t mi = 0; mi < m; mi++)
         for (int64_t oh = 0; oh < g.oh; oh++)

@@ -182,7 +182,7 @@ typedef struct igemm_job {
     const float *const *pa; /* packed weights per group */
     const size_t *off;
     int64_t c, m, g, cg, mg;
-    size_t in_size, out_size, plane, qn, qb, qblocks, mstep, mblocks, tasks, chunks, work_floats, pad_chunks, planes;
+    size_t in_size, out_size, plane, qn, qb, qblocks, mstep, mblocks, tasks, chunks, work_floats, pad_chunks, planes, cblock;
     int32_t act;
     float p0, p1;
 } igemm_job;
@@ -217,7 +217,7 @@ static void igemm_chunks(void *arg, size_t begin, size_t end) {
             kiln_f32_epilogue ep = {j->bias ? j->bias + gi * j->mg : NULL, 1, j->res ? j->res + yoff : NULL, j->out_size,
                                     j->act, j->p0, j->p1};
             kiln_f32_conv_igemm(j->cfg, &j->geom, j->xp + (size_t)(i * j->c + gi * j->cg) * j->plane, j->pa[gi],
-                                (size_t)j->mg, j->off, i0, i1, q0, q1, work, j->y + yoff, &ep);
+                                (size_t)j->mg, j->off, i0, i1, q0, q1, j->cblock, work, j->y + yoff, &ep);
         }
     }
 }
@@ -289,6 +289,12 @@ static kiln_status conv_igemm(const conv_kernel *k, kiln_kernel_ctx *ctx, const 
     if (j.chunks > j.tasks) j.chunks = j.tasks;
     if (j.chunks < 1) j.chunks = 1;
     j.work_floats = mr * qb + 16;
+    /* channels per pass: an MR x cblock x taps slice of A of about 16 KiB stays in L1 beside the
+     * tile buffer and the input rows (KILN_CONV_CBLOCK overrides, 0: all, for measurements) */
+    j.cblock = 4096 / (mr * taps);
+    if (j.cblock < 1) j.cblock = 1;
+    const char *cbe = getenv("KILN_CONV_CBLOCK");
+    if (cbe) j.cblock = (size_t)strtoul(cbe, NULL, 10);
     j.work = ctx->host->scratch(ctx, j.chunks * j.work_floats * sizeof(float) + 64);
     if (!j.work) return cpu_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory for the Conv tile buffers");
     j.planes = (size_t)(n * c);
@@ -364,6 +370,11 @@ static kiln_status conv_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, ki
         int unit = w.k_size <= KILN_CONV_MAX_TAPS;
         for (int32_t i = 0; i < w.sp; i++)
             if (w.s[i] != 1) unit = 0;
+        /* the columns between output rows are computed and dropped: not when they outnumber half
+         * the outputs (a wide kernel on a narrow output), where im2col wastes nothing */
+        int64_t kwid = w.sp == 2 ? (w.k[1] - 1) * w.d[1] : (w.k[0] - 1) * w.d[0];
+        int64_t orows = w.sp == 2 ? w.out[0] : 1;
+        if (2 * (orows - 1) * kwid > w.out_size) unit = 0;
         const kiln_f32_conv_config *icfg = NULL;
         if (unit && igemm_enabled())
             icfg = use_packed ? kiln_f32_conv_config_for(k->packed[0].cfg) : kiln_f32_conv_config_get();
