@@ -5,9 +5,11 @@
  * 1x1 stride-1 convs multiply the NCHW activations in place, others through im2col; the bias and
  * the fused activation/residual (conv.h) run in the GEMM's epilogue. Depthwise 2-D convs by a
  * kernel (kernels/f32-dwconv) with the activation fused. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "kernels/config/gemm-config.h"
+#include "kernels/f32-conv/f32-conv.h"
 #include "kernels/f32-dwconv/f32-dwconv.h"
 #include "kernels/f32-gemm/f32-gemm.h"
 #include "providers/cpu/cpu_op.h"
@@ -174,6 +176,140 @@ static kiln_status conv_packed_im2col(const conv_kernel *k, kiln_kernel_ctx *ctx
     return KILN_OK;
 }
 
+/* ---- 1-D and 2-D stride 1: implicit GEMM on padded planes (kernels/f32-conv) ---- */
+
+typedef struct igemm_job {
+    const kiln_f32_conv_config *cfg;
+    kiln_f32_conv_igeom geom;
+    const float *x, *bias, *res;
+    float *y, *xp, *work;
+    const float *const *pa; /* packed weights per group */
+    const size_t *off;
+    int64_t c, m, g, cg, mg;
+    size_t in_size, out_size, plane, qn, qb, qblocks, mstep, mblocks, tasks, chunks, work_floats, pad_chunks, planes, cblock;
+    int32_t act;
+    float p0, p1;
+} igemm_job;
+
+/* Pads chunk t of the n*c input planes (consecutive channels of consecutive images). */
+static void igemm_pad(void *arg, size_t begin, size_t end) {
+    const igemm_job *j = arg;
+    size_t cs = (size_t)j->c;
+    for (size_t t = begin; t < end; t++) {
+        size_t p0 = t * j->planes / j->pad_chunks, p1 = (t + 1) * j->planes / j->pad_chunks;
+        while (p0 < p1) {
+            size_t img = p0 / cs, c0 = p0 % cs, c1 = cs;
+            if (c1 - c0 > p1 - p0) c1 = c0 + (p1 - p0);
+            kiln_f32_conv_pad(&j->geom, j->x + img * cs * j->in_size, c0, c1, j->xp + p0 * j->plane);
+            p0 += c1 - c0;
+        }
+    }
+}
+
+/* Chunk t of the (image, group, pixel block, output-channel block) tasks, with its own tile buffer. */
+static void igemm_chunks(void *arg, size_t begin, size_t end) {
+    const igemm_job *j = arg;
+    for (size_t t = begin; t < end; t++) {
+        float *work = j->work + t * j->work_floats;
+        for (size_t task = t * j->tasks / j->chunks; task < (t + 1) * j->tasks / j->chunks; task++) {
+            size_t mb = task % j->mblocks, blk = task / j->mblocks % j->qblocks, ig = task / j->mblocks / j->qblocks;
+            int64_t gi = (int64_t)ig % j->g, i = (int64_t)ig / j->g;
+            size_t q0 = blk * j->qb, q1 = q0 + j->qb < j->qn ? q0 + j->qb : j->qn;
+            size_t i0 = mb * j->mstep, i1 = i0 + j->mstep < (size_t)j->mg ? i0 + j->mstep : (size_t)j->mg;
+            if (i0 >= i1) continue;
+            size_t yoff = (size_t)(i * j->m + gi * j->mg) * j->out_size;
+            kiln_f32_epilogue ep = {j->bias ? j->bias + gi * j->mg : NULL, 1, j->res ? j->res + yoff : NULL, j->out_size,
+                                    j->act, j->p0, j->p1};
+            kiln_f32_conv_igemm(j->cfg, &j->geom, j->xp + (size_t)(i * j->c + gi * j->cg) * j->plane, j->pa[gi],
+                                (size_t)j->mg, j->off, i0, i1, q0, q1, j->cblock, work, j->y + yoff, &ep);
+        }
+    }
+}
+
+/* 1 unless KILN_CONV_IGEMM=0 (benchmarks compare it with the im2col path). */
+static int igemm_enabled(void) {
+    const char *e = getenv("KILN_CONV_IGEMM");
+    return !(e && e[0] == '0');
+}
+
+static kiln_status conv_igemm(const conv_kernel *k, kiln_kernel_ctx *ctx, const cpu_window *w,
+                              const kiln_f32_conv_config *cfg, const float *xd, const float *wd, const float *bd,
+                              const float *rd, float *yd, int64_t n, int64_t c, int64_t m, int64_t g, int use_packed,
+                              kiln_error *err) {
+    igemm_job j;
+    memset(&j, 0, sizeof j);
+    int64_t cg = c / g, mg = m / g;
+    int two = w->sp == 2;
+    j.geom = (kiln_f32_conv_igeom){cg, two ? w->in[0] : 1, w->in[two], two ? w->out[0] : 1, w->out[two],
+                                   two ? w->k[0] : 1, w->k[two], two ? w->d[0] : 1, w->d[two],
+                                   two ? w->pb[0] : 0, w->pb[two]};
+    j.cfg = cfg;
+    j.x = xd, j.bias = bd, j.res = rd, j.y = yd;
+    j.c = c, j.m = m, j.g = g, j.cg = cg, j.mg = mg;
+    j.in_size = (size_t)w->in_size, j.out_size = (size_t)w->out_size;
+    j.act = k->act, j.p0 = k->p0, j.p1 = k->p1;
+    j.plane = kiln_f32_conv_plane_size(&j.geom);
+    j.qn = kiln_f32_conv_qcount(&j.geom);
+    size_t taps = (size_t)(j.geom.kh * j.geom.kw), kk = (size_t)cg * taps;
+    size_t *off = ctx->host->scratch(ctx, taps * sizeof(size_t));
+    const float **pa = ctx->host->scratch(ctx, sizeof(float *) * (size_t)g + 1);
+    if (!off || !pa) return cpu_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory for Conv buffers");
+    kiln_f32_conv_taps(&j.geom, off);
+    j.off = off;
+    if (use_packed) {
+        for (int64_t gi = 0; gi < g; gi++) pa[gi] = k->packed[gi].data;
+    } else {
+        size_t per = kiln_f32_packa_size(cfg->gemm, (size_t)mg, kk);
+        float *mem = ctx->host->scratch(ctx, (per * (size_t)g + 16) * sizeof(float));
+        if (!mem) return cpu_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory packing Conv weights");
+        for (int64_t gi = 0; gi < g; gi++) {
+            float *dst = mem + (size_t)gi * per;
+            kiln_f32_packa(cfg->gemm, (size_t)mg, kk, wd + (size_t)(gi * mg) * kk, kk, 0, 1.0f, 0,
+                           ((size_t)mg + cfg->mr - 1) / cfg->mr, dst);
+            pa[gi] = dst;
+        }
+    }
+    j.pa = pa;
+    if ((uint64_t)n * (uint64_t)c > SIZE_MAX / sizeof(float) / j.plane)
+        return cpu_fail(err, KILN_ERR_SHAPE, "Conv padded input is too large");
+    j.xp = ctx->host->scratch(ctx, (size_t)(n * c) * j.plane * sizeof(float) + 64);
+    if (!j.xp) return cpu_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory for the Conv padded input");
+
+    size_t nr = cfg->nr, mr = cfg->mr, threads = cpu_thread_count(ctx);
+    size_t qb = 8 * nr;
+    if (j.qn <= 2 * qb) qb = (j.qn + nr - 1) / nr * nr;
+    size_t imgs = (size_t)(n * g);
+    j.mblocks = 1;
+    if (imgs * ((j.qn + qb - 1) / qb) < 2 * threads && (size_t)mg >= 4 * mr * threads) j.mblocks = threads;
+    else
+        while (qb > nr && imgs * ((j.qn + qb - 1) / qb) < 2 * threads) qb = (qb / 2 + nr - 1) / nr * nr;
+    j.mstep = ((size_t)mg + j.mblocks - 1) / j.mblocks;
+    j.mstep = (j.mstep + mr - 1) / mr * mr;
+    j.qb = qb;
+    j.qblocks = (j.qn + qb - 1) / qb;
+    j.tasks = imgs * j.qblocks * j.mblocks;
+    double macs = (double)n * (double)m * (double)j.out_size * (double)kk;
+    j.chunks = macs < 256.0 * 1024.0 ? 1 : threads;
+    if (j.chunks > j.tasks) j.chunks = j.tasks;
+    if (j.chunks < 1) j.chunks = 1;
+    j.work_floats = mr * qb + 16;
+    /* channels per pass: an MR x cblock x taps slice of A of about 16 KiB stays in L1 beside the
+     * tile buffer and the input rows (KILN_CONV_CBLOCK overrides, 0: all, for measurements) */
+    j.cblock = 4096 / (mr * taps);
+    if (j.cblock < 1) j.cblock = 1;
+    const char *cbe = getenv("KILN_CONV_CBLOCK");
+    if (cbe) j.cblock = (size_t)strtoul(cbe, NULL, 10);
+    j.work = ctx->host->scratch(ctx, j.chunks * j.work_floats * sizeof(float) + 64);
+    if (!j.work) return cpu_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory for the Conv tile buffers");
+    j.planes = (size_t)(n * c);
+    j.pad_chunks = j.chunks < j.planes ? j.chunks : j.planes;
+    if (j.pad_chunks < 2) igemm_pad(&j, 0, 1);
+    else cpu_parallel_for(ctx, j.pad_chunks, 1, igemm_pad, &j);
+    if (j.chunks < 2) igemm_chunks(&j, 0, 1);
+    else cpu_parallel_for(ctx, j.chunks, 1, igemm_chunks, &j);
+    return KILN_OK;
+}
+
 /* ---- general: im2col + GEMM ---- */
 
 static kiln_status conv_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, kiln_error *err) {
@@ -233,6 +369,24 @@ static kiln_status conv_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, ki
     for (int32_t i = 0; use_packed && i < wt->rank; i++)
         if (wt->dims[i] != k->packed_dims[i]) use_packed = 0;
     if (!direct && (w.sp == 1 || w.sp == 2)) {
+        /* stride 1 (any dilation, pads): the implicit GEMM on padded planes, when a kernel reads
+         * the weights' packing; else (strides, large kernels) im2col fused into packing */
+        int unit = w.k_size <= KILN_CONV_MAX_TAPS;
+        for (int32_t i = 0; i < w.sp; i++)
+            if (w.s[i] != 1) unit = 0;
+        /* the columns between output rows are computed and dropped: not when they outnumber half
+         * the outputs (a wide kernel on a narrow output), where im2col wastes nothing */
+        int64_t kwid = w.sp == 2 ? (w.k[1] - 1) * w.d[1] : (w.k[0] - 1) * w.d[0];
+        int64_t orows = w.sp == 2 ? w.out[0] : 1;
+        if (2 * (orows - 1) * kwid > w.out_size) unit = 0;
+        const kiln_f32_conv_config *icfg = NULL;
+        if (unit && igemm_enabled())
+            icfg = use_packed ? kiln_f32_conv_config_for(k->packed[0].cfg) : kiln_f32_conv_config_get();
+        if (icfg) {
+            KILN_CPU_TRY(conv_igemm(k, ctx, &w, icfg, xd, wd, bd, rd, yd, n, c, m, g, use_packed, err));
+            f32_commit(y, yd);
+            return KILN_OK;
+        }
         KILN_CPU_TRY(conv_packed_im2col(k, ctx, &w, xd, wd, bd, rd, yd, n, c, m, g, use_packed, err));
         f32_commit(y, yd);
         return KILN_OK;

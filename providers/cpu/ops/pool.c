@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "kernels/q8-maxpool/q8-maxpool.h"
+#include "kernels/f32-pool/f32-pool.h"
 #include "providers/cpu/cpu_op.h"
 #include "providers/cpu/ops/f32_io.h"
 #include "providers/cpu/ops/window.h"
@@ -237,6 +238,56 @@ static void maxpool_q8(void *arg, size_t begin, size_t end) {
         kiln_q8_maxpool2d(&s, (const uint8_t *)j->x + p * (size_t)w->in_size, j->q8_s8, (uint8_t *)j->y + p * (size_t)w->out_size, row);
 }
 
+/* float32 MaxPool (without Indices) and AveragePool, 1-D and 2-D: the separable kernel
+ * (kernels/f32-pool), one chunk of planes per thread, each with its row buffer. */
+typedef struct fast_pool_job {
+    kiln_f32_pool_params p;
+    kiln_f32_pool_fn fn;
+    const float *x;
+    float *y, *work;
+    size_t work_floats, chunks, planes;
+} fast_pool_job;
+
+static void fast_pool_range(void *arg, size_t begin, size_t end) {
+    const fast_pool_job *j = arg;
+    size_t in_plane = (size_t)(j->p.ih * j->p.iw), out_plane = (size_t)(j->p.oh * j->p.ow);
+    for (size_t t = begin; t < end; t++) {
+        float *work = j->work + t * j->work_floats;
+        for (size_t plane = t * j->planes / j->chunks; plane < (t + 1) * j->planes / j->chunks; plane++)
+            j->fn(&j->p, j->x + plane * in_plane, work, j->y + plane * out_plane);
+    }
+}
+
+/* 1 when the fast path ran (KILN_ERR_* in *st on failure), 0 when the case is not its. */
+static int fast_pool(const pool_kernel *k, kiln_kernel_ctx *ctx, const cpu_window *w, const float *x, float *y,
+                     size_t planes, kiln_status *st, kiln_error *err) {
+    *st = KILN_OK;
+    if ((k->kind != POOL_MAX && k->kind != POOL_AVG) || (w->sp != 1 && w->sp != 2)) return 0;
+    int two = w->sp == 2;
+    fast_pool_job j;
+    memset(&j, 0, sizeof j);
+    j.p = (kiln_f32_pool_params){two ? w->in[0] : 1, w->in[two], two ? w->out[0] : 1, w->out[two],
+                                 two ? w->k[0] : 1, w->k[two], two ? w->s[0] : 1, w->s[two],
+                                 two ? w->d[0] : 1, w->d[two], two ? w->pb[0] : 0, w->pb[two],
+                                 two ? w->pe[0] : 0, w->pe[two], k->kind == POOL_MAX ? KILN_POOL_MAX : KILN_POOL_AVG,
+                                 k->count_include_pad};
+    j.fn = kiln_f32_pool_get();
+    j.x = x, j.y = y, j.planes = planes;
+    uint64_t work_total = (uint64_t)planes * (uint64_t)w->out_size * (uint64_t)w->k_size;
+    j.chunks = work_total < 4u * CPU_TASK_WORK ? 1 : cpu_thread_count(ctx);
+    if (j.chunks > planes) j.chunks = planes;
+    if (j.chunks < 1) j.chunks = 1;
+    j.work_floats = (kiln_f32_pool_work_size(&j.p) + 15) / 16 * 16;
+    j.work = ctx->host->scratch(ctx, j.chunks * j.work_floats * sizeof(float) + 64);
+    if (!j.work) {
+        *st = cpu_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory for pooling buffers");
+        return 1;
+    }
+    if (j.chunks < 2) fast_pool_range(&j, 0, 1);
+    else cpu_parallel_for(ctx, j.chunks, 1, fast_pool_range, &j);
+    return 1;
+}
+
 static kiln_status pool_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, kiln_error *err) {
     const pool_kernel *k = (const pool_kernel *)base;
     const kiln_value_desc *x = cpu_in(ctx, 0);
@@ -258,6 +309,12 @@ static kiln_status pool_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, ki
         pool_job j = {k, {0}, xd, yd, NULL, 0};
         KILN_CPU_TRY(cpu_window_resolve(&k->wa, x, y, NULL, &j.w, err));
         if (ctx->n_outputs > 1 && ctx->outputs[1]) j.idx = ctx->outputs[1]->data;
+        kiln_status st;
+        if (dt != KILN_DTYPE_DOUBLE && dt != KILN_DTYPE_INT8 && dt != KILN_DTYPE_UINT8 && !j.idx &&
+            fast_pool(k, ctx, &j.w, xd, yd, (size_t)planes, &st, err)) {
+            if (st == KILN_OK && half) f32_commit(y, yd);
+            return st;
+        }
         int q8 = k->kind == POOL_MAX && (dt == KILN_DTYPE_UINT8 || dt == KILN_DTYPE_INT8) && j.w.sp == 2 && !j.idx &&
                  j.w.d[0] == 1 && j.w.d[1] == 1 && j.w.in[1] <= Q8_MAXPOOL_ROW;
         j.q8_s8 = dt == KILN_DTYPE_INT8;
