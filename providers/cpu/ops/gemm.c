@@ -102,6 +102,11 @@ static const kiln_f32_packed *packed_for(const packed_weight *pw, const kiln_val
     return &pw->p;
 }
 
+/* Input 1 (B) is owned once packed; Gemm's input 2 (C) once it became the column bias. The
+ * factories set these after packing, so compute never reads an owned input's data. */
+static int gemm_owns_input(const cpu_kernel *base, uint32_t input);
+static int matmul_owns_input(const cpu_kernel *base, uint32_t input);
+
 typedef struct gemm_kernel {
     cpu_kernel base;
     int32_t dtype;
@@ -215,8 +220,16 @@ kiln_status kiln_cpu_gemm_create(const cpu_node *n, int32_t act, float p0, float
     if (st != KILN_OK) {
         k->base.abi.release(&k->base.abi);
         *out = NULL;
+        return st;
     }
+    k->base.held_bytes = (k->pb.p.data ? k->pb.p.bytes : 0) + (k->col_bias ? k->col_bias_n * sizeof(float) : 0);
+    k->base.owns_input = gemm_owns_input;
     return st;
+}
+
+static int gemm_owns_input(const cpu_kernel *base, uint32_t input) {
+    const gemm_kernel *k = (const gemm_kernel *)base;
+    return (input == 1 && k->pb.p.data) || (input == 2 && k->col_bias);
 }
 
 kiln_status kiln_cpu_gemm(const cpu_node *n, cpu_kernel **out, kiln_error *err) {
@@ -355,8 +368,15 @@ kiln_status kiln_cpu_matmul_create(const cpu_node *n, int32_t act, float p0, flo
     if (st != KILN_OK) {
         k->base.abi.release(&k->base.abi);
         *out = NULL;
+        return st;
     }
+    k->base.held_bytes = k->pb.p.data ? k->pb.p.bytes : 0;
+    k->base.owns_input = matmul_owns_input;
     return st;
+}
+
+static int matmul_owns_input(const cpu_kernel *base, uint32_t input) {
+    return input == 1 && ((const matmul_kernel *)base)->pb.p.data != NULL;
 }
 
 kiln_status kiln_cpu_matmul(const cpu_node *n, cpu_kernel **out, kiln_error *err) {
