@@ -180,7 +180,8 @@ static void check_shared(int mul, int out) {
     fill(wv, SH_K * SH_N, 0.2f, 11);
     fill(vv, SH_K * SH_N, 0.2f, 12);
     fill(a, 2 * SH_K, 1.0f, 13);
-    /* With KILN_MATMUL_PACK unset or 1, MatMul packs its constant B by default (docs/kernels.md §5). */
+    /* MatMul packs its constant B by default (docs/kernels.md §5); pinned here against a
+     * KILN_MATMUL_PACK=0 in the environment. */
     setenv("KILN_MATMUL_PACK", "1", 1);
     for (int i = 0; i < 2; i++)
         for (int j = 0; j < SH_N; j++) {

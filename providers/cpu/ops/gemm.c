@@ -360,11 +360,12 @@ kiln_status kiln_cpu_matmul_create(const cpu_node *n, int32_t act, float p0, flo
     k->p1 = p1;
     k->bias_input = bias_input;
     k->residual_input = residual_input;
-    /* A constant B that is not transposed is read in place by rows (the microkernels take a row
-     * stride), so MatMul keeps no second copy of its weights: peak RSS stays one copy until the
-     * host can free originals after prepack (docs/kernels.md §5). KILN_MATMUL_PACK=1 packs. */
+    /* A constant float32 B is packed once (the host then frees the model's copy, so memory holds
+     * it once); KILN_MATMUL_PACK=0 reads it in place by rows instead, =1 packs (the default;
+     * the rule and its figures: docs/kernels.md §5). */
     const char *pk = getenv("KILN_MATMUL_PACK");
-    kiln_status st = dt == KILN_DTYPE_FLOAT && pk && pk[0] == '1' ? pack_b_input(&k->base, n, 1, 0, 1.0f, &k->pb, err) : KILN_OK;
+    int pack = !(pk && pk[0] == '0');
+    kiln_status st = dt == KILN_DTYPE_FLOAT && pack ? pack_b_input(&k->base, n, 1, 0, 1.0f, &k->pb, err) : KILN_OK;
     if (st != KILN_OK) {
         k->base.abi.release(&k->base.abi);
         *out = NULL;
