@@ -103,6 +103,16 @@ kiln_status kiln_model_adopt(kiln_model *m, void *block, kiln_error *err) {
     return KILN_OK;
 }
 
+int kiln_model_release_block(kiln_model *m, const void *block) {
+    for (uint32_t i = m->n_buffers; block && i-- > 0;) {
+        if (m->buffers[i] != block) continue;
+        kiln_mem_free(m->alloc, m->buffers[i]);
+        m->buffers[i] = NULL;
+        return 1;
+    }
+    return 0;
+}
+
 int64_t kiln_model_opset(const kiln_model *m, const char *domain) {
     if (strcmp(domain, "ai.onnx") == 0) domain = "";
     for (uint32_t i = 0; i < m->n_opsets; i++)

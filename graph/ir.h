@@ -160,6 +160,9 @@ kiln_status kiln_model_create(const kiln_allocator *a, kiln_model **out, kiln_er
 void kiln_model_destroy(kiln_model *m);
 /* Takes ownership of a kiln_mem_alloc block (freed on failure too). */
 kiln_status kiln_model_adopt(kiln_model *m, void *block, kiln_error *err);
+/* Frees `block` when it is one the model adopted (1), else leaves everything as is (0): the
+ * session frees a weight every reader has pre-packed (runtime/placement.c). */
+int kiln_model_release_block(kiln_model *m, const void *block);
 int64_t kiln_model_opset(const kiln_model *m, const char *domain);   /* 0 when not imported */
 kiln_status kiln_model_symbol(kiln_model *m, const char *name, int64_t *dim, kiln_error *err);
 const char *kiln_model_symbol_name(const kiln_model *m, int64_t dim); /* NULL unless a symbol */

@@ -556,6 +556,7 @@ static kiln_status ask_nodes(work *w, kiln_prov *pv, kiln_error *err) {
         KILN_TRY(adopt_kernel(w->s, pv, n, k, err));
         n->provider = pv->index;
         n->part_flags |= KILN_NODE_F_CLAIMED;
+        if (is_builtin(pv)) kiln_partition_release_packed(w->s, w->g, n);
     }
     return KILN_OK;
 }

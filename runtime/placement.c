@@ -301,20 +301,105 @@ static kiln_status make_copies(place *pl, kiln_error *err) {
     return KILN_OK;
 }
 
-/* Offers every constant input of a plugin kernel of g to its prepack hook, and frees uploads
- * that every reader has packed. */
+/* 1 when a value of g or of its subgraphs other than `v` holds constant c, or another constant
+ * whose bytes overlap c's: freeing c would pull them from under that reader. */
+static int const_shared(const kiln_graph *g, const kiln_value *v, const kiln_const *c) {
+    const char *lo = c->desc.data, *hi = lo + c->nbytes;
+    for (uint32_t i = 0; i < g->n_values; i++) {
+        const kiln_value *w = g->values[i];
+        if (w == v || !w->constant) continue;
+        const char *d = w->constant->desc.data;
+        if (w->constant == c || (d && d < hi && d + w->constant->nbytes > lo)) return 1;
+    }
+    for (uint32_t i = 0; i < g->n_nodes; i++)
+        for (uint32_t j = 0; j < g->nodes[i]->n_attrs; j++) {
+            const kiln_attr *at = &g->nodes[i]->attrs[j];
+            if (at->type != KILN_ATTR_GRAPH && at->type != KILN_ATTR_GRAPHS) continue;
+            for (uint32_t k = 0; k < at->n; k++)
+                if (at->graphs[k] && const_shared(at->graphs[k], v, c)) return 1;
+        }
+    return 0;
+}
+
+/* 1 when every read of host constant v in g is an input of a built-in CPU kernel that says it
+ * packed it (prepack answers 1): implicit reads (subgraphs), other providers' nodes and nodes
+ * without a kernel yet keep it. */
+static int reads_all_packed(kiln_session *s, const kiln_graph *g, const kiln_value *v) {
+    const kiln_providers *ps = s->providers;
+    const kiln_partition *pt = s->partition;
+    uint32_t seen = 0;
+    for (uint32_t i = 0; i < g->n_nodes; i++) {
+        const kiln_node *n = g->nodes[i];
+        for (uint32_t j = 0; j < n->n_implicit; j++)
+            if (n->implicit[j] == v) return 0;
+        for (uint32_t j = 0; j < n->n_inputs; j++) {
+            if (n->inputs[j] != v) continue;
+            if (n->provider >= ps->n || ps->list[n->provider]->dl) return 0;
+            const kiln_kernel *k = NULL;
+            for (uint32_t q = 0; q < pt->n_kernels && !k; q++)
+                if (pt->kernels[q].node == n) k = pt->kernels[q].kernel;
+            int32_t packed = 0;
+            kiln_error e;
+            if (!k || !k->prepack || k->prepack((kiln_kernel *)k, j, &v->constant->desc, &packed, &e) != KILN_OK || packed != 1)
+                return 0;
+            seen++;
+        }
+    }
+    return seen > 0;
+}
+
+/* Frees host constant v of the main graph when nothing but kernels that packed it reads it
+ * (reads_all_packed), it is no graph output, no upload copies it and no other constant
+ * shares its bytes; its descriptor keeps dtype and dims with data NULL. */
+static void release_if_packed(kiln_session *s, kiln_graph *g, kiln_value *v) {
+    kiln_const *c = v->constant;
+    if (g != s->model->graph || !c || !c->desc.data || !c->nbytes || c->desc.mem_kind != 0 || v->mem_kind != 0 ||
+        (v->flags & KILN_VALUE_F_OUTPUT))
+        return;
+    for (uint32_t o = 0; o < g->n_outputs; o++)
+        if (g->outputs[o] == v) return;
+    for (uint32_t u = 0; u < s->partition->n_uploads; u++)
+        if (s->partition->uploads[u].src == v) return;
+    if (!reads_all_packed(s, g, v) || const_shared(g, v, c) || !kiln_model_release_block(s->model, c->desc.data)) return;
+    c->desc.data = NULL;
+    s->released_bytes += c->nbytes;
+}
+
+void kiln_partition_release_packed(kiln_session *s, kiln_graph *g, const kiln_node *n) {
+    for (uint32_t j = 0; j < n->n_inputs; j++)
+        if (n->inputs[j] && n->inputs[j]->constant) release_if_packed(s, g, n->inputs[j]);
+}
+
+/* Offers every constant input of a kernel of g to its prepack hook, and frees uploads that every
+ * reader has packed. In the main graph it also frees a host constant (a block the model owns)
+ * when every read of it is by a kernel that packed it: no other node, graph output, upload,
+ * subgraph or overlapping constant reads it. The bytes kernels hold of their own copies (the
+ * built-in provider says how many) replace the freed ones in the session's weight figure. */
 static kiln_status prepack(place *pl, uint32_t first_upload, kiln_error *err) {
     kiln_session *s = pl->s;
     kiln_partition *pt = s->partition;
-    for (uint32_t i = 0; i < pt->n_kernels; i++) {
+    kiln_graph *g = pl->g;
+    int main_graph = g == s->model->graph;
+    uint32_t nv = g->n_values;
+    uint32_t *reads = main_graph ? kiln_mem_calloc(pl->a, 2 * (size_t)nv + 2, sizeof(uint32_t)) : NULL;
+    if (main_graph && !reads) return kiln_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory");
+    uint32_t *packs = reads ? reads + nv + 1 : NULL;
+    kiln_status st = KILN_OK;
+    for (uint32_t i = 0; st == KILN_OK && i < pt->n_kernels; i++) {
         kiln_part_kernel *pk = &pt->kernels[i];
         const kiln_node *n = pk->node;
-        if (n->graph != pl->g || !pk->kernel || !pk->kernel->prepack || pk->prov->dl == NULL) continue;
-        for (uint32_t j = 0; j < n->n_inputs; j++) {
+        if (n->graph != g || !pk->kernel || !pk->kernel->prepack) continue;
+        int builtin = pk->prov->dl == NULL;
+        if (builtin && main_graph) s->packed_bytes += kiln_cpu_kernel_held_bytes(pk->kernel);
+        for (uint32_t j = 0; st == KILN_OK && j < n->n_inputs; j++) {
             const kiln_value *v = n->inputs[j];
             if (!v || !v->constant) continue;
+            /* Subgraph kernels of the built-in provider keep reading their constants. */
+            if (builtin && !main_graph) continue;
             int32_t packed = 0;
-            KILN_TRY((kiln_status)pk->kernel->prepack(pk->kernel, j, &v->constant->desc, &packed, err));
+            st = (kiln_status)pk->kernel->prepack(pk->kernel, j, &v->constant->desc, &packed, err);
+            if (st != KILN_OK) break;
+            if (packs && packed == 1 && v->id < nv && g->values[v->id] == v) packs[v->id]++;
             for (uint32_t u = first_upload; u < pt->n_uploads; u++) {
                 if (pt->uploads[u].c != v->constant) continue;
                 pt->uploads[u].readers++;
@@ -323,14 +408,18 @@ static kiln_status prepack(place *pl, uint32_t first_upload, kiln_error *err) {
         }
     }
     /* Readers that are not plugin kernels (none today: uploads only feed device kernels) keep it. */
-    for (uint32_t i = 0; i < pl->g->n_nodes; i++) {
-        const kiln_node *n = pl->g->nodes[i];
+    for (uint32_t i = 0; st == KILN_OK && i < g->n_nodes; i++) {
+        const kiln_node *n = g->nodes[i];
+        for (uint32_t j = 0; reads && j < n->n_inputs + n->n_implicit; j++) {
+            const kiln_value *v = j < n->n_inputs ? n->inputs[j] : n->implicit[j - n->n_inputs];
+            if (v && v->constant && v->id < nv && g->values[v->id] == v) reads[v->id]++;
+        }
         if (n->provider < s->providers->n && s->providers->list[n->provider]->dl) continue;
         for (uint32_t j = 0; j < n->n_inputs; j++)
             for (uint32_t u = first_upload; n->inputs[j] && n->inputs[j]->constant && u < pt->n_uploads; u++)
                 if (pt->uploads[u].c == n->inputs[j]->constant) pt->uploads[u].readers++;
     }
-    for (uint32_t u = first_upload; u < pt->n_uploads; u++) {
+    for (uint32_t u = first_upload; st == KILN_OK && u < pt->n_uploads; u++) {
         kiln_upload *up = &pt->uploads[u];
         if (!up->readers || up->packed != up->readers) continue;
         kiln_kind_free(kind_at(s, up->kind), up->block);
@@ -338,7 +427,10 @@ static kiln_status prepack(place *pl, uint32_t first_upload, kiln_error *err) {
         up->c->desc.data = NULL;
         up->released = 1;
     }
-    return KILN_OK;
+    for (uint32_t v = 0; st == KILN_OK && reads && v < nv; v++)
+        if (g->values[v]->constant && reads[v] && packs[v] == reads[v]) release_if_packed(s, g, g->values[v]);
+    kiln_mem_free(pl->a, reads);
+    return st;
 }
 
 kiln_status kiln_partition_place(kiln_session *s, kiln_graph *g, kiln_error *err) {

@@ -189,6 +189,10 @@ kiln_status kiln_partition_new_node(kiln_graph *g, const char *name, kiln_op_id 
 /* Places g's values in memory kinds, inserts copies, uploads constants, makes copy kernels and
  * offers constants to the kernels' prepack hooks (placement.c). g is fused and sorted. */
 kiln_status kiln_partition_place(kiln_session *s, kiln_graph *g, kiln_error *err);
+/* Right after the built-in provider made n's kernel: frees each constant input of n (main graph)
+ * that every reader has now packed, so the originals go while the packed copies are made and
+ * peak memory holds each weight about once (runtime/placement.c). */
+void kiln_partition_release_packed(kiln_session *s, kiln_graph *g, const kiln_node *n);
 
 /* Assigns every node of g and of its subgraphs to a provider, fuses claimed groups, places
  * every value in a memory kind, inserts copies and uploads constants, and creates kernels. */

@@ -73,10 +73,13 @@ static kiln_status prepare(kiln_session *s, const kiln_session_options *opts, ui
     KILN_TRY(kiln_partition_run(s, g, err));
     KILN_TRY(kiln_exec_compile(s, g, &s->main, err));
     phase(s, "partition", &t0);
+    /* Weights: the constants still held (a constant every reader pre-packed was freed, its data
+     * is NULL) and the kernels' packed copies, each byte once. */
     for (uint32_t v = 0; v < g->n_values; v++) {
         const kiln_value *val = g->values[v];
-        if (val->constant) s->weights_bytes += val->constant->nbytes;
+        if (val->constant && (val->constant->desc.data || !val->constant->nbytes)) s->weights_bytes += val->constant->nbytes;
     }
+    s->weights_bytes += s->packed_bytes;
     if (s->weights_bytes > loaded) /* constants made by Constant nodes */
         KILN_TRY(kiln_budget_take(&s->budget, s->weights_bytes - loaded, NULL, "the model's constants", err));
     if (s->intra_threads > 1) KILN_TRY(kiln_threadpool_create(a, s->intra_threads, &s->pool, err));

@@ -145,6 +145,8 @@ struct kiln_session {
     kiln_threadpool *inter;      /* inter-op (parallel mode); NULL when sequential */
     kiln_profiler *prof;         /* NULL unless profiling */
     uint64_t weights_bytes;
+    uint64_t packed_bytes;       /* kernels' own copies of constants (prepack), part of weights_bytes */
+    uint64_t released_bytes;     /* constants freed after every reader pre-packed them */
     struct kiln_opt_report *opt_report; /* what the optimizer did (heap), NULL before it ran */
     /* Guarded by `lock`: */
     pthread_mutex_t lock;
@@ -326,6 +328,9 @@ const kiln_env *kiln_host_log_scope(const kiln_env *env);
 /* The built-in CPU provider's entry point (providers/cpu/provider.c). */
 int32_t kiln_cpu_provider_entry(const kiln_host_api *host, void *host_ctx, uint32_t host_min, uint32_t host_max,
                                 kiln_provider_library **out, kiln_error *err);
+
+/* Bytes a built-in CPU kernel holds of its own copies of constant inputs (providers/cpu/cpu_op.c). */
+uint64_t kiln_cpu_kernel_held_bytes(const kiln_kernel *k);
 
 /* A session over a model built in memory (runtime/session.c); takes ownership of `model`, also
  * on failure. Used to fold constants through the CPU provider's kernels. */

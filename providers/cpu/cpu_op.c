@@ -27,6 +27,20 @@ static void kernel_release(kiln_kernel *k) {
     ck->host->free(ck->host_ctx, ck);
 }
 
+static int32_t kernel_prepack(kiln_kernel *k, uint32_t input, const kiln_value_desc *weight, int32_t *packed,
+                              kiln_error *err) {
+    (void)weight, (void)err;
+    const cpu_kernel *ck = (const cpu_kernel *)k;
+    *packed = ck->owns_input && ck->owns_input(ck, input) ? 1 : 0;
+    return KILN_OK;
+}
+
+
+/* 0 for a kernel this provider did not make (the host's own, such as its copy kernel). */
+uint64_t kiln_cpu_kernel_held_bytes(const kiln_kernel *k) {
+    return k && k->release == kernel_release ? ((const cpu_kernel *)k)->held_bytes : 0;
+}
+
 kiln_status cpu_kernel_new(const cpu_node *n, size_t size, cpu_compute_fn fn, cpu_kernel **out, kiln_error *err) {
     *out = NULL;
     cpu_kernel *k = n->host->alloc(n->host_ctx, size, 64);
@@ -37,6 +51,7 @@ kiln_status cpu_kernel_new(const cpu_node *n, size_t size, cpu_compute_fn fn, cp
     k->abi.state = k;
     k->abi.compute = kernel_compute;
     k->abi.release = kernel_release;
+    k->abi.prepack = kernel_prepack;
     k->compute = fn;
     k->host = n->host;
     k->host_ctx = n->host_ctx;

@@ -34,6 +34,11 @@ struct cpu_kernel {
     kiln_kernel abi;              /* first: the ABI object handed to the host */
     cpu_compute_fn compute;
     void (*cleanup)(cpu_kernel *k); /* (optional) frees what the factory allocated besides the kernel */
+    /* (optional) 1 when the kernel made its own copy of constant input `input` (packed weights)
+     * and never reads the host's again: the answer of the ABI prepack hook, after which the host
+     * may free its copy and hand the input with data NULL (dims still set) at compute. */
+    int (*owns_input)(const cpu_kernel *k, uint32_t input);
+    size_t held_bytes; /* bytes of those own copies, counted in the session's weight figure */
     const kiln_host_api *host;
     void *host_ctx;
 };
@@ -41,6 +46,10 @@ struct cpu_kernel {
 /* A factory named in graph/ops.def: reads attributes and constant inputs, validates, and
  * creates the kernel; KILN_ERR_UNSUPPORTED for dtypes or attributes it does not handle. */
 typedef kiln_status (*cpu_factory)(const cpu_node *n, cpu_kernel **out, kiln_error *err);
+
+/* Bytes a kernel of this provider holds of its own copies of constant inputs (held_bytes): the
+ * runtime, which links this provider, adds them to the session's weight figure. */
+uint64_t kiln_cpu_kernel_held_bytes(const kiln_kernel *k);
 
 /* Allocates a zeroed kernel of `size` bytes (a struct starting with cpu_kernel). */
 kiln_status cpu_kernel_new(const cpu_node *n, size_t size, cpu_compute_fn fn, cpu_kernel **out, kiln_error *err);

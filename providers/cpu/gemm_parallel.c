@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* The fp32 GEMM on Kiln's pool (docs/kernels.md §6): pack what is not packed (in parallel, by
- * panel), then cut C into a grid of MR/NR-aligned rectangles, at least one per thread, each an
- * independent call of the packed macro-kernel, so no two threads write one element and the
- * result does not depend on the thread count. im2col by channel. */
+ * panel), then cut C into a grid of MR/NR-aligned rectangles, up to four per thread (a cost
+ * model keeps small GEMMs on one thread), each an independent call of the packed macro-kernel,
+ * so no two threads write one element and the result does not depend on the thread count.
+ * im2col by channel. */
 #include "providers/cpu/gemm_parallel.h"
 
 #include <stdint.h>
@@ -12,10 +13,14 @@
 #include "kernels/gemm/gemm.h"
 #include "providers/cpu/cpu_op.h"
 
-/* Below this many multiply-adds a GEMM runs on the calling thread (waking threads costs more). */
-#define SERIAL_MACS (64u * 1024u)
-/* A rectangle does at least this many multiply-adds. */
+/* The cost model of the split: a rectangle of C is worth at least TILE_MACS multiply-adds (about
+ * 5-10 us of one core at this machine's GEMM rate, more than a spinning worker takes to
+ * claim it), so a GEMM under two of them runs on the calling thread; above, C is cut into up to
+ * TILES_PER_THREAD rectangles per thread, which the pool hands out one at a time (runtime/threads.c),
+ * so a thread that starts late or shares its core takes fewer: balance without a barrier per
+ * row of tiles. K is never split (each element of C is summed by one thread, in one order). */
 #define TILE_MACS (256u * 1024u)
+#define TILES_PER_THREAD 4u
 /* Packing runs in parallel above this many floats. */
 #define PACK_SERIAL (64u * 1024u)
 
@@ -109,13 +114,15 @@ kiln_status kiln_cpu_sgemm(kiln_kernel_ctx *ctx, size_t m, size_t n, size_t k, f
     size_t mu = ceil_div(m, cfg->mr), nu = ceil_div(n, cfg->nr);
     double macs = (double)m * (double)n * (double)(k ? k : 1);
     size_t threads = ctx ? cpu_thread_count(ctx) : 1, tiles = 1;
-    if (threads > 1 && macs >= SERIAL_MACS) {
-        tiles = (size_t)(macs / TILE_MACS);
-        if (tiles > threads) tiles = threads;
-        if (tiles < 1) tiles = 1;
+    if (threads > 1) {
+        double most = (double)threads * TILES_PER_THREAD, fit = macs / (double)TILE_MACS;
+        tiles = (size_t)(fit < most ? fit : most);
+        if (tiles > mu * nu) tiles = mu * nu;
+        if (tiles < 2) tiles = 1;
     }
     if (tiles > 1) {
-        /* Split the dimension with more tile units; the other one only when it has too few. */
+        /* Split the dimension with more tile units first (it cuts into the most even parts); the
+         * other one only when the first has too few units. */
         if (nu >= mu) {
             g.tn = nu < tiles ? nu : tiles;
             g.tm = ceil_div(tiles, g.tn);

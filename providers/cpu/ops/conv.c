@@ -419,6 +419,11 @@ static kiln_status conv_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, ki
     return KILN_OK;
 }
 
+/* The packed weights replace input 1 (W): compute reads only its dims (prepack, docs/kernels.md §5). */
+static int conv_owns_input(const cpu_kernel *base, uint32_t input) {
+    return input == 1 && ((const conv_kernel *)base)->packed != NULL;
+}
+
 /* Packs constant float32 weights once per group (the A side of the GEMM); depthwise convs keep
  * reading the original. */
 static kiln_status conv_prepack(conv_kernel *k, const cpu_node *n, kiln_error *err) {
@@ -437,6 +442,8 @@ static kiln_status conv_prepack(conv_kernel *k, const cpu_node *n, kiln_error *e
                                           (const float *)wc->data + g * mg * rows, (size_t)rows, 0, 1.0f, &k->packed[g],
                                           err));
     for (int32_t i = 0; i < wc->rank; i++) k->packed_dims[i] = wc->dims[i];
+    for (int64_t g = 0; g < k->group; g++) k->base.held_bytes += k->packed[g].bytes;
+    k->base.owns_input = conv_owns_input;
     return KILN_OK;
 }
 

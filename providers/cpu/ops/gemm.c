@@ -102,6 +102,11 @@ static const kiln_f32_packed *packed_for(const packed_weight *pw, const kiln_val
     return &pw->p;
 }
 
+/* Input 1 (B) is owned once packed; Gemm's input 2 (C) once it became the column bias. The
+ * factories set these after packing, so compute never reads an owned input's data. */
+static int gemm_owns_input(const cpu_kernel *base, uint32_t input);
+static int matmul_owns_input(const cpu_kernel *base, uint32_t input);
+
 typedef struct gemm_kernel {
     cpu_kernel base;
     int32_t dtype;
@@ -215,8 +220,16 @@ kiln_status kiln_cpu_gemm_create(const cpu_node *n, int32_t act, float p0, float
     if (st != KILN_OK) {
         k->base.abi.release(&k->base.abi);
         *out = NULL;
+        return st;
     }
+    k->base.held_bytes = (k->pb.p.data ? k->pb.p.bytes : 0) + (k->col_bias ? k->col_bias_n * sizeof(float) : 0);
+    k->base.owns_input = gemm_owns_input;
     return st;
+}
+
+static int gemm_owns_input(const cpu_kernel *base, uint32_t input) {
+    const gemm_kernel *k = (const gemm_kernel *)base;
+    return (input == 1 && k->pb.p.data) || (input == 2 && k->col_bias);
 }
 
 kiln_status kiln_cpu_gemm(const cpu_node *n, cpu_kernel **out, kiln_error *err) {
@@ -347,16 +360,24 @@ kiln_status kiln_cpu_matmul_create(const cpu_node *n, int32_t act, float p0, flo
     k->p1 = p1;
     k->bias_input = bias_input;
     k->residual_input = residual_input;
-    /* A constant B that is not transposed is read in place by rows (the microkernels take a row
-     * stride), so MatMul keeps no second copy of its weights: peak RSS stays one copy until the
-     * host can free originals after prepack (docs/kernels.md §5). KILN_MATMUL_PACK=1 packs. */
+    /* A constant float32 B is packed once (the host then frees the model's copy, so memory holds
+     * it once); KILN_MATMUL_PACK=0 reads it in place by rows instead, =1 packs (the default;
+     * the rule and its figures: docs/kernels.md §5). */
     const char *pk = getenv("KILN_MATMUL_PACK");
-    kiln_status st = dt == KILN_DTYPE_FLOAT && pk && pk[0] == '1' ? pack_b_input(&k->base, n, 1, 0, 1.0f, &k->pb, err) : KILN_OK;
+    int pack = !(pk && pk[0] == '0');
+    kiln_status st = dt == KILN_DTYPE_FLOAT && pack ? pack_b_input(&k->base, n, 1, 0, 1.0f, &k->pb, err) : KILN_OK;
     if (st != KILN_OK) {
         k->base.abi.release(&k->base.abi);
         *out = NULL;
+        return st;
     }
+    k->base.held_bytes = k->pb.p.data ? k->pb.p.bytes : 0;
+    k->base.owns_input = matmul_owns_input;
     return st;
+}
+
+static int matmul_owns_input(const cpu_kernel *base, uint32_t input) {
+    return input == 1 && ((const matmul_kernel *)base)->pb.p.data != NULL;
 }
 
 kiln_status kiln_cpu_matmul(const cpu_node *n, cpu_kernel **out, kiln_error *err) {

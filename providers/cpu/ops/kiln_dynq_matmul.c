@@ -52,6 +52,12 @@ static kiln_status dqmm_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, ki
     return KILN_OK;
 }
 
+/* B, B_scale and B_zero_point live on in packed_b, b_scale and zb2: compute never reads them. */
+static int dqmm_owns_input(const cpu_kernel *base, uint32_t input) {
+    (void)base;
+    return input >= 1 && input <= 3;
+}
+
 static int is8(int32_t dt) { return dt == KILN_DTYPE_UINT8 || dt == KILN_DTYPE_INT8; }
 
 kiln_status kiln_cpu_kiln_dynq_matmul(const cpu_node *n, cpu_kernel **out, kiln_error *err) {
@@ -90,5 +96,7 @@ kiln_status kiln_cpu_kiln_dynq_matmul(const cpu_node *n, cpu_kernel **out, kiln_
         k->zb2[c] = (z ? q_get(z->dtype, z->data, z->count == 1 ? 0 : c) : 0) - (b_u8 ? 128 : 0);
         k->b_scale[c] = ((const float *)s->data)[s->count == 1 ? 0 : c];
     }
+    k->base.owns_input = dqmm_owns_input;
+    k->base.held_bytes = kiln_u8s8_packed_size(kk, nn) + nn * (2 * sizeof(int32_t) + sizeof(float));
     return KILN_OK;
 }

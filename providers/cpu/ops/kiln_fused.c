@@ -63,6 +63,12 @@ static kiln_status fused_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, k
     return KILN_OK;
 }
 
+/* The standard kernel's packed weights are this kernel's (same input indices). */
+static int fused_owns_input(const cpu_kernel *base, uint32_t input) {
+    const cpu_kernel *in = ((const fused_kernel *)base)->inner;
+    return in->owns_input && in->owns_input(in, input);
+}
+
 static kiln_status fused_new(const cpu_node *n, int kind, const char *base_op, cpu_factory inner, cpu_kernel **out,
                              kiln_error *err) {
     for (uint32_t i = 0; i < cpu_input_count(n); i++) {
@@ -89,6 +95,8 @@ static kiln_status fused_new(const cpu_node *n, int kind, const char *base_op, c
     k->act = act;
     k->kind = kind;
     k->base.cleanup = fused_cleanup;
+    k->base.owns_input = fused_owns_input;
+    k->base.held_bytes = ik->held_bytes;
     return KILN_OK;
 }
 
