@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* Elementwise activations of the fused epilogue (docs/kernels.md §4, §7), portable: libm's
- * expf/tanhf/erff, so each is within libm's bound (about 1 ulp) of the exact function, and NaN
- * propagates. The vectorized polynomial versions replace these per ISA when they exist. */
+/* Elementwise activations of the fused epilogue (docs/kernels.md §4, §7): the piecewise-linear
+ * ones here, Sigmoid/Tanh/Gelu through the vectorized kernels of kernels/f32-vmath for this CPU
+ * (bounds in f32-vmath.h); NaN propagates. */
 #include <math.h>
+
+#include "kernels/f32-vmath/f32-vmath.h"
 
 #include "kernels/f32-gemm/f32-gemm.h"
 
@@ -20,12 +22,7 @@ void kiln_f32_vact(size_t n, const float *x, float *y, int32_t act, float p0, fl
         for (size_t i = 0; i < n; i++) y[i] = clampf(x[i], p0, p1);
         return;
     case KILN_ACT_SIGMOID:
-        for (size_t i = 0; i < n; i++) {
-            float v = x[i];
-            /* e^-|v| never overflows; the two branches are the same function. */
-            float e = expf(-fabsf(v));
-            y[i] = v >= 0.0f ? 1.0f / (1.0f + e) : (v < 0.0f ? e / (1.0f + e) : v);
-        }
+        kiln_f32_vmath()->sigmoid(n, x, y);
         return;
     case KILN_ACT_HARDSIGMOID:
         for (size_t i = 0; i < n; i++) {
@@ -40,16 +37,13 @@ void kiln_f32_vact(size_t n, const float *x, float *y, int32_t act, float p0, fl
         }
         return;
     case KILN_ACT_TANH:
-        for (size_t i = 0; i < n; i++) y[i] = tanhf(x[i]);
+        kiln_f32_vmath()->tanh(n, x, y);
         return;
     case KILN_ACT_GELU:
-        for (size_t i = 0; i < n; i++) y[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
+        kiln_f32_vmath()->gelu(n, x, y);
         return;
     case KILN_ACT_GELU_TANH:
-        for (size_t i = 0; i < n; i++) {
-            float v = x[i];
-            y[i] = 0.5f * v * (1.0f + tanhf(0.79788456080286536f * (v + 0.044715f * v * v * v)));
-        }
+        kiln_f32_vmath()->gelu_tanh(n, x, y);
         return;
     default:
         if (x != y)

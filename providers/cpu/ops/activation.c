@@ -9,6 +9,7 @@
 
 #include "kernels/common/half.h"
 #include "kernels/common/vmath.h"
+#include "kernels/f32-vmath/f32-vmath.h"
 #include "providers/cpu/ops/elementwise.h"
 
 /* Attributes, as floats; `ai` and `bi` are Shrink's for integer inputs. */
@@ -58,8 +59,31 @@ static inline double unit_(double t) { return t < 0.0 ? 0.0 : t > 1.0 ? 1.0 : t;
         }                                                                         \
     }
 
+/* As ACT, float32 through the vectorized kernels of kernels/f32-vmath (CALL uses ops, n, x, y, a). */
+#define ACT_VMATH(NAME, CALL, ED)                                                 \
+    static void NAME##_f32(const void *vx, void *vy, size_t n, const void *vp) { \
+        const act_params *q = vp;                                                 \
+        const float a = q->alpha;                                                 \
+        const float *x = vx;                                                      \
+        float *y = vy;                                                            \
+        const kiln_f32_vmath_ops *ops = kiln_f32_vmath();                         \
+        (void)a;                                                                  \
+        CALL;                                                                     \
+    }                                                                             \
+    static void NAME##_f64(const void *vx, void *vy, size_t n, const void *vp) { \
+        const act_params *q = vp;                                                 \
+        const double a = q->alpha;                                                \
+        const double *x = vx;                                                     \
+        double *y = vy;                                                           \
+        (void)a;                                                                  \
+        for (size_t i = 0; i < n; i++) {                                          \
+            double v = x[i];                                                      \
+            y[i] = (ED);                                                          \
+        }                                                                         \
+    }
+
 ACT(relu, v < 0.0f ? 0.0f : v, v < 0.0 ? 0.0 : v)
-ACT(sigmoid, sigmoidf_(v), sigmoid_(v))
+ACT_VMATH(sigmoid, ops->sigmoid(n, x, y), sigmoid_(v))
 ACT(leaky, kiln_vm_sel(v < 0.0f, a * v, v), v < 0.0 ? a * v : v)
 ACT(elu, kiln_vm_sel(v < 0.0f, a * kiln_vexpm1f(v), v), v < 0.0 ? a * expm1(v) : v)
 ACT(selu, kiln_vm_sel(v > 0.0f, g * v, g * a * kiln_vexpm1f(v)), v > 0.0 ? g * v : g * a * expm1(v))
@@ -71,11 +95,10 @@ ACT(softsign, v / (1.0f + fabsf(v)), v / (1.0 + fabs(v)))
 ACT(threlu, v > a ? v : 0.0f, v > a ? v : 0.0)
 /* Shrink: alpha is lambd, beta is bias. */
 ACT(shrink, kiln_vm_sel(v < -a, v + b, kiln_vm_sel(v > a, v - b, 0.0f)), v < -a ? v + b : v > a ? v - b : 0.0)
-ACT(gelu, 0.5f * v * (1.0f + kiln_verff(v * (float)SQRT_HALF)), 0.5 * v * (1.0 + erf(v * SQRT_HALF)))
-ACT(gelu_tanh, 0.5f * v * (1.0f + kiln_vtanhf((float)SQRT_2_OVER_PI * (v + 0.044715f * v * v * v))),
-    0.5 * v * (1.0 + tanh(SQRT_2_OVER_PI * (v + 0.044715 * v * v * v))))
+ACT_VMATH(gelu, ops->gelu(n, x, y), 0.5 * v * (1.0 + erf(v * SQRT_HALF)))
+ACT_VMATH(gelu_tanh, ops->gelu_tanh(n, x, y), 0.5 * v * (1.0 + tanh(SQRT_2_OVER_PI * (v + 0.044715 * v * v * v))))
 ACT(mish, v * kiln_vtanhf(softplusf_(v)), v * tanh(softplus_(v)))
-ACT(swish, v * sigmoidf_(a * v), v * sigmoid_(a * v))
+ACT_VMATH(swish, ops->swish(n, x, y, a), v * sigmoid_(a * v))
 
 /* Integer Relu and Shrink (Shrink computed in double, stored like a fixed-point Cast). */
 #define ACT_INT(SUF, T)                                                                              \

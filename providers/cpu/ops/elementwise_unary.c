@@ -8,6 +8,7 @@
 
 #include "kernels/common/minifloat.h"
 #include "kernels/common/vmath.h"
+#include "kernels/f32-vmath/f32-vmath.h"
 #include "providers/cpu/ops/elementwise.h"
 
 /* ---- float maps: NAME_f32 and NAME_f64 computing EXPR on v ---- */
@@ -31,11 +32,27 @@
         }                                                                        \
     }
 
+/* float32 Exp, Erf and Tanh: the vectorized kernels of kernels/f32-vmath for this CPU */
+#define MAP_VMATH(NAME, ED)                                                      \
+    static void NAME##_f32(const void *vx, void *vy, size_t n, const void *p) { \
+        (void)p;                                                                 \
+        kiln_f32_vmath()->NAME(n, vx, vy);                                       \
+    }                                                                            \
+    static void NAME##_f64(const void *vx, void *vy, size_t n, const void *p) { \
+        const double *x = vx;                                                    \
+        double *y = vy;                                                          \
+        (void)p;                                                                 \
+        for (size_t i = 0; i < n; i++) {                                         \
+            double v = x[i];                                                     \
+            y[i] = (ED);                                                         \
+        }                                                                        \
+    }
+
 MAP_FLOAT(abs, fabsf(v), fabs(v))
 MAP_FLOAT(neg, -v, -v)
 MAP_FLOAT(sqrt, sqrtf(v), sqrt(v))
 MAP_FLOAT(recip, 1.0f / v, 1.0 / v)
-MAP_FLOAT(exp, kiln_vexpf(v), exp(v))
+MAP_VMATH(exp, exp(v))
 MAP_FLOAT(log, kiln_vlogf(v), log(v))
 MAP_FLOAT(ceil, ceilf(v), ceil(v))
 MAP_FLOAT(floor, floorf(v), floor(v))
@@ -43,7 +60,7 @@ MAP_FLOAT(floor, floorf(v), floor(v))
 MAP_FLOAT(round, nearbyintf(v), nearbyint(v))
 /* Sign keeps NaN (and the zero's sign). */
 MAP_FLOAT(sign, v > 0.0f ? 1.0f : v < 0.0f ? -1.0f : v, v > 0.0 ? 1.0 : v < 0.0 ? -1.0 : v)
-MAP_FLOAT(erf, kiln_verff(v), erf(v))
+MAP_VMATH(erf, erf(v))
 MAP_FLOAT(sin, sinf(v), sin(v))
 MAP_FLOAT(cos, cosf(v), cos(v))
 MAP_FLOAT(tan, tanf(v), tan(v))
@@ -52,7 +69,7 @@ MAP_FLOAT(acos, acosf(v), acos(v))
 MAP_FLOAT(atan, atanf(v), atan(v))
 MAP_FLOAT(sinh, sinhf(v), sinh(v))
 MAP_FLOAT(cosh, coshf(v), cosh(v))
-MAP_FLOAT(tanh, kiln_vtanhf(v), tanh(v))
+MAP_VMATH(tanh, tanh(v))
 MAP_FLOAT(asinh, asinhf(v), asinh(v))
 MAP_FLOAT(acosh, acoshf(v), acosh(v))
 MAP_FLOAT(atanh, atanhf(v), atanh(v))

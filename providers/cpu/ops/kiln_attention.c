@@ -6,6 +6,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "kernels/f32-vmath/f32-vmath.h"
 #include "kernels/gemm/gemm.h"
 #include "providers/cpu/cpu_op.h"
 
@@ -33,6 +34,7 @@ static void attn_range(void *arg, size_t begin, size_t end) {
         const float *v = j->v + bi * j->skv * j->h + hi * j->d;
         float *sc = j->scores + t * j->s * j->skv;
         float *y = j->y + bi * j->s * j->h + hi * j->d;
+        const kiln_f32_vmath_ops *sm = kiln_f32_vmath();
         kiln_f32_gemm(0, 1, j->s, j->skv, j->d, j->scale, q, j->h, k, j->h, 0.0f, sc, j->skv);
         for (size_t i = 0; i < j->s; i++) {
             float *row = sc + i * j->skv;
@@ -40,15 +42,7 @@ static void attn_range(void *arg, size_t begin, size_t end) {
                 const float *br = j->bias + (int64_t)bi * j->bstride[0] + (int64_t)hi * j->bstride[1] + (int64_t)i * j->bstride[2];
                 for (size_t c = 0; c < j->skv; c++) row[c] += br[(int64_t)c * j->bstride[3]];
             }
-            float mx = -INFINITY;
-            for (size_t c = 0; c < j->skv; c++) mx = row[c] > mx ? row[c] : mx;
-            float sum = 0.0f;
-            for (size_t c = 0; c < j->skv; c++) {
-                row[c] = expf(row[c] - mx);
-                sum += row[c];
-            }
-            float inv = 1.0f / sum;
-            for (size_t c = 0; c < j->skv; c++) row[c] *= inv;
+            if (j->skv) sm->softmax(j->skv, row, row); /* kernels/f32-vmath, in place */
         }
         kiln_f32_gemm(0, 0, j->s, j->d, j->skv, 1.0f, sc, j->skv, v, j->h, 0.0f, y, j->h);
     }

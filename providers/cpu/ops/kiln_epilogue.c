@@ -2,15 +2,15 @@
 /* The fused ops' epilogue (kiln_epilogue.h): bias, residual, activation, in this order. */
 #include "providers/cpu/ops/kiln_epilogue.h"
 
-#include <math.h>
 #include <string.h>
+
+#include "kernels/f32-vmath/f32-vmath.h"
 
 static float act1(float x, const kiln_cpu_epilogue *ep) {
     switch (ep->act) {
     case KILN_CPU_ACT_RELU: return x > 0.0f ? x : 0.0f;
     case KILN_CPU_ACT_LEAKY_RELU: return x >= 0.0f ? x : ep->p0 * x;
     case KILN_CPU_ACT_CLIP: return x < ep->p0 ? ep->p0 : x > ep->p1 ? ep->p1 : x;
-    case KILN_CPU_ACT_SIGMOID: return 1.0f / (1.0f + expf(-x));
     case KILN_CPU_ACT_HARD_SIGMOID: {
         float v = ep->p0 * x + ep->p1;
         return v < 0.0f ? 0.0f : v > 1.0f ? 1.0f : v;
@@ -19,9 +19,6 @@ static float act1(float x, const kiln_cpu_epilogue *ep) {
         float v = x / 6.0f + 0.5f;
         return x * (v < 0.0f ? 0.0f : v > 1.0f ? 1.0f : v);
     }
-    case KILN_CPU_ACT_TANH: return tanhf(x);
-    case KILN_CPU_ACT_GELU: return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
-    case KILN_CPU_ACT_GELU_TANH: return 0.5f * x * (1.0f + tanhf(0.79788456080286536f * (x + 0.044715f * x * x * x)));
     default: return x;
     }
 }
@@ -60,6 +57,11 @@ void kiln_cpu_epilogue_apply(float *y, size_t rows, size_t cols, const kiln_cpu_
             for (size_t c = 0; c < cols; c++) yr[c] = yr[c] >= 0.0f ? yr[c] : a * yr[c];
             break;
         }
+        /* exp-based activations: the vectorized kernels of kernels/f32-vmath */
+        case KILN_CPU_ACT_SIGMOID: kiln_f32_vmath()->sigmoid(cols, yr, yr); break;
+        case KILN_CPU_ACT_TANH: kiln_f32_vmath()->tanh(cols, yr, yr); break;
+        case KILN_CPU_ACT_GELU: kiln_f32_vmath()->gelu(cols, yr, yr); break;
+        case KILN_CPU_ACT_GELU_TANH: kiln_f32_vmath()->gelu_tanh(cols, yr, yr); break;
         default:
             for (size_t c = 0; c < cols; c++) yr[c] = act1(yr[c], ep);
             break;

@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* kiln.SkipLayerNormalization (float32; docs/kiln-ops.md): S = X + Skip + Bias,
  * Y = (S - mean) / sqrt(var + epsilon) * Gamma + Beta over the last axis, Sum = S. */
-#include <math.h>
-
+#include "kernels/f32-vmath/f32-vmath.h"
 #include "providers/cpu/cpu_op.h"
 
 typedef struct sln_kernel {
@@ -17,29 +16,17 @@ typedef struct sln_job {
     float eps;
 } sln_job;
 
+/* Rows through the vectorized LayerNorm row kernel of kernels/f32-vmath: S is summed into Sum
+ * (or into Y when Sum is not wanted) with the row's mean, then normalized into Y. */
 static void sln_range(void *arg, size_t begin, size_t end) {
     const sln_job *j = arg;
+    const kiln_f32_vmath_ops *ops = kiln_f32_vmath();
     size_t h = j->h;
     for (size_t r = begin; r < end; r++) {
-        const float *x = j->x + r * h, *sk = j->skip + r * h;
-        float *y = j->y + r * h;
-        double mean = 0.0;
-        for (size_t i = 0; i < h; i++) {
-            float s = x[i] + sk[i] + (j->bias ? j->bias[i] : 0.0f);
-            y[i] = s;
-            mean += s;
-        }
-        mean /= (double)h;
-        double var = 0.0;
-        for (size_t i = 0; i < h; i++) {
-            double d = y[i] - mean;
-            var += d * d;
-        }
-        var /= (double)h;
-        float inv = (float)(1.0 / sqrt(var + (double)j->eps));
-        if (j->sum)
-            for (size_t i = 0; i < h; i++) j->sum[r * h + i] = y[i];
-        for (size_t i = 0; i < h; i++) y[i] = ((y[i] - (float)mean) * inv) * j->gamma[i] + (j->beta ? j->beta[i] : 0.0f);
+        kiln_f32_lnorm_row row = {j->x + r * h, j->skip + r * h, j->bias, j->gamma, j->beta, j->y + r * h,
+                                  j->sum ? j->sum + r * h : NULL, h, j->eps, 0};
+        double mean, inv;
+        ops->layernorm(&row, &mean, &inv);
     }
 }
 

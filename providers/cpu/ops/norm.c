@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "kernels/common/half.h"
+#include "kernels/f32-vmath/f32-vmath.h"
 #include "providers/cpu/cpu_op.h"
 #include "providers/cpu/ops/elem.h"
 
@@ -255,7 +256,21 @@ typedef struct ln_job {
             if (j->inv) put_f(j->stat_dt, j->inv, r, inv);                                 \
         }                                                                                  \
     }
-DEF_LN(ln_f32, stats_f32, float)
+/* float32 rows: the vectorized LayerNorm row kernel of kernels/f32-vmath (plain or RMS). */
+static void ln_f32(void *arg, size_t b, size_t e) {
+    const ln_job *j = arg;
+    const kiln_f32_vmath_ops *ops = kiln_f32_vmath();
+    for (size_t r = b; r < e; r++) {
+        int64_t off = (int64_t)r * j->d, poff = j->per_row ? off : 0;
+        kiln_f32_lnorm_row row = {(const float *)j->x + off, NULL, NULL, (const float *)j->s + poff,
+                                  j->b ? (const float *)j->b + poff : NULL, (float *)j->y + off, NULL, (size_t)j->d,
+                                  (float)j->eps, j->rms};
+        double m, inv;
+        ops->layernorm(&row, &m, &inv);
+        if (j->mean) put_f(j->stat_dt, j->mean, r, m);
+        if (j->inv) put_f(j->stat_dt, j->inv, r, inv);
+    }
+}
 DEF_LN(ln_f64, stats_f64, double)
 
 /* Parameter t, unidirectionally broadcast to x, expanded in the lane type over x's dims
