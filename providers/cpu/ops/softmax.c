@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "kernels/common/half.h"
+#include "kernels/f32-vmath/f32-vmath-coeffs.h"
 #include "providers/cpu/cpu_op.h"
 
 enum { SM_SOFT, SM_LOG, SM_HARD };
@@ -15,7 +16,7 @@ enum { SM_SOFT, SM_LOG, SM_HARD };
 /* exp(x) for x <= 0 (inputs minus their row max), written so loops over it vectorize: no
  * branches (the clamp selects with integer masks; float compares may trap and are not
  * if-converted) and no float-to-int conversion. x = n ln2 + r, |r| <= ln2/2 (Cody-Waite split of
- * ln2), exp(r) = 1 + r + r^2 p(r) with a degree-5 minimax p, 2^n from the mantissa of
+ * ln2), exp(r) = 1 + r + r^2 q(r) with the degree-4 q fitted for kernels/f32-vmath, 2^n from the mantissa of
  * x log2(e) + 1.5 * 2^23. Relative error < 1e-7; below -87 the result is 1.6e-38 instead of 0,
  * which no sum can notice. NaN stays NaN. Cheaper than kernels/common/vmath.h's full-range
  * kiln_vexpf, which softmax does not need: its inputs are never positive. */
@@ -31,12 +32,12 @@ static inline float exp_neg(float x) {
     uint32_t tb;
     memcpy(&tb, &t, sizeof tb);
     float r = x - n * 0.693359375f + n * 2.12194440e-4f; /* ln2 = 0.693359375 - 2.12194440e-4 */
-    float p = 1.9875691500e-4f;                           /* Cephes' expf polynomial */
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
+    /* exp(r) = 1 + r + r^2 q(r): q is Kiln's own fit (kernels/f32-vmath/fit_coeffs.py) */
+    float p = KILN_VM_EXP_C4;
+    p = p * r + KILN_VM_EXP_C3;
+    p = p * r + KILN_VM_EXP_C2;
+    p = p * r + KILN_VM_EXP_C1;
+    p = p * r + KILN_VM_EXP_C0;
     p = p * (r * r) + r + 1.0f;
     uint32_t eb = (tb - 0x4B400000u + 127u) << 23; /* n + 127 in the exponent field */
     float scale;
