@@ -29,21 +29,36 @@ typedef struct qca_job {
     float c_scale, c_zp, s_scale, s_zp, y_scale, y_zp;
 } qca_job;
 
+/* One loop per (Y, S) type pair and activation, branch-free so that the compiler vectorizes it
+ * (the division stays a division: QuantizeLinear divides by y_scale). */
+#define QCA_LOOP(TY, TS, RELU)                                                                     \
+    do {                                                                                           \
+        TY *y = (TY *)j->y;                                                                        \
+        const TS *s = (const TS *)j->s;                                                            \
+        for (size_t i = begin; i < end; i++) {                                                     \
+            float v = ((float)y[i] - czp) * cs + ((float)s[i] - szp) * ss;                         \
+            if (RELU) v = v > 0.0f ? v : 0.0f;                                                     \
+            float q = v / ys;                                                                      \
+            q = q > flo ? q : flo; /* NaN goes low */                                              \
+            q = q < fhi ? q : fhi;                                                                 \
+            y[i] = (TY)((int32_t)((q + 12582912.0f) - 12582912.0f) + yzp); /* half to even */       \
+        }                                                                                          \
+    } while (0)
+
 static void qca_range(void *arg, size_t begin, size_t end) {
     const qca_job *j = arg;
-    int32_t lo = j->y_s8 ? -128 : 0, hi = j->y_s8 ? 127 : 255;
-    float flo = (float)lo - j->y_zp, fhi = (float)hi - j->y_zp;
-    for (size_t i = begin; i < end; i++) {
-        float c = j->y_s8 ? (float)((const int8_t *)j->y)[i] : (float)((const uint8_t *)j->y)[i];
-        float s = j->s_s8 ? (float)((const int8_t *)j->s)[i] : (float)((const uint8_t *)j->s)[i];
-        float v = (c - j->c_zp) * j->c_scale + (s - j->s_zp) * j->s_scale;
-        if (j->relu) v = v > 0.0f ? v : 0.0f;
-        float q = v / j->y_scale;
-        q = q > flo ? q : flo;
-        q = q < fhi ? q : fhi;
-        int32_t r = (int32_t)q_rne(q) + (int32_t)j->y_zp;
-        if (j->y_s8) ((int8_t *)j->y)[i] = (int8_t)r;
-        else ((uint8_t *)j->y)[i] = (uint8_t)r;
+    const float czp = j->c_zp, cs = j->c_scale, szp = j->s_zp, ss = j->s_scale, ys = j->y_scale;
+    const int32_t yzp = (int32_t)j->y_zp;
+    const float flo = (float)(j->y_s8 ? -128 : 0) - j->y_zp, fhi = (float)(j->y_s8 ? 127 : 255) - j->y_zp;
+    switch (j->y_s8 * 4 + j->s_s8 * 2 + j->relu) {
+    case 0: QCA_LOOP(uint8_t, uint8_t, 0); break;
+    case 1: QCA_LOOP(uint8_t, uint8_t, 1); break;
+    case 2: QCA_LOOP(uint8_t, int8_t, 0); break;
+    case 3: QCA_LOOP(uint8_t, int8_t, 1); break;
+    case 4: QCA_LOOP(int8_t, uint8_t, 0); break;
+    case 5: QCA_LOOP(int8_t, uint8_t, 1); break;
+    case 6: QCA_LOOP(int8_t, int8_t, 0); break;
+    default: QCA_LOOP(int8_t, int8_t, 1); break;
     }
 }
 
@@ -66,7 +81,7 @@ static kiln_status qca_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, kil
     qca_job j = {y->data, s->data, y->dtype == KILN_DTYPE_INT8, s->dtype == KILN_DTYPE_INT8, k->relu,
                  scalar_f32(cs), (float)q_get(cz->dtype, cz->data, 0), scalar_f32(ss), (float)q_get(sz->dtype, sz->data, 0),
                  scalar_f32(ys), (float)q_get(yz->dtype, yz->data, 0)};
-    if (y->count) cpu_parallel_for(ctx, (size_t)y->count, cpu_grain(8), qca_range, &j);
+    if (y->count) cpu_parallel_for(ctx, (size_t)y->count, cpu_grain(2), qca_range, &j);
     return KILN_OK;
 }
 
