@@ -55,6 +55,7 @@ MODELS = [
     ("resnet50_qlinear", "models:resnet50_qlinear.onnx", {}, None),
     ("mobilenetv2_qdq", "models:mobilenetv2_qdq.onnx", {}, None),  # tests/models/check_quantized.py writes it
     ("mobilenetv2_qop", "models:mobilenetv2_qop.onnx", {}, None),  # likewise (QOperator, com.microsoft ops)
+    ("resnet50_qdq", "models:resnet50_qdq.onnx", {}, None),  # benchmarks/quantize_qdq.py of resnet50.onnx
     ("ppocr_det", "shared:models/ch_PP-OCRv4_det_infer.onnx",
      {"p2o.DynamicDimension.0": 1, "p2o.DynamicDimension.1": 640, "p2o.DynamicDimension.2": 640}, None),
     # Small models, where the cost per run is the runtime's (docs/performance.md, "small models").

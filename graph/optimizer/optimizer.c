@@ -12,6 +12,13 @@
 static const kiln_opt_pass passes[] = {
     {"identity_elimination", KILN_OPT_BASIC, kiln_pass_identity_elimination},
     {"shape_folding", KILN_OPT_BASIC, kiln_pass_shape_folding},
+    /* QDQ rewrites before constant folding, which would fold small DequantizeLinear weights */
+    {"qdq_movement", KILN_OPT_EXTENDED, kiln_pass_qdq_movement},
+    {"qdq_pair_elimination", KILN_OPT_EXTENDED, kiln_pass_qdq_pair_elimination},
+    {"qdq_conv_fusion", KILN_OPT_EXTENDED, kiln_pass_qdq_conv_fusion},
+    {"qdq_matmul_fusion", KILN_OPT_EXTENDED, kiln_pass_qdq_matmul_fusion},
+    {"qdq_conv_add_fusion", KILN_OPT_EXTENDED, kiln_pass_qdq_conv_add_fusion},
+    {"qdq_weight_fold", KILN_OPT_EXTENDED, kiln_pass_qdq_weight_fold},
     {"constant_folding", KILN_OPT_BASIC, kiln_pass_constant_folding},
     {"noop_elimination", KILN_OPT_BASIC, kiln_pass_noop_elimination},
     {"reshape_chain", KILN_OPT_BASIC, kiln_pass_reshape_chain},

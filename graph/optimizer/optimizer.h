@@ -96,6 +96,12 @@ kiln_status kiln_pass_attention_fusion(kiln_opt_ctx *c);
 kiln_status kiln_pass_conv_fusion(kiln_opt_ctx *c);
 kiln_status kiln_pass_gemm_fusion(kiln_opt_ctx *c);
 kiln_status kiln_pass_matmul_fusion(kiln_opt_ctx *c);
+kiln_status kiln_pass_qdq_movement(kiln_opt_ctx *c);
+kiln_status kiln_pass_qdq_pair_elimination(kiln_opt_ctx *c);
+kiln_status kiln_pass_qdq_conv_fusion(kiln_opt_ctx *c);
+kiln_status kiln_pass_qdq_matmul_fusion(kiln_opt_ctx *c);
+kiln_status kiln_pass_qdq_conv_add_fusion(kiln_opt_ctx *c);
+kiln_status kiln_pass_qdq_weight_fold(kiln_opt_ctx *c);
 
 /* Helpers shared by passes. */
 int kiln_opt_is(const kiln_node *n, const char *op_type);  /* default domain and op_type */

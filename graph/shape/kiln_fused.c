@@ -17,6 +17,25 @@ kiln_status kiln_infer_kiln_fused_gemm(kiln_shape_ctx *c) { return as_base(c, 13
 kiln_status kiln_infer_kiln_fused_matmul(kiln_shape_ctx *c) { return as_base(c, 13, kiln_infer_matmul); }
 kiln_status kiln_infer_kiln_layernorm(kiln_shape_ctx *c) { return as_base(c, 17, kiln_infer_layernorm); }
 
+/* kiln.QLinearConvAdd: QLinearConv's output (the type of y_zero_point, input 13); the shortcut S
+ * (input 9) has that shape. */
+kiln_status kiln_infer_kiln_qconv_add(kiln_shape_ctx *c) {
+    KILN_TRY(as_base(c, 10, kiln_infer_qlinear_conv));
+    const kiln_shape_val *s = kiln_shape_in(c, 9), *yz = kiln_shape_in(c, 13);
+    if (!s || !yz) return kiln_shape_fail(c, "S and y_zero_point are required");
+    if (yz->t.dtype != KILN_DTYPE_UINT8 && yz->t.dtype != KILN_DTYPE_INT8) return kiln_shape_fail(c, "y_zero_point must be 8-bit");
+    kiln_type yt = c->out[0].t;
+    const kiln_type *y = &yt;
+    if (s->t.rank >= 0 && y->rank >= 0) {
+        if (s->t.rank != y->rank) return kiln_shape_fail(c, "S has rank %d, the output %d", (int)s->t.rank, (int)y->rank);
+        for (int32_t i = 0; i < y->rank; i++)
+            if (s->t.dims[i] >= 0 && y->dims[i] >= 0 && s->t.dims[i] != y->dims[i])
+                return kiln_shape_fail(c, "S's dim %d is %lld, the output's %lld", (int)i, (long long)s->t.dims[i], (long long)y->dims[i]);
+    }
+    kiln_shape_set(c, 0, yz->t.dtype, y->rank, y->rank >= 0 ? y->dims : NULL);
+    return KILN_OK;
+}
+
 /* kiln.SkipLayerNormalization: Y (and Sum) have X's type; Skip has X's shape; Gamma, Beta, Bias
  * are 1-D with X's last dim. */
 kiln_status kiln_infer_kiln_skip_layernorm(kiln_shape_ctx *c) {
