@@ -105,6 +105,8 @@ int rb_parse_args(int argc, char **argv, rb_args *a, char *err, size_t es) {
             else a->n = x;
         } else if (!strcmp(f, "--trans-b")) {
             a->trans_b = 1;
+        } else if (!strcmp(f, "--trans-a")) {
+            a->trans_a = 1;
         } else if (!strcmp(f, "--dtype")) {
             NEED_VALUE;
             if (strcmp(v, "f32") && strcmp(v, "u8s8") && strcmp(v, "s8s8") && strcmp(v, "bf16"))
@@ -205,6 +207,7 @@ int rb_parse_args(int argc, char **argv, rb_args *a, char *err, size_t es) {
         } else if (!strcmp(f, "--ort-script")) {
             NEED_VALUE;
             a->ort_script = v;
+
         } else if (!strcmp(f, "--child")) {
             a->child = 1;
         } else if (!strcmp(f, "--profile-ops")) {
@@ -219,6 +222,8 @@ int rb_parse_args(int argc, char **argv, rb_args *a, char *err, size_t es) {
     }
     /* Per-command checks. */
     const char *c = a->command;
+    if (a->trans_a && (strcmp(c, "gemm") || strcmp(a->dtype, "f32")))
+        return fail(err, es, "--trans-a is for gemm --dtype f32 only (Gemm transA)", NULL);
     if (!strcmp(c, "model") && !min_time_given) a->min_time = 1.0; /* whole models: at least 1 s per process */
     if (!strcmp(c, "conv") || !strcmp(c, "dwconv")) {
         if (!a->has_input) return fail(err, es, "conv needs --input N,C,H,W", NULL);
@@ -279,8 +284,9 @@ static void print_list(const char *name, const int64_t *v, int n) {
 }
 
 void rb_print_args(const rb_args *a) {
-    printf("{\"command\":\"%s\",\"op\":\"%s\",\"dtype\":\"%s\",\"m\":%lld,\"n\":%lld,\"k\":%lld,\"trans_b\":%d,",
-           a->command, a->op ? a->op : "", a->dtype, (long long)a->m, (long long)a->n, (long long)a->k, a->trans_b);
+    printf("{\"command\":\"%s\",\"op\":\"%s\",\"dtype\":\"%s\",\"m\":%lld,\"n\":%lld,\"k\":%lld,\"trans_a\":%d,\"trans_b\":%d,",
+           a->command, a->op ? a->op : "", a->dtype, (long long)a->m, (long long)a->n, (long long)a->k, a->trans_a,
+           a->trans_b);
     print_list("input", a->input, a->has_input ? 4 : 0);
     printf(",");
     print_list("filter", a->filter, a->has_filter ? 3 : 0);

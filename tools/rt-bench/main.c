@@ -11,7 +11,7 @@
 #include "refs.h"
 
 static const char usage[] =
-    "usage: rt-bench gemm [--m M --n N --k K] [--trans-b] [--dtype f32|u8s8|s8s8|bf16]\n"
+    "usage: rt-bench gemm [--m M --n N --k K] [--trans-a] [--trans-b] [--dtype f32|u8s8|s8s8|bf16]\n"
     "       rt-bench conv|dwconv --input N,C,H,W [--filter M,KH,KW] [--stride S] [--pad P] [--dilation D] [--group G]\n"
     "       rt-bench pool [max|avg] --input N,C,H,W [--filter 0,KH,KW] [--stride S] [--pad P]\n"
     "       rt-bench unary exp|tanh|sigmoid|erf|gelu [--n N]\n"
