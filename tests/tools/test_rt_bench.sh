@@ -69,6 +69,16 @@ rc=$(run suite vgg); check "unknown suite" 2 "$rc" 'unknown suite' "$TMP/err"
 rc=$(run gemm --isa sse9 --check); check "unknown --isa level" 2 "$rc" 'unknown --isa level' "$TMP/err"
 rc=$(run model "$NODE/test_add/model.onnx" --compare ort --python "$TMP/no-python")
 check "--compare ort without onnxruntime is a clear error" 2 "$rc" 'no-python not found' "$TMP/err"
+rc=$(run model m.onnx --compare ort,openvino --dry-run)
+check "--compare ort,openvino parses" 0 "$rc" '"compare":"ort,openvino"' "$TMP/out"
+rc=$(run model m.onnx --compare tvm --dry-run)
+check "--compare with an unknown runtime is a usage error" 2 "$rc" '--compare takes ort, openvino or ort,openvino' "$TMP/err"
+rc=$(run model "$NODE/test_add/model.onnx" --compare openvino --ov-python "$TMP/no-python")
+check "--compare openvino without .venv-openvino is a clear error" 2 "$rc" 'no-python not found \(run scripts/setup-openvino.sh to create .venv-openvino\)' "$TMP/err"
+[ "$(grep -c . "$TMP/err")" = 1 ]; check "... in one line" 0 $?
+printf '#!/bin/sh\nexit 1\n' >"$TMP/bad-python"; chmod +x "$TMP/bad-python"
+rc=$(run model "$NODE/test_add/model.onnx" --compare ort,openvino --ov-python "$TMP/bad-python")
+check "--compare openvino without openvino importable is a clear error" 2 "$rc" 'openvino cannot be imported by .*bad-python' "$TMP/err"
 rc=$(run suite resnet50 --dry-run)
 check "suite resnet50 lists its shapes" 0 "$rc" '^conv 1x3x224x224 m=64 k=7x7 s=2 p=3 g=1$' "$TMP/out"
 grep -q '^gemm f32 m=1 n=1000 k=2048$' "$TMP/out"; check "suite resnet50 has the fc GEMM" 0 $?

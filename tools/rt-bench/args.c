@@ -68,6 +68,8 @@ int rb_parse_args(int argc, char **argv, rb_args *a, char *err, size_t es) {
     a->processes = 3;
     a->python = RB_SOURCE_ROOT "/.venv/bin/python";
     a->ort_script = RB_SOURCE_ROOT "/benchmarks/ort_run.py";
+    a->ov_python = RB_SOURCE_ROOT "/.venv-openvino/bin/python";
+    a->ov_script = RB_SOURCE_ROOT "/benchmarks/ov_run.py";
     if (argc < 2) return fail(err, es, "missing command (gemm, conv, dwconv, pool, unary, softmax, layernorm, "
                                        "transpose, reduce, peak, suite, shapes, model)", NULL);
     a->command = argv[1];
@@ -199,7 +201,15 @@ int rb_parse_args(int argc, char **argv, rb_args *a, char *err, size_t es) {
             a->optimize = v;
         } else if (!strcmp(f, "--compare")) {
             NEED_VALUE;
-            if (strcmp(v, "ort")) return fail(err, es, "--compare knows only 'ort'", v);
+            a->cmp_ort = a->cmp_ov = 0;
+            for (const char *p = v; *p;) {
+                size_t len = strcspn(p, ",");
+                if (len == 3 && !strncmp(p, "ort", 3)) a->cmp_ort = 1;
+                else if (len == 8 && !strncmp(p, "openvino", 8)) a->cmp_ov = 1;
+                else return fail(err, es, "--compare takes ort, openvino or ort,openvino", v);
+                p += len + (p[len] == ',');
+            }
+            if (!a->cmp_ort && !a->cmp_ov) return fail(err, es, "--compare takes ort, openvino or ort,openvino", v);
             a->compare = v;
         } else if (!strcmp(f, "--python")) {
             NEED_VALUE;
@@ -207,7 +217,12 @@ int rb_parse_args(int argc, char **argv, rb_args *a, char *err, size_t es) {
         } else if (!strcmp(f, "--ort-script")) {
             NEED_VALUE;
             a->ort_script = v;
-
+        } else if (!strcmp(f, "--ov-python")) {
+            NEED_VALUE;
+            a->ov_python = v;
+        } else if (!strcmp(f, "--ov-script")) {
+            NEED_VALUE;
+            a->ov_script = v;
         } else if (!strcmp(f, "--child")) {
             a->child = 1;
         } else if (!strcmp(f, "--profile-ops")) {

@@ -56,13 +56,16 @@ typedef struct rb_args {
     int64_t dim_values[16];
     int n_dims;
     const char *optimize;         /* --optimize: disabled|basic|extended|all (model mode); NULL: default */
-    const char *compare;          /* "ort" */
+    const char *compare;          /* --compare as given: "ort", "openvino", "ort,openvino" */
+    int cmp_ort, cmp_ov;          /* which references --compare names */
     int processes;                /* model mode: processes per runtime */
     int child;                    /* model mode: internal child process */
     int profile_ops;              /* model mode child: report the top ops (profiled session) */
     const char *inputs_dir;       /* model mode child: DIR/<i>.npy feeds input i */
     const char *python;           /* model mode: interpreter for ort_run.py */
     const char *ort_script;
+    const char *ov_python;        /* model mode: interpreter for ov_run.py (.venv-openvino) */
+    const char *ov_script;
 } rb_args;
 
 /* Parses argv (argv[0] is the program). On a usage error writes one line to `err` and returns
