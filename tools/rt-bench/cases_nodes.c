@@ -145,11 +145,13 @@ int rb_bench_convnd_shape(const rb_args *a, const rb_convnd_shape *s, rb_rows *r
     list(pads, sizeof(pads), pv, 2 * s->nsp, ",");
     char gs[24] = "";
     if (s->group > 1) snprintf(gs, sizeof(gs), " g=%lld", (long long)s->group);
-    snprintf(gc.group, sizeof(gc.group), "%s%dd%s %lldx%lldx%s m=%lld k=%s s=%s p=%s%s%s%s",
+    char desc[512]; /* the case's name, cut to the row's group field */
+    snprintf(desc, sizeof(desc), "%s%dd%s %lldx%lldx%s m=%lld k=%s s=%s p=%s%s%s%s",
              s->transpose ? "convtranspose" : s->quant ? "qlinearconv" : "conv", s->nsp,
              s->quant ? (s->x_signed ? (s->w_signed ? " s8s8" : " s8u8") : s->w_signed ? " u8s8" : " u8u8") : "", (long long)s->n,
              (long long)s->c, in, (long long)s->m, k, st, pads, all_one(s->dil, s->nsp) ? "" : " d=",
              all_one(s->dil, s->nsp) ? "" : dl, gs);
+    snprintf(gc.group, sizeof(gc.group), "%.95s", desc);
     char impl[32];
     snprintf(impl, sizeof(impl), "kiln:%s", op);
     gc.impl = impl;
