@@ -69,6 +69,8 @@ rc=$(run suite vgg); check "unknown suite" 2 "$rc" 'unknown suite' "$TMP/err"
 rc=$(run gemm --isa sse9 --check); check "unknown --isa level" 2 "$rc" 'unknown --isa level' "$TMP/err"
 rc=$(run model "$NODE/test_add/model.onnx" --compare ort --python "$TMP/no-python")
 check "--compare ort without onnxruntime is a clear error" 2 "$rc" 'no-python not found' "$TMP/err"
+rc=$(run model m.onnx --int-max 2 --dry-run); check "--int-max parses" 0 "$rc" '"int_max":2\}' "$TMP/out"
+rc=$(run model m.onnx --int-max 5 --dry-run); check "--int-max out of range" 2 "$rc" '--int-max takes 1..4' "$TMP/err"
 rc=$(run model m.onnx --compare ort,openvino --dry-run)
 check "--compare ort,openvino parses" 0 "$rc" '"compare":"ort,openvino"' "$TMP/out"
 rc=$(run model m.onnx --compare tvm --dry-run)

@@ -66,6 +66,7 @@ int rb_parse_args(int argc, char **argv, rb_args *a, char *err, size_t es) {
     a->min_time = 0.2;
     a->min_reps = 5;
     a->processes = 3;
+    a->int_max = 4;
     a->python = RB_SOURCE_ROOT "/.venv/bin/python";
     a->ort_script = RB_SOURCE_ROOT "/benchmarks/ort_run.py";
     a->ov_python = RB_SOURCE_ROOT "/.venv-openvino/bin/python";
@@ -217,6 +218,10 @@ int rb_parse_args(int argc, char **argv, rb_args *a, char *err, size_t es) {
         } else if (!strcmp(f, "--ort-script")) {
             NEED_VALUE;
             a->ort_script = v;
+        } else if (!strcmp(f, "--int-max")) {
+            NEED_VALUE;
+            if (parse_i64(v, &x) || x < 1 || x > 4) return fail(err, es, "--int-max takes 1..4", v);
+            a->int_max = (int)x;
         } else if (!strcmp(f, "--ov-python")) {
             NEED_VALUE;
             a->ov_python = v;
@@ -323,6 +328,6 @@ void rb_print_args(const rb_args *a) {
         const char *eq = strchr(a->dim_names[i], '=');
         printf("%s\"%.*s\":%lld", i ? "," : "", (int)(eq - a->dim_names[i]), a->dim_names[i], (long long)a->dim_values[i]);
     }
-    printf("},\"optimize\":\"%s\",\"compare\":\"%s\",\"processes\":%d}\n", a->optimize ? a->optimize : "",
-           a->compare ? a->compare : "", a->processes);
+    printf("},\"optimize\":\"%s\",\"compare\":\"%s\",\"processes\":%d,\"int_max\":%d}\n",
+           a->optimize ? a->optimize : "", a->compare ? a->compare : "", a->processes, a->int_max);
 }

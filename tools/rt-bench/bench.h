@@ -59,6 +59,7 @@ typedef struct rb_args {
     const char *compare;          /* --compare as given: "ort", "openvino", "ort,openvino" */
     int cmp_ort, cmp_ov;          /* which references --compare names */
     int processes;                /* model mode: processes per runtime */
+    int int_max;                  /* model mode: integer inputs in [0, int_max) (1..4; default 4) */
     int child;                    /* model mode: internal child process */
     int profile_ops;              /* model mode child: report the top ops (profiled session) */
     const char *inputs_dir;       /* model mode child: DIR/<i>.npy feeds input i */

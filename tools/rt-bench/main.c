@@ -18,7 +18,7 @@ static const char usage[] =
     "       rt-bench softmax|layernorm [--shape A,B,..] [--axis X]; transpose [--shape ..] [--perm ..];\n"
     "                reduce [sum|mean|max] [--shape ..] [--axis X]\n"
     "       rt-bench peak | suite resnet50|mobilenetv2|bert | shapes MODEL.onnx [--dim NAME=N] [--list]\n"
-    "       rt-bench model MODEL.onnx [--threads 1,2] [--optimize L] [--compare ort] [--processes N] [--dim NAME=N]\n"
+    "       rt-bench model MODEL.onnx [--threads 1,2] [--optimize L] [--compare ort,openvino] [--processes N] [--dim NAME=N] [--int-max N]\n"
     "common: [--threads 1,2] [--isa LEVEL] [--min-time S] [--min-reps N] [--no-refs] [--check] [--clock auto|wall|cpu] [--json|--csv] [--dry-run]\n";
 
 static void header(const rb_args *a) {

@@ -252,6 +252,21 @@ static void add(series *s, const char *json, long long rss) {
     s->rss[i] = (double)rss;
 }
 
+/* --int-max: integer inputs (drawn in [0, 4)) folded into [0, int_max), e.g. 2 for BERT's
+ * token_type_ids (a Gather over two rows). Returns 0. */
+static int limit_ints(kiln_tensor *t, int int_max) {
+    int64_t n = kiln_tensor_element_count(t);
+    void *p = kiln_tensor_data(t);
+    for (int64_t i = 0; i < n && int_max < 4; i++) switch (kiln_tensor_dtype(t)) {
+        case KILN_DTYPE_INT64: ((int64_t *)p)[i] %= int_max; break;
+        case KILN_DTYPE_INT32: ((int32_t *)p)[i] %= int_max; break;
+        case KILN_DTYPE_INT8: ((int8_t *)p)[i] = (int8_t)(((int8_t *)p)[i] % int_max); break;
+        case KILN_DTYPE_UINT8: ((uint8_t *)p)[i] = (uint8_t)(((uint8_t *)p)[i] % int_max); break;
+        default: return 0;
+        }
+    return 0;
+}
+
 /* A reference runtime of --compare: its interpreter, script and the series it measured. */
 typedef struct ref_rt {
     const char *flag;         /* the --compare name */
@@ -344,7 +359,8 @@ int rb_cmd_model(const rb_args *a) {
         char path[4096];
         snprintf(path, sizeof(path), "%s/%zu.npy", dir, i);
         if (kiln_io_kind(io) != KILN_VALUE_TENSOR ||
-            tool_random_tensor(env, kiln_io_dtype(io), dims, rank, 1234 + i, &t, &err) || write_npy(path, t)) {
+            tool_random_tensor(env, kiln_io_dtype(io), dims, rank, 1234 + i, &t, &err) || limit_ints(t, a->int_max) ||
+            write_npy(path, t)) {
             fprintf(stderr, "rt-bench: input '%s': cannot make a random %s input%s%s\n", kiln_io_name(io),
                     kiln_dtype_name(kiln_io_dtype(io)), err.msg[0] ? ": " : "", err.msg);
             rc = RB_RUN;
