@@ -3,10 +3,11 @@
 # parsed), shape extraction from models (shapes --list), the correctness gate (--check runs
 # it, KILN_BENCH_INJECT_WRONG injects a deliberately wrong Kiln result that must be refused
 # with exit 1 before any timing) and the clear errors. TAP output.
-#   test_rt_bench.sh RT_BENCH SHARED_DIR
+#   test_rt_bench.sh RT_BENCH SHARED_DIR MAKE_RT_BENCH_MODEL
 set -u
 RB=$1
 SHARED=$2
+MKMODEL=$3
 NODE=$SHARED/onnx-tests/node
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
@@ -24,9 +25,11 @@ wrong() { local who=$1; shift; KILN_BENCH_INJECT_WRONG=$who "$RB" "$@" >"$TMP/ou
 
 # --- argument parsing ---
 rc=$(run gemm --m 7 --n 9 --k 11 --trans-b --dtype u8s8 --threads 1,2 --dry-run)
-check "gemm flags parse" 0 "$rc" '"command":"gemm".*"dtype":"u8s8","m":7,"n":9,"k":11,"trans_b":1.*"threads":\[1,2\]' "$TMP/out"
+check "gemm flags parse" 0 "$rc" '"command":"gemm".*"dtype":"u8s8","m":7,"n":9,"k":11,"trans_a":0,"trans_b":1.*"threads":\[1,2\]' "$TMP/out"
+rc=$(run gemm --m 7 --n 9 --k 11 --trans-a --dry-run)
+check "gemm --trans-a parses" 0 "$rc" '"trans_a":1,"trans_b":0' "$TMP/out"
 rc=$(run gemm --dry-run)
-check "gemm defaults" 0 "$rc" '"m":512,"n":512,"k":512,"trans_b":0.*"threads":\[1\]' "$TMP/out"
+check "gemm defaults" 0 "$rc" '"m":512,"n":512,"k":512,"trans_a":0,"trans_b":0.*"threads":\[1\]' "$TMP/out"
 rc=$(run conv --input 1,64,56,56 --filter 128,3,3 --stride 2 --pad 1,0 --dilation 2 --group 2 --dry-run)
 check "conv flags parse" 0 "$rc" '"input":\[1,64,56,56\],"filter":\[128,3,3\],"stride":\[2,2\],"pad":\[1,0\],"dilation":\[2,2\],"group":2' "$TMP/out"
 rc=$(run dwconv --input 1,32,10,10 --dry-run)
@@ -66,6 +69,18 @@ rc=$(run suite vgg); check "unknown suite" 2 "$rc" 'unknown suite' "$TMP/err"
 rc=$(run gemm --isa sse9 --check); check "unknown --isa level" 2 "$rc" 'unknown --isa level' "$TMP/err"
 rc=$(run model "$NODE/test_add/model.onnx" --compare ort --python "$TMP/no-python")
 check "--compare ort without onnxruntime is a clear error" 2 "$rc" 'no-python not found' "$TMP/err"
+rc=$(run model m.onnx --int-max 2 --dry-run); check "--int-max parses" 0 "$rc" '"int_max":2\}' "$TMP/out"
+rc=$(run model m.onnx --int-max 5 --dry-run); check "--int-max out of range" 2 "$rc" '--int-max takes 1..4' "$TMP/err"
+rc=$(run model m.onnx --compare ort,openvino --dry-run)
+check "--compare ort,openvino parses" 0 "$rc" '"compare":"ort,openvino"' "$TMP/out"
+rc=$(run model m.onnx --compare tvm --dry-run)
+check "--compare with an unknown runtime is a usage error" 2 "$rc" '--compare takes ort, openvino or ort,openvino' "$TMP/err"
+rc=$(run model "$NODE/test_add/model.onnx" --compare openvino --ov-python "$TMP/no-python")
+check "--compare openvino without .venv-openvino is a clear error" 2 "$rc" 'no-python not found \(run scripts/setup-openvino.sh to create .venv-openvino\)' "$TMP/err"
+[ "$(grep -c . "$TMP/err")" = 1 ]; check "... in one line" 0 $?
+printf '#!/bin/sh\nexit 1\n' >"$TMP/bad-python"; chmod +x "$TMP/bad-python"
+rc=$(run model "$NODE/test_add/model.onnx" --compare ort,openvino --ov-python "$TMP/bad-python")
+check "--compare openvino without openvino importable is a clear error" 2 "$rc" 'openvino cannot be imported by .*bad-python' "$TMP/err"
 rc=$(run suite resnet50 --dry-run)
 check "suite resnet50 lists its shapes" 0 "$rc" '^conv 1x3x224x224 m=64 k=7x7 s=2 p=3 g=1$' "$TMP/out"
 grep -q '^gemm f32 m=1 n=1000 k=2048$' "$TMP/out"; check "suite resnet50 has the fc GEMM" 0 $?
@@ -74,15 +89,62 @@ grep -q '^gemm f32 m=1 n=1000 k=2048$' "$TMP/out"; check "suite resnet50 has the
 rc=$(run shapes "$NODE/test_conv_with_strides_padding/model.onnx" --list)
 check "Conv shape from a model" 0 "$rc" '^Conv +x1 +f32 +n=1 c=1 h=7 w=5 m=1 kh=3 kw=3 sh=2 sw=2 ph=1 pw=1 dh=1 dw=1 group=1$' "$TMP/out"
 rc=$(run shapes "$NODE/test_matmul_2d/model.onnx" --list)
-check "MatMul shape from a model" 0 "$rc" '^MatMul +x1 +f32 +m=3 n=3 k=4 batch=1 trans_b=0$' "$TMP/out"
+check "MatMul shape from a model" 0 "$rc" '^MatMul +x1 +f32 +m=3 n=3 k=4 batch=1 trans_a=0 trans_b=0$' "$TMP/out"
 rc=$(run shapes "$NODE/test_matmul_3d/model.onnx" --list)
-check "batched MatMul is listed and skipped" 0 "$rc" 'm=3 n=3 k=4 batch=2 .*batched' "$TMP/out"
+check "batched MatMul is extracted with its batches" 0 "$rc" '^MatMul +x1 +f32 +m=3 n=3 k=4 batch=2 trans_a=0 trans_b=0 batch_a=2 batch_b=2$' "$TMP/out"
 rc=$(run shapes "$NODE/test_gemm_transposeB/model.onnx" --list --json)
-check "Gemm transB from a model (json)" 0 "$rc" '"op":"Gemm".*"shape":"m=3 n=4 k=6 batch=1 trans_b=1"' "$TMP/out"
+check "Gemm transB from a model (json)" 0 "$rc" '"op":"Gemm".*"shape":"m=3 n=4 k=6 batch=1 trans_a=0 trans_b=1"' "$TMP/out"
 rc=$(run shapes "$NODE/test_matmulinteger/model.onnx" --list)
 check "MatMulInteger shape and dtype" 0 "$rc" '^MatMulInteger +x1 +u8s8 +m=4 n=2 k=3 batch=1' "$TMP/out"
 rc=$(run shapes "$NODE/test_qlinearconv/model.onnx" --list)
-check "QLinearConv listed" 0 "$rc" '^QLinearConv +x1 +u8s8 +n=1 c=1 h=7 w=7 m=1 kh=1 kw=1' "$TMP/out"
+check "QLinearConv with u8 weights" 0 "$rc" '^QLinearConv +x1 +u8u8 +2d n=1 c=1 m=1 group=1 in=7,7 k=1,1 s=1,1 pb=0,0 pe=0,0 d=1,1$' "$TMP/out"
+rc=$(run shapes "$NODE/test_qlinearconv/model.onnx" --check)
+check "QLinearConv u8u8 from the node test passes the gate" 0 "$rc" '^  kiln:QLinearConv .*correct \(max error 0\)' "$TMP/out"
+rc=$(run shapes "$NODE/test_convtranspose_1d/model.onnx" --check)
+check "ConvTranspose 1-D from the node test passes the gate" 0 "$rc" '^  kiln:ConvTranspose .*correct' "$TMP/out"
+# A model built here with one node per shape kind beyond 2-D Conv and plain GEMMs
+# (tests/tools/make_rt_bench_model.c): each extracted exactly, then gated against the naive loop.
+"$MKMODEL" "$TMP/kinds.onnx"; check "the shape-kinds model is written" 0 $?
+rc=$(run shapes "$TMP/kinds.onnx" --list)
+check "shapes: the kinds model lists" 0 "$rc"
+[ "$(grep -c . "$TMP/out")" = 10 ] && ! grep -q -- ' -- ' "$TMP/out"; check "shapes: ten rows, none skipped" 0 $?
+while IFS= read -r want; do
+  grep -qxE -- "$want" "$TMP/out"; check "extracted: $want" 0 $?
+done <<'KINDS'
+Conv +x1 +f32 +1d n=1 c=4 m=6 group=1 in=19 k=3 s=2 pb=1 pe=0 d=1
+Conv +x1 +f32 +3d n=1 c=3 m=4 group=1 in=5,6,7 k=3,3,3 s=1,1,1 pb=1,1,1 pe=1,1,1 d=1,1,1
+Conv +x1 +f32 +2d n=1 c=4 m=6 group=2 in=8,9 k=3,3 s=1,1 pb=0,1 pe=1,0 d=1,1
+ConvTranspose +x1 +f32 +2d n=1 c=4 m=3 group=1 in=5,6 k=3,3 s=2,2 pb=1,1 pe=1,1 d=1,1 out_pad=1,0
+ConvTranspose +x1 +f32 +1d n=1 c=4 m=2 group=2 in=7 k=4 s=3 pb=0 pe=0 d=1 out_pad=0
+ConvTranspose +x1 +f32 +2d n=1 c=2 m=2 group=1 in=4,5 k=3,3 s=2,2 pb=0,0 pe=1,1 d=1,1 out_pad=0,0
+QLinearConv +x1 +u8s8 +2d n=1 c=3 m=5 group=1 in=7,8 k=3,3 s=1,1 pb=1,1 pe=1,1 d=1,1
+Gemm +x1 +f32 +m=5 n=7 k=9 batch=1 trans_a=1 trans_b=0
+MatMul +x1 +f32 +m=5 n=4 k=6 batch=6 trans_a=0 trans_b=0 batch_a=6 batch_b=6
+MatMul +x1 +f32 +m=5 n=3 k=6 batch=4 trans_a=0 trans_b=0 batch_a=1 batch_b=4
+KINDS
+rc=$(run shapes "$TMP/kinds.onnx" --check --threads 1,2)
+check "shapes --check: every kind benchmarked and correct" 0 "$rc"
+for impl in kiln:Conv kiln:ConvTranspose kiln:QLinearConv kiln:Gemm kiln:MatMul f32-gemm-4x8-scalar; do
+  bad=$(grep -E "^  $impl +kiln" "$TMP/out" | grep -vc 'correct')
+  cnt=$(grep -cE "^  $impl +kiln .*correct" "$TMP/out")
+  [ "$bad" = 0 ] && [ "$cnt" -ge 1 ]; check "shapes --check: $impl rows correct ($cnt, $bad not)" 0 $?
+done
+for g in '^conv1d 1x4x19 m=6 k=3 s=2 p=1,0$' '^conv3d 1x3x5x6x7 ' '^conv2d 1x4x8x9 .*p=0,1,1,0 g=2$' \
+         '^convtranspose2d 1x4x5x6 m=3 ' '^convtranspose1d 1x4x7 m=2 k=4 s=3 p=0,0 g=2$' \
+         '^qlinearconv2d u8s8 1x3x7x8 m=5 ' '^gemm f32 m=5 n=7 k=9 trans_a$' \
+         '^matmul f32 batched A=6x5x6 B=6x6x4$' '^matmul f32 batched A=1x5x6 B=4x6x3$'; do
+  grep -qE -- "$g" "$TMP/out"; check "shapes --check ran the case $g" 0 $?
+done
+for impl in kiln:ConvTranspose kiln:QLinearConv kiln:MatMul kiln:Conv; do
+  rc=$(wrong $impl shapes "$TMP/kinds.onnx"); check "shapes: a wrong $impl is refused" 1 "$rc" "$impl gives a wrong result" "$TMP/err"
+done
+rc=$(run gemm --m 37 --n 29 --k 45 --trans-a --check)
+check "gemm --trans-a passes (packed, unpacked, Gemm node, references)" 0 "$rc" '^  kiln:Gemm .*correct' "$TMP/out"
+bad=$(grep -E '^  (f32-gemm-|cblas|dnnl)' "$TMP/out" | grep -vcE 'correct|needs |not built')
+check "gemm --trans-a: every row checked ($bad not)" 0 "$bad"
+rc=$(wrong f32-gemm-4x8-scalar gemm --m 37 --n 29 --k 45 --trans-a)
+check "gemm --trans-a: a wrong packed kernel is refused" 1 "$rc" 'gives a wrong result' "$TMP/err"
+rc=$(run gemm --trans-a --dtype u8s8 --dry-run); check "--trans-a is f32 only" 2 "$rc" 'trans-a' "$TMP/err"
 OCR=$SHARED/models/ch_PP-OCRv4_det_infer.onnx
 if [ -f "$OCR" ]; then
   rc=$(run shapes "$OCR" --list)
@@ -91,7 +153,8 @@ if [ -f "$OCR" ]; then
   check "--dim binds symbolic dims" 0 "$rc" '^Conv +x1 +f32 +n=1 c=3 h=64 w=96 m=16 kh=3 kw=3 sh=2 sw=2 ph=1 pw=1' "$TMP/out"
   grep -qE '^Conv +x1 +f32 +n=1 c=16 h=32 w=48 m=16 kh=3 kw=3 .*group=16$' "$TMP/out"
   check "shapes propagate through the graph (depthwise after the stem)" 0 $?
-  grep -qE '^ConvTranspose .*not benchmarked' "$TMP/out"; check "ConvTranspose listed" 0 $?
+  grep -qE '^ConvTranspose +x1 +f32 +2d n=1 c=[0-9]+ m=[0-9]+ .* s=2,2 ' "$TMP/out"; check "ConvTranspose extracted (not skipped)" 0 $?
+  grep -q -- ' -- ' "$TMP/out"; check "nothing in PP-OCR is skipped once dims are bound" 1 $?
   # --optimize reaches the Kiln processes: plain Conv runs at disabled, Conv activations are fused
   # at all (the profiled process's top ops; Conv is most of this model's time at either level, so
   # the check does not depend on how the smaller ops rank, and nothing here is a timing).

@@ -66,8 +66,11 @@ int rb_parse_args(int argc, char **argv, rb_args *a, char *err, size_t es) {
     a->min_time = 0.2;
     a->min_reps = 5;
     a->processes = 3;
+    a->int_max = 4;
     a->python = RB_SOURCE_ROOT "/.venv/bin/python";
     a->ort_script = RB_SOURCE_ROOT "/benchmarks/ort_run.py";
+    a->ov_python = RB_SOURCE_ROOT "/.venv-openvino/bin/python";
+    a->ov_script = RB_SOURCE_ROOT "/benchmarks/ov_run.py";
     if (argc < 2) return fail(err, es, "missing command (gemm, conv, dwconv, pool, unary, softmax, layernorm, "
                                        "transpose, reduce, peak, suite, shapes, model)", NULL);
     a->command = argv[1];
@@ -105,6 +108,8 @@ int rb_parse_args(int argc, char **argv, rb_args *a, char *err, size_t es) {
             else a->n = x;
         } else if (!strcmp(f, "--trans-b")) {
             a->trans_b = 1;
+        } else if (!strcmp(f, "--trans-a")) {
+            a->trans_a = 1;
         } else if (!strcmp(f, "--dtype")) {
             NEED_VALUE;
             if (strcmp(v, "f32") && strcmp(v, "u8s8") && strcmp(v, "s8s8") && strcmp(v, "bf16"))
@@ -197,7 +202,15 @@ int rb_parse_args(int argc, char **argv, rb_args *a, char *err, size_t es) {
             a->optimize = v;
         } else if (!strcmp(f, "--compare")) {
             NEED_VALUE;
-            if (strcmp(v, "ort")) return fail(err, es, "--compare knows only 'ort'", v);
+            a->cmp_ort = a->cmp_ov = 0;
+            for (const char *p = v; *p;) {
+                size_t len = strcspn(p, ",");
+                if (len == 3 && !strncmp(p, "ort", 3)) a->cmp_ort = 1;
+                else if (len == 8 && !strncmp(p, "openvino", 8)) a->cmp_ov = 1;
+                else return fail(err, es, "--compare takes ort, openvino or ort,openvino", v);
+                p += len + (p[len] == ',');
+            }
+            if (!a->cmp_ort && !a->cmp_ov) return fail(err, es, "--compare takes ort, openvino or ort,openvino", v);
             a->compare = v;
         } else if (!strcmp(f, "--python")) {
             NEED_VALUE;
@@ -205,6 +218,16 @@ int rb_parse_args(int argc, char **argv, rb_args *a, char *err, size_t es) {
         } else if (!strcmp(f, "--ort-script")) {
             NEED_VALUE;
             a->ort_script = v;
+        } else if (!strcmp(f, "--int-max")) {
+            NEED_VALUE;
+            if (parse_i64(v, &x) || x < 1 || x > 4) return fail(err, es, "--int-max takes 1..4", v);
+            a->int_max = (int)x;
+        } else if (!strcmp(f, "--ov-python")) {
+            NEED_VALUE;
+            a->ov_python = v;
+        } else if (!strcmp(f, "--ov-script")) {
+            NEED_VALUE;
+            a->ov_script = v;
         } else if (!strcmp(f, "--child")) {
             a->child = 1;
         } else if (!strcmp(f, "--profile-ops")) {
@@ -219,6 +242,8 @@ int rb_parse_args(int argc, char **argv, rb_args *a, char *err, size_t es) {
     }
     /* Per-command checks. */
     const char *c = a->command;
+    if (a->trans_a && (strcmp(c, "gemm") || strcmp(a->dtype, "f32")))
+        return fail(err, es, "--trans-a is for gemm --dtype f32 only (Gemm transA)", NULL);
     if (!strcmp(c, "model") && !min_time_given) a->min_time = 1.0; /* whole models: at least 1 s per process */
     if (!strcmp(c, "conv") || !strcmp(c, "dwconv")) {
         if (!a->has_input) return fail(err, es, "conv needs --input N,C,H,W", NULL);
@@ -279,8 +304,9 @@ static void print_list(const char *name, const int64_t *v, int n) {
 }
 
 void rb_print_args(const rb_args *a) {
-    printf("{\"command\":\"%s\",\"op\":\"%s\",\"dtype\":\"%s\",\"m\":%lld,\"n\":%lld,\"k\":%lld,\"trans_b\":%d,",
-           a->command, a->op ? a->op : "", a->dtype, (long long)a->m, (long long)a->n, (long long)a->k, a->trans_b);
+    printf("{\"command\":\"%s\",\"op\":\"%s\",\"dtype\":\"%s\",\"m\":%lld,\"n\":%lld,\"k\":%lld,\"trans_a\":%d,\"trans_b\":%d,",
+           a->command, a->op ? a->op : "", a->dtype, (long long)a->m, (long long)a->n, (long long)a->k, a->trans_a,
+           a->trans_b);
     print_list("input", a->input, a->has_input ? 4 : 0);
     printf(",");
     print_list("filter", a->filter, a->has_filter ? 3 : 0);
@@ -302,6 +328,6 @@ void rb_print_args(const rb_args *a) {
         const char *eq = strchr(a->dim_names[i], '=');
         printf("%s\"%.*s\":%lld", i ? "," : "", (int)(eq - a->dim_names[i]), a->dim_names[i], (long long)a->dim_values[i]);
     }
-    printf("},\"optimize\":\"%s\",\"compare\":\"%s\",\"processes\":%d}\n", a->optimize ? a->optimize : "",
-           a->compare ? a->compare : "", a->processes);
+    printf("},\"optimize\":\"%s\",\"compare\":\"%s\",\"processes\":%d,\"int_max\":%d}\n",
+           a->optimize ? a->optimize : "", a->compare ? a->compare : "", a->processes, a->int_max);
 }

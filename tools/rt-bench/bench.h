@@ -24,7 +24,7 @@ typedef struct rb_args {
     const char *op;               /* unary OP, pool max|avg, reduce sum|mean|max, suite NAME, MODEL path */
     /* gemm */
     int64_t m, n, k;
-    int trans_b;
+    int trans_a, trans_b;         /* --trans-a (f32 only: Gemm transA), --trans-b */
     const char *dtype;            /* f32, u8s8, s8s8, bf16 */
     /* conv family: input N,C,H,W; filter M,KH,KW; stride, pad, dilation, group */
     int64_t input[4];
@@ -56,13 +56,17 @@ typedef struct rb_args {
     int64_t dim_values[16];
     int n_dims;
     const char *optimize;         /* --optimize: disabled|basic|extended|all (model mode); NULL: default */
-    const char *compare;          /* "ort" */
+    const char *compare;          /* --compare as given: "ort", "openvino", "ort,openvino" */
+    int cmp_ort, cmp_ov;          /* which references --compare names */
     int processes;                /* model mode: processes per runtime */
+    int int_max;                  /* model mode: integer inputs in [0, int_max) (1..4; default 4) */
     int child;                    /* model mode: internal child process */
     int profile_ops;              /* model mode child: report the top ops (profiled session) */
     const char *inputs_dir;       /* model mode child: DIR/<i>.npy feeds input i */
     const char *python;           /* model mode: interpreter for ort_run.py */
     const char *ort_script;
+    const char *ov_python;        /* model mode: interpreter for ov_run.py (.venv-openvino) */
+    const char *ov_script;
 } rb_args;
 
 /* Parses argv (argv[0] is the program). On a usage error writes one line to `err` and returns
@@ -75,7 +79,7 @@ typedef enum rb_role { RB_KILN = 0, RB_REF, RB_NAIVE } rb_role;
 
 /* One timed implementation of one case. */
 typedef struct rb_row {
-    char group[64];       /* the case: "gemm f32 m=..,n=..,k=.." */
+    char group[96];       /* the case: "gemm f32 m=..,n=..,k=.." */
     char impl[48];        /* kiln_f32_gemm, cblas_sgemm, ... */
     rb_role role;
     char isa[16];
@@ -153,8 +157,32 @@ typedef struct rb_conv_shape {
     int64_t n, c, h, w, m, kh, kw, sh, sw, ph, pw, dh, dw, group;
 } rb_conv_shape;
 int rb_bench_conv_shape(const rb_args *base, const rb_conv_shape *s, rb_rows *rows);
-int rb_bench_gemm_shape(const rb_args *base, int64_t m, int64_t n, int64_t k, int trans_b, const char *dtype,
-                        rb_rows *rows);
+int rb_bench_gemm_shape(const rb_args *base, int64_t m, int64_t n, int64_t k, int trans_a, int trans_b,
+                        const char *dtype, rb_rows *rows);
+
+/* The node cases beyond 2-D Conv and plain GEMMs (cases_nodes.c): Conv of any spatial rank
+ * 1..3 (any pads), ConvTranspose, QLinearConv, and MatMul with a batched B. Each is a one-node
+ * model run through the public API, i.e. the CPU provider's own op code (providers/cpu/ops/
+ * conv.c, conv_transpose.c, qlinear.c, gemm.c) with the kernels it calls, checked first
+ * against a naive loop. */
+#define RB_MAX_SPATIAL 3
+typedef struct rb_convnd_shape {
+    int transpose;            /* ConvTranspose */
+    int quant;                /* QLinearConv: 8-bit x, w, y */
+    int x_signed, w_signed;   /* QLinearConv: int8 (1) or uint8 (0) */
+    int nsp;                  /* spatial rank, 1..3 */
+    int64_t n, c, m, group;   /* m: output channels */
+    int64_t in[RB_MAX_SPATIAL], k[RB_MAX_SPATIAL], stride[RB_MAX_SPATIAL], dil[RB_MAX_SPATIAL];
+    int64_t pad_b[RB_MAX_SPATIAL], pad_e[RB_MAX_SPATIAL];
+    int64_t out_pad[RB_MAX_SPATIAL]; /* ConvTranspose output_padding */
+} rb_convnd_shape;
+/* Output extent of spatial axis d (0 when the shape is empty or invalid). */
+int64_t rb_convnd_out(const rb_convnd_shape *s, int d);
+int rb_bench_convnd_shape(const rb_args *base, const rb_convnd_shape *s, rb_rows *rows);
+/* MatMul of A [batch_a, m, k] and B [batch_b, k, n], batch_a == batch_b or one of them 1
+ * (broadcast), both graph inputs (B an activation, as in attention). */
+int rb_bench_batched_matmul(const rb_args *base, int64_t batch_a, int64_t batch_b, int64_t m, int64_t n, int64_t k,
+                            rb_rows *rows);
 
 /* The correctness gate: KILN_BENCH_INJECT_WRONG=1 (or a matching impl name) makes the Kiln
  * implementations return a deliberately wrong result, so the gate's refusal can be tested. */

@@ -19,7 +19,7 @@
 
 typedef struct gemm_ctx {
     int64_t m, n, k;
-    int trans_b;
+    int trans_a, trans_b;             /* trans_a: A stored k x m (Gemm transA; f32 only) */
     int int8, a_signed;
     float *a, *b, *c, *ref;           /* f32 */
     uint8_t *a8;                      /* u8 or s8 bits */
@@ -41,7 +41,8 @@ typedef struct gemm_ctx {
 
 static void run_f32_kernel(void *p) {
     gemm_ctx *g = p;
-    g->f32_fn(0, g->trans_b, (size_t)g->m, (size_t)g->n, (size_t)g->k, 1.0f, g->a, (size_t)g->k, g->b,
+    g->f32_fn(g->trans_a, g->trans_b, (size_t)g->m, (size_t)g->n, (size_t)g->k, 1.0f, g->a,
+              (size_t)(g->trans_a ? g->m : g->k), g->b,
               (size_t)(g->trans_b ? g->k : g->n), 0.0f, g->c, (size_t)g->n);
 }
 
@@ -60,7 +61,7 @@ static void run_f32_packed(void *p) {
     gemm_ctx *g = p;
     const kiln_f32_gemm_config *cfg = g->cfg;
     size_t m = (size_t)g->m, n = (size_t)g->n, k = (size_t)g->k;
-    kiln_f32_packa(cfg, m, k, g->a, k, 0, 1.0f, 0, (m + cfg->mr - 1) / cfg->mr, g->pa);
+    kiln_f32_packa(cfg, m, k, g->a, g->trans_a ? m : k, g->trans_a, 1.0f, 0, (m + cfg->mr - 1) / cfg->mr, g->pa);
     kiln_f32_gemm_packed(cfg, m, n, k, g->pa, (kiln_f32_bview){g->pb, 0}, 0, m, 0, n, g->c, n, 0, NULL);
 }
 
@@ -136,7 +137,7 @@ static void run_naive(gemm_ctx *g) {
             } else {
                 double s = 0;
                 for (int64_t p = 0; p < g->k; p++)
-                    s += (double)g->a[i * g->k + p] * g->b[g->trans_b ? j * g->k + p : p * g->n + j];
+                    s += (double)g->a[g->trans_a ? p * g->m + i : i * g->k + p] * g->b[g->trans_b ? j * g->k + p : p * g->n + j];
                 g->ref[i * g->n + j] = (float)s;
             }
         }
@@ -144,11 +145,11 @@ static void run_naive(gemm_ctx *g) {
 
 static void run_cblas(void *p) {
     gemm_ctx *g = p;
-    rb_ref_sgemm(g->trans_b, g->m, g->n, g->k, g->a, g->b, g->c);
+    rb_ref_sgemm(g->trans_a, g->trans_b, g->m, g->n, g->k, g->a, g->b, g->c);
 }
 static void run_dnnl_sgemm(void *p) {
     gemm_ctx *g = p;
-    rb_dnnl_sgemm(g->trans_b, g->m, g->n, g->k, g->a, g->b, g->c);
+    rb_dnnl_sgemm(g->trans_a, g->trans_b, g->m, g->n, g->k, g->a, g->b, g->c);
 }
 static void run_dnnl_igemm(void *p) {
     gemm_ctx *g = p;
@@ -236,7 +237,7 @@ static void note_row(rb_rows *rows, const char *group, const char *impl, rb_role
 static int open_session(gemm_ctx *g, int threads, const char *group, rb_rows *rows) {
     mb *b = mb_new(8, 17);
     rb_io in = {"A", g->int8 ? (g->a_signed ? KILN_DTYPE_INT8 : KILN_DTYPE_UINT8) : KILN_DTYPE_FLOAT, 2,
-                {g->m, g->k}, g->int8 ? (void *)g->a8 : (void *)g->a, 0};
+                {g->trans_a ? g->k : g->m, g->trans_a ? g->m : g->k}, g->int8 ? (void *)g->a8 : (void *)g->a, 0};
     in.bytes = (size_t)(g->m * g->k) * (g->int8 ? 1 : 4);
     rb_io w = {"B", g->int8 ? KILN_DTYPE_INT8 : KILN_DTYPE_FLOAT, 2,
                {g->trans_b ? g->n : g->k, g->trans_b ? g->k : g->n}, g->int8 ? (void *)g->b8 : (void *)g->b, 0};
@@ -247,15 +248,17 @@ static int open_session(gemm_ctx *g, int threads, const char *group, rb_rows *ro
     rb_mb_initializer(b, &w);
     rb_mb_output(b, &out);
     const char *ins[] = {"A", "B", NULL}, *outs[] = {"C", NULL};
-    const char *op = g->int8 ? "MatMulInteger" : g->trans_b ? "Gemm" : "MatMul";
+    int gemm = !g->int8 && (g->trans_a || g->trans_b);
+    const char *op = g->int8 ? "MatMulInteger" : gemm ? "Gemm" : "MatMul";
     KilnOnnx__NodeProto *n = mb_node(b, mb_graph(b), op, "node", ins, outs);
-    if (g->trans_b && !g->int8) mb_attr_int(b, n, "transB", 1);
+    if (gemm && g->trans_a) mb_attr_int(b, n, "transA", 1);
+    if (gemm && g->trans_b) mb_attr_int(b, n, "transB", 1);
     int rc = rb_session_open(&g->rs, b, threads, &in, 1, &out, 1);
     mb_free(b);
     if (rc) {
         char note[96];
         snprintf(note, sizeof(note), "failed: %.80s", g->rs.error);
-        note_row(rows, group, g->int8 ? "kiln:MatMulInteger" : g->trans_b ? "kiln:Gemm" : "kiln:MatMul", RB_KILN,
+        note_row(rows, group, g->int8 ? "kiln:MatMulInteger" : gemm ? "kiln:Gemm" : "kiln:MatMul", RB_KILN,
                  threads, note);
         fprintf(stderr, "rt-bench: %s: %s\n", group, g->rs.error);
     }
@@ -336,11 +339,15 @@ static int pack_u8s8(gemm_ctx *g) {
     return RB_OK;
 }
 
-int rb_bench_gemm_shape(const rb_args *a, int64_t m, int64_t n, int64_t k, int trans_b, const char *dtype,
-                        rb_rows *rows) {
+int rb_bench_gemm_shape(const rb_args *a, int64_t m, int64_t n, int64_t k, int trans_a, int trans_b,
+                        const char *dtype, rb_rows *rows) {
     char group[64];
-    snprintf(group, sizeof(group), "gemm %s m=%lld n=%lld k=%lld%s", dtype, (long long)m, (long long)n, (long long)k,
-             trans_b ? " trans_b" : "");
+    snprintf(group, sizeof(group), "gemm %s m=%lld n=%lld k=%lld%s%s", dtype, (long long)m, (long long)n, (long long)k,
+             trans_a ? " trans_a" : "", trans_b ? " trans_b" : "");
+    if (trans_a && strcmp(dtype, "f32")) {
+        fprintf(stderr, "rt-bench: %s: a transposed A is f32 only (Gemm transA; MatMulInteger has none)\n", group);
+        return RB_USAGE;
+    }
     if (!strcmp(dtype, "bf16")) {
         for (int t = 0; t < a->n_threads; t++) {
             note_row(rows, group, "kiln (bf16)", RB_KILN, a->threads[t], "no Kiln kernel yet");
@@ -351,7 +358,7 @@ int rb_bench_gemm_shape(const rb_args *a, int64_t m, int64_t n, int64_t k, int t
         }
         return RB_OK;
     }
-    gemm_ctx g = {.m = m, .n = n, .k = k, .trans_b = trans_b};
+    gemm_ctx g = {.m = m, .n = n, .k = k, .trans_a = trans_a, .trans_b = trans_b};
     g.int8 = strcmp(dtype, "f32") != 0;
     g.a_signed = !strcmp(dtype, "s8s8");
     size_t mk = (size_t)(m * k), kn = (size_t)(k * n), mn = (size_t)(m * n);
@@ -430,7 +437,7 @@ int rb_bench_gemm_shape(const rb_args *a, int64_t m, int64_t n, int64_t k, int t
         if (g.int8 && trans_b) {
             note_row(rows, group, "kiln:MatMulInteger", RB_KILN, t, "MatMulInteger has no transposed B");
         } else if (open_session(&g, t, group, rows) == RB_OK) {
-            const char *name = g.int8 ? "kiln:MatMulInteger" : trans_b ? "kiln:Gemm" : "kiln:MatMul";
+            const char *name = g.int8 ? "kiln:MatMulInteger" : trans_a || trans_b ? "kiln:Gemm" : "kiln:MatMul";
             rc = measure(a, &g, rows, group, name, RB_KILN, kiln_isa_name(kiln_cpu()->level), run_session, t);
             rb_session_close(&g.rs);
         } else {
@@ -471,5 +478,5 @@ int rb_bench_gemm_shape(const rb_args *a, int64_t m, int64_t n, int64_t k, int t
 }
 
 int rb_cmd_gemm(const rb_args *a, rb_rows *rows) {
-    return rb_bench_gemm_shape(a, a->m, a->n, a->k, a->trans_b, a->dtype, rows);
+    return rb_bench_gemm_shape(a, a->m, a->n, a->k, a->trans_a, a->trans_b, a->dtype, rows);
 }

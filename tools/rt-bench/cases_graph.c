@@ -1,52 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* `rt-bench conv|dwconv|pool|unary|softmax|layernorm|transpose|reduce`: a one-node model built in
  * memory and run through the public API (kiln_session_run_binding), so whatever CPU path Kiln has
- * for the op is what is measured; checked against a naive loop first; oneDNN's convolution
- * primitive as a reference for conv and dwconv. */
+ * for the op is what is measured; checked against a naive loop first (graph_case.c); oneDNN's
+ * convolution primitive as a reference for conv and dwconv. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "bench.h"
-#include "kernels/config/cpu.h"
-#include "onenode.h"
-#include "refs.h"
-
-typedef struct graph_case {
-    char group[64];
-    const char *impl;          /* "kiln:Conv" ... */
-    mb *b;
-    rb_io in[RB_IO_MAX];
-    int n_in;
-    rb_io out;
-    float *ref;                /* naive result, out.bytes */
-    double naive_s;
-    double flops, bytes;
-    int memory_bound;
-    double tol;
-} graph_case;
-
-static float *falloc(size_t n) { return malloc((n ? n : 1) * sizeof(float)); }
-
-static void frand(float *p, size_t n, uint32_t seed, float lo, float hi) {
-    for (size_t i = 0; i < n; i++) {
-        seed = seed * 1664525u + 1013904223u;
-        p[i] = lo + (hi - lo) * (float)((seed >> 8) * (1.0 / 16777216.0));
-    }
-}
-
-static size_t numel(const int64_t *d, int r) {
-    size_t n = 1;
-    for (int i = 0; i < r; i++) n *= (size_t)d[i];
-    return n;
-}
-
-static rb_io io_f32(const char *name, int rank, const int64_t *dims, float *data) {
-    rb_io io = {name, KILN_DTYPE_FLOAT, rank, {0}, data, 0};
-    memcpy(io.dims, dims, (size_t)rank * sizeof(int64_t));
-    io.bytes = numel(dims, rank) * sizeof(float);
-    return io;
-}
+#include "graph_case.h"
 
 /* ---- conv ---- */
 
@@ -74,133 +35,6 @@ static void naive_conv(const rb_conv_shape *s, const float *x, const float *w, f
         }
 }
 
-static double max_error(const float *got, const float *want, size_t n) {
-    double scale = 1, err = 0;
-    for (size_t i = 0; i < n; i++) scale = fmax(scale, fabs(want[i]));
-    for (size_t i = 0; i < n; i++) {
-        if (isnan(want[i]) && isnan(got[i])) continue;
-        if (!isfinite(got[i]) && got[i] != want[i]) return INFINITY;
-        if (got[i] == want[i]) continue;
-        err = fmax(err, fabs((double)got[i] - want[i]));
-    }
-    return err / scale;
-}
-
-static void run_session(void *p) { (void)rb_session_run(p); }
-
-static void add_row(rb_rows *rows, const graph_case *gc, const char *impl, rb_role role, const char *isa, int threads,
-                    const char *note) {
-    rb_row *r = rb_rows_add(rows);
-    if (!r) return;
-    snprintf(r->group, sizeof(r->group), "%s", gc->group);
-    snprintf(r->impl, sizeof(r->impl), "%s", impl);
-    snprintf(r->isa, sizeof(r->isa), "%s", isa);
-    r->role = role;
-    r->threads = threads;
-    r->flops = gc->flops;
-    r->bytes = gc->bytes;
-    r->memory_bound = gc->memory_bound;
-    if (note) snprintf(r->note, sizeof(r->note), "%.95s", note);
-}
-
-static void set_rate(rb_row *r) {
-    if (r->median_s > 0) r->rate = (r->memory_bound ? r->bytes : r->flops) / r->median_s * 1e-9;
-}
-
-/* Gate and time one timed implementation whose result lands in `y`. */
-static int check_and_time(const rb_args *a, rb_rows *rows, const graph_case *gc, const char *impl, rb_role role,
-                          const char *isa, int threads, void (*fn)(void *), void *ctx, float *y,
-                          void (*fetch)(void *, float *), void *fetch_ctx) {
-    size_t n = gc->out.bytes / sizeof(float);
-    memset(y, 0xFF, gc->out.bytes);
-    rb_set_blas_threads(role == RB_KILN ? 1 : threads);
-    fn(ctx);
-    if (fetch) fetch(fetch_ctx, y);
-    if (role == RB_KILN && rb_inject_wrong(impl)) y[n - 1] += 100.0f + 10.0f * fabsf(y[n - 1]);
-    add_row(rows, gc, impl, role, isa, threads, NULL);
-    rb_row *r = &rows->v[rows->n - 1];
-    r->max_err = max_error(y, gc->ref, n);
-    if (!(r->max_err <= gc->tol)) {
-        snprintf(r->note, sizeof(r->note), "WRONG RESULT (max error %.3g > %.3g): not timed", r->max_err, gc->tol);
-        fprintf(stderr, "rt-bench: %s: %s gives a wrong result (max error %.3g, tolerance %.3g vs the naive loop)\n",
-                gc->group, impl, r->max_err, gc->tol);
-        return RB_MISMATCH;
-    }
-    if (a->check_only) {
-        snprintf(r->note, sizeof(r->note), "correct (max error %.3g): not timed (--check)", r->max_err);
-        return RB_OK;
-    }
-    r->clock = rb_clock_name(a, threads);
-    rb_time(a, threads, fn, ctx, &r->median_s, &r->min_s, &r->p90_s, &r->reps);
-    set_rate(r);
-    return RB_OK;
-}
-
-static void fetch_dnnl(void *c, float *y) { rb_dnnl_conv_fetch(c, y); }
-
-/* Runs a prepared case: Kiln through the session for every thread count, then references. */
-static int run_case(const rb_args *a, graph_case *gc, rb_rows *rows, const rb_conv_shape *conv, const float *x,
-                    const float *w) {
-    int rc = RB_OK;
-    float *y = gc->out.data;
-    for (int ti = 0; ti < a->n_threads && rc == RB_OK; ti++) {
-        int t = a->threads[ti];
-        rb_session rs;
-        rc = rb_session_open(&rs, gc->b, t, gc->in, gc->n_in, &gc->out, 1);
-        if (rc) {
-            char note[96];
-            snprintf(note, sizeof(note), "failed: %.80s", rs.error);
-            add_row(rows, gc, gc->impl, RB_KILN, "-", t, note);
-            fprintf(stderr, "rt-bench: %s: %s\n", gc->group, rs.error);
-            break;
-        }
-        if (rb_session_run(&rs)) {
-            add_row(rows, gc, gc->impl, RB_KILN, "-", t, "run failed");
-            fprintf(stderr, "rt-bench: %s: %s\n", gc->group, rs.error);
-            rb_session_close(&rs);
-            rc = RB_RUN;
-            break;
-        }
-        rc = check_and_time(a, rows, gc, gc->impl, RB_KILN, kiln_isa_name(kiln_cpu()->level), t, run_session, &rs, y,
-                            NULL, NULL);
-        rb_session_close(&rs);
-        if (rc || a->no_refs) continue;
-        if (conv) {
-            if (rb_have_dnnl()) {
-                char err[256];
-                rb_dnnl_conv *dc = rb_dnnl_conv_create(conv, x, w, t, err, sizeof(err));
-                if (dc) {
-                    char name[48];
-                    snprintf(name, sizeof(name), "dnnl conv %.30s", rb_dnnl_conv_impl(dc));
-                    rb_set_ref_threads(t);
-                    rc = check_and_time(a, rows, gc, name, RB_REF, "onednn", t, rb_dnnl_conv_run, dc, y, fetch_dnnl, dc);
-                    rb_dnnl_conv_destroy(dc);
-                } else {
-                    add_row(rows, gc, "dnnl conv", RB_REF, "-", t, err);
-                }
-            } else {
-                add_row(rows, gc, "dnnl conv", RB_REF, "-", t, "not built (libdnnl-dev not found, -Dbench_dnnl)");
-            }
-        }
-        add_row(rows, gc, "naive", RB_NAIVE, "c", t, t > 1 ? "one thread only" : "one run, double accumulation");
-        rb_row *r = &rows->v[rows->n - 1];
-        if (t == 1 && !a->check_only) {
-            r->median_s = r->min_s = r->p90_s = gc->naive_s;
-            r->reps = 1;
-            r->clock = rb_clock_name(a, 1);
-            set_rate(r);
-        }
-    }
-    return rc;
-}
-
-static void case_free(graph_case *gc) {
-    for (int i = 0; i < gc->n_in; i++) free(gc->in[i].data);
-    free(gc->out.data);
-    free(gc->ref);
-    if (gc->b) mb_free(gc->b);
-}
-
 int rb_bench_conv_shape(const rb_args *a, const rb_conv_shape *s, rb_rows *rows) {
     graph_case gc = {0};
     int64_t oh = (s->h + 2 * s->ph - (s->dh * (s->kh - 1) + 1)) / s->sh + 1;
@@ -212,24 +46,25 @@ int rb_bench_conv_shape(const rb_args *a, const rb_conv_shape *s, rb_rows *rows)
              s->group > 1 && !dw ? " g>1" : "");
     gc.impl = "kiln:Conv";
     int64_t xd[4] = {s->n, s->c, s->h, s->w}, wd[4] = {s->m, s->c / s->group, s->kh, s->kw}, yd[4] = {s->n, s->m, oh, ow};
-    size_t nx = numel(xd, 4), nw = numel(wd, 4), ny = numel(yd, 4);
-    float *x = falloc(nx), *w = falloc(nw), *y = falloc(ny);
-    gc.ref = falloc(ny);
-    if (!x || !w || !y || !gc.ref) {
-        free(x), free(w), free(y), free(gc.ref);
+    size_t nx = rb_numel(xd, 4), nw = rb_numel(wd, 4), ny = rb_numel(yd, 4);
+    float *x = rb_falloc(nx), *w = rb_falloc(nw), *y = rb_falloc(ny);
+    float *ref = rb_falloc(ny);
+    gc.ref = ref;
+    if (!x || !w || !y || !ref) {
+        free(x), free(w), free(y), free(ref);
         fprintf(stderr, "rt-bench: %s: out of memory\n", gc.group);
         return RB_RUN;
     }
-    frand(x, nx, 1, -1, 1);
-    frand(w, nw, 2, -1, 1);
-    gc.in[0] = io_f32("X", 4, xd, x);
+    rb_frand(x, nx, 1, -1, 1);
+    rb_frand(w, nw, 2, -1, 1);
+    gc.in[0] = rb_io_f32("X", 4, xd, x);
     gc.n_in = 1;
-    rb_io wio = io_f32("W", 4, wd, w);
-    gc.out = io_f32("Y", 4, yd, y);
+    rb_io wio = rb_io_f32("W", 4, wd, w);
+    gc.out = rb_io_f32("Y", 4, yd, y);
     gc.flops = 2.0 * (double)ny * (double)(s->c / s->group) * (double)(s->kh * s->kw);
     gc.tol = 1e-4 * fmax(1.0, sqrt((double)(s->c / s->group * s->kh * s->kw)) / 8);
     double t0 = rb_clock_now(a, 1);
-    naive_conv(s, x, w, gc.ref, oh, ow);
+    naive_conv(s, x, w, ref, oh, ow);
     gc.naive_s = rb_clock_now(a, 1) - t0;
     gc.b = mb_new(8, 17);
     rb_mb_input(gc.b, &gc.in[0]);
@@ -243,9 +78,9 @@ int rb_bench_conv_shape(const rb_args *a, const rb_conv_shape *s, rb_rows *rows)
     mb_attr_ints(gc.b, node, "dilations", dl, 2);
     mb_attr_ints(gc.b, node, "pads", pd, 4);
     mb_attr_int(gc.b, node, "group", s->group);
-    int rc = run_case(a, &gc, rows, s, x, w);
+    int rc = rb_run_case(a, &gc, rows, s, x, w);
     free(w);
-    case_free(&gc);
+    rb_case_free(&gc);
     return rc;
 }
 
@@ -283,18 +118,19 @@ static int graph_simple(const rb_args *a, rb_rows *rows) {
     } else if (!strcmp(c, "transpose")) {
         for (int d = 0; d < rank; d++) odims[d] = dims[a->perm[d]];
     }
-    size_t nx = numel(dims, rank), ny = numel(odims, orank);
-    float *x = falloc(nx), *y = falloc(ny);
-    gc.ref = falloc(ny);
-    if (!x || !y || !gc.ref) {
-        free(x), free(y), free(gc.ref);
+    size_t nx = rb_numel(dims, rank), ny = rb_numel(odims, orank);
+    float *x = rb_falloc(nx), *y = rb_falloc(ny);
+    float *ref = rb_falloc(ny);
+    gc.ref = ref;
+    if (!x || !y || !ref) {
+        free(x), free(y), free(ref);
         fprintf(stderr, "rt-bench: %s: out of memory\n", c);
         return RB_RUN;
     }
-    frand(x, nx, 3, -4, 4);
-    gc.in[0] = io_f32("X", rank, dims, x);
+    rb_frand(x, nx, 3, -4, 4);
+    gc.in[0] = rb_io_f32("X", rank, dims, x);
     gc.n_in = 1;
-    gc.out = io_f32("Y", orank, odims, y);
+    gc.out = rb_io_f32("Y", orank, odims, y);
     gc.memory_bound = 1;
     gc.bytes = (double)(nx + ny) * sizeof(float);
     gc.tol = 1e-5;
@@ -316,7 +152,7 @@ static int graph_simple(const rb_args *a, rb_rows *rows) {
             if (!strcmp(a->op, names[i][0])) op = names[i][1];
         for (size_t i = 0; i < nx; i++) {
             double v = x[i];
-            gc.ref[i] = (float)(!strcmp(a->op, "exp") ? exp(v) : !strcmp(a->op, "tanh") ? tanh(v)
+            ref[i] = (float)(!strcmp(a->op, "exp") ? exp(v) : !strcmp(a->op, "tanh") ? tanh(v)
                                 : !strcmp(a->op, "sigmoid") ? 1 / (1 + exp(-v)) : !strcmp(a->op, "erf") ? erf(v) : gelu_ref(v));
         }
         gc.tol = 1e-5; /* relative to the largest |value| (exp(4) ~ 55) */
@@ -337,7 +173,7 @@ static int graph_simple(const rb_args *a, rb_rows *rows) {
                             acc = is_max ? fmax(acc, v) : acc + v;
                             cnt++;
                         }
-                    gc.ref[(nc * odims[2] + i) * odims[3] + j] = (float)(is_max ? acc : acc / cnt);
+                    ref[(nc * odims[2] + i) * odims[3] + j] = (float)(is_max ? acc : acc / cnt);
                 }
         snprintf(gc.group, sizeof(gc.group), "pool %s %s k=%lldx%lld s=%lld p=%lld", a->op, shape, (long long)kh,
                  (long long)kw, (long long)sh, (long long)ph);
@@ -347,7 +183,7 @@ static int graph_simple(const rb_args *a, rb_rows *rows) {
         for (size_t o = 0; o < outer; o++)
             for (size_t in = 0; in < inner; in++) {
                 const float *xr = x + o * len * inner + in;
-                float *yr = gc.ref + o * len * inner + in;
+                float *yr = ref + o * len * inner + in;
                 if (sm) {
                     double mx = -INFINITY, sum = 0;
                     for (size_t i = 0; i < len; i++) mx = fmax(mx, xr[i * inner]);
@@ -374,7 +210,7 @@ static int graph_simple(const rb_args *a, rb_rows *rows) {
                     double v = x[(o * len + i) * inner + in];
                     acc = mx ? fmax(acc, v) : acc + v;
                 }
-                gc.ref[o * inner + in] = (float)(mean ? acc / (double)len : acc);
+                ref[o * inner + in] = (float)(mean ? acc / (double)len : acc);
             }
         gc.tol = 1e-5;
         snprintf(gc.group, sizeof(gc.group), "reduce %s %s axis=%d", a->op, shape, axis);
@@ -387,7 +223,7 @@ static int graph_simple(const rb_args *a, rb_rows *rows) {
         for (size_t i = 0; i < ny; i++) {
             size_t src = 0;
             for (int d = 0; d < rank; d++) src += idx[d] * stride[a->perm[d]];
-            gc.ref[i] = x[src];
+            ref[i] = x[src];
             for (int d = rank - 1; d >= 0; d--) {
                 if (++idx[d] < (size_t)odims[d]) break;
                 idx[d] = 0;
@@ -409,14 +245,14 @@ static int graph_simple(const rb_args *a, rb_rows *rows) {
         /* Scale 1 and bias 0 as initializers over the normalized dims. */
         size_t nsc = 1;
         for (int d = axis; d < rank; d++) nsc *= (size_t)dims[d];
-        float *sc = falloc(nsc), *bi = falloc(nsc);
+        float *sc = rb_falloc(nsc), *bi = rb_falloc(nsc);
         if (!sc || !bi) {
             free(sc), free(bi);
-            case_free(&gc);
+            rb_case_free(&gc);
             return RB_RUN;
         }
         for (size_t i = 0; i < nsc; i++) sc[i] = 1, bi[i] = 0;
-        rb_io sio = io_f32("scale", rank - axis, dims + axis, sc), bio = io_f32("bias", rank - axis, dims + axis, bi);
+        rb_io sio = rb_io_f32("scale", rank - axis, dims + axis, sc), bio = rb_io_f32("bias", rank - axis, dims + axis, bi);
         rb_mb_initializer(gc.b, &sio);
         rb_mb_initializer(gc.b, &bio);
         free(sc), free(bi);
@@ -439,8 +275,8 @@ static int graph_simple(const rb_args *a, rb_rows *rows) {
         mb_attr_ints(gc.b, node, "strides", st, 2);
         mb_attr_ints(gc.b, node, "pads", pd, 4);
     }
-    int rc = run_case(a, &gc, rows, NULL, NULL, NULL);
-    case_free(&gc);
+    int rc = rb_run_case(a, &gc, rows, NULL, NULL, NULL);
+    rb_case_free(&gc);
     return rc;
 }
 

@@ -11,14 +11,14 @@
 #include "refs.h"
 
 static const char usage[] =
-    "usage: rt-bench gemm [--m M --n N --k K] [--trans-b] [--dtype f32|u8s8|s8s8|bf16]\n"
+    "usage: rt-bench gemm [--m M --n N --k K] [--trans-a] [--trans-b] [--dtype f32|u8s8|s8s8|bf16]\n"
     "       rt-bench conv|dwconv --input N,C,H,W [--filter M,KH,KW] [--stride S] [--pad P] [--dilation D] [--group G]\n"
     "       rt-bench pool [max|avg] --input N,C,H,W [--filter 0,KH,KW] [--stride S] [--pad P]\n"
     "       rt-bench unary exp|tanh|sigmoid|erf|gelu [--n N]\n"
     "       rt-bench softmax|layernorm [--shape A,B,..] [--axis X]; transpose [--shape ..] [--perm ..];\n"
     "                reduce [sum|mean|max] [--shape ..] [--axis X]\n"
     "       rt-bench peak | suite resnet50|mobilenetv2|bert | shapes MODEL.onnx [--dim NAME=N] [--list]\n"
-    "       rt-bench model MODEL.onnx [--threads 1,2] [--optimize L] [--compare ort] [--processes N] [--dim NAME=N]\n"
+    "       rt-bench model MODEL.onnx [--threads 1,2] [--optimize L] [--compare ort,openvino] [--processes N] [--dim NAME=N] [--int-max N]\n"
     "common: [--threads 1,2] [--isa LEVEL] [--min-time S] [--min-reps N] [--no-refs] [--check] [--clock auto|wall|cpu] [--json|--csv] [--dry-run]\n";
 
 static void header(const rb_args *a) {

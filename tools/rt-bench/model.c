@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* `rt-bench model MODEL.onnx [--threads 1,2] [--optimize L] [--compare ort]`: session creation,
- * first run, latency (median / p90 / min, repeated until --min-time and --min-reps), peak RSS and
- * the top ops by time. Every measurement runs in a fresh process (this program with --child, and
- * with --compare ort benchmarks/ort_run.py from .venv), the two runtimes alternating, on the same
- * inputs (.npy files written once); figures are medians over --processes processes. */
+/* `rt-bench model MODEL.onnx [--threads 1,2] [--optimize L] [--compare ort,openvino]`: session
+ * creation, first run, latency (median / p90 / min, repeated until --min-time and --min-reps), peak
+ * RSS and the top ops by time. Every measurement runs in a fresh process (this program with
+ * --child; with --compare ort benchmarks/ort_run.py from .venv, with --compare openvino
+ * benchmarks/ov_run.py from .venv-openvino), the runtimes alternating, on the same inputs (.npy
+ * files written once); figures are medians over --processes processes. */
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -251,20 +252,49 @@ static void add(series *s, const char *json, long long rss) {
     s->rss[i] = (double)rss;
 }
 
-static int ort_usable(const rb_args *a, char *why, size_t n) {
-    if (access(a->python, X_OK)) {
-        snprintf(why, n, "--compare ort: %s not found (run scripts/setup.sh to create .venv)", a->python);
+/* --int-max: integer inputs (drawn in [0, 4)) folded into [0, int_max), e.g. 2 for BERT's
+ * token_type_ids (a Gather over two rows). Returns 0. */
+static int limit_ints(kiln_tensor *t, int int_max) {
+    int64_t n = kiln_tensor_element_count(t);
+    void *p = kiln_tensor_data(t);
+    for (int64_t i = 0; i < n && int_max < 4; i++) switch (kiln_tensor_dtype(t)) {
+        case KILN_DTYPE_INT64: ((int64_t *)p)[i] %= int_max; break;
+        case KILN_DTYPE_INT32: ((int32_t *)p)[i] %= int_max; break;
+        case KILN_DTYPE_INT8: ((int8_t *)p)[i] = (int8_t)(((int8_t *)p)[i] % int_max); break;
+        case KILN_DTYPE_UINT8: ((uint8_t *)p)[i] = (uint8_t)(((uint8_t *)p)[i] % int_max); break;
+        default: return 0;
+        }
+    return 0;
+}
+
+/* A reference runtime of --compare: its interpreter, script and the series it measured. */
+typedef struct ref_rt {
+    const char *flag;         /* the --compare name */
+    const char *runtime;      /* the name in the table and JSON */
+    const char *ratio;        /* the ratio's column: "ort/kiln" */
+    const char *json_ratio;   /* and its JSON / CSV key */
+    const char *python, *script, *setup, *venv, *import;
+    int on;
+    char version[256];
+    series s[RB_MAX_THREADS];
+} ref_rt;
+
+/* Whether a reference runtime can run: its interpreter, its script, the import; else one line in
+ * `why` naming the missing piece and the script that installs it. */
+static int ref_usable(const ref_rt *r, char *why, size_t n) {
+    if (access(r->python, X_OK)) {
+        snprintf(why, n, "--compare %s: %s not found (run %s to create %s)", r->flag, r->python, r->setup, r->venv);
         return 0;
     }
-    if (access(a->ort_script, R_OK)) {
-        snprintf(why, n, "--compare ort: %s not found", a->ort_script);
+    if (access(r->script, R_OK)) {
+        snprintf(why, n, "--compare %s: %s not found", r->flag, r->script);
         return 0;
     }
     char out[256];
     long long rss;
-    char *argv[] = {(char *)a->python, "-c", "import onnxruntime, numpy; print(onnxruntime.__version__)", NULL};
+    char *argv[] = {(char *)r->python, "-c", (char *)r->import, NULL};
     if (run_process(argv, out, sizeof(out), &rss) != 0) {
-        snprintf(why, n, "--compare ort: onnxruntime cannot be imported by %s", a->python);
+        snprintf(why, n, "--compare %s: %s cannot be imported by %s (run %s)", r->flag, r->runtime, r->python, r->setup);
         return 0;
     }
     out[strcspn(out, "\n")] = 0;
@@ -274,11 +304,23 @@ static int ort_usable(const rb_args *a, char *why, size_t n) {
 
 int rb_cmd_model(const rb_args *a) {
     if (a->child) return child(a);
-    char ort_version[256] = "";
-    int ort = a->compare != NULL;
-    if (ort && !ort_usable(a, ort_version, sizeof(ort_version))) {
-        fprintf(stderr, "rt-bench: %s\n", ort_version);
-        return RB_USAGE;
+    static ref_rt refs[2] = {
+        {.flag = "ort", .runtime = "onnxruntime", .ratio = "ort/kiln", .json_ratio = "ort_over_kiln",
+         .setup = "scripts/setup.sh", .venv = ".venv",
+         .import = "import onnxruntime, numpy; print(onnxruntime.__version__)"},
+        {.flag = "openvino", .runtime = "openvino", .ratio = "ov/kiln", .json_ratio = "openvino_over_kiln",
+         .setup = "scripts/setup-openvino.sh", .venv = ".venv-openvino",
+         .import = "import openvino, numpy; print(openvino.get_version().split('-')[0])"},
+    };
+    enum { NREF = 2 };
+    refs[0].python = a->python, refs[0].script = a->ort_script, refs[0].on = a->cmp_ort;
+    refs[1].python = a->ov_python, refs[1].script = a->ov_script, refs[1].on = a->cmp_ov;
+    for (int r = 0; r < NREF; r++) {
+        memset(refs[r].s, 0, sizeof(refs[r].s));
+        if (refs[r].on && !ref_usable(&refs[r], refs[r].version, sizeof(refs[r].version))) {
+            fprintf(stderr, "rt-bench: %s\n", refs[r].version);
+            return RB_USAGE;
+        }
     }
     /* Inputs: the declared shapes (symbolic dims from --dim, else 1), written once as .npy. */
     kiln_error err = {0};
@@ -317,7 +359,8 @@ int rb_cmd_model(const rb_args *a) {
         char path[4096];
         snprintf(path, sizeof(path), "%s/%zu.npy", dir, i);
         if (kiln_io_kind(io) != KILN_VALUE_TENSOR ||
-            tool_random_tensor(env, kiln_io_dtype(io), dims, rank, 1234 + i, &t, &err) || write_npy(path, t)) {
+            tool_random_tensor(env, kiln_io_dtype(io), dims, rank, 1234 + i, &t, &err) || limit_ints(t, a->int_max) ||
+            write_npy(path, t)) {
             fprintf(stderr, "rt-bench: input '%s': cannot make a random %s input%s%s\n", kiln_io_name(io),
                     kiln_dtype_name(kiln_io_dtype(io)), err.msg[0] ? ": " : "", err.msg);
             rc = RB_RUN;
@@ -343,9 +386,8 @@ int rb_cmd_model(const rb_args *a) {
     const char *opt_name = a->optimize ? a->optimize : "all";
     static char out[1 << 16];
     char ops_json[1 << 14] = "";
-    series kiln[RB_MAX_THREADS], onnx[RB_MAX_THREADS];
+    static series kiln[RB_MAX_THREADS];
     memset(kiln, 0, sizeof(kiln));
-    memset(onnx, 0, sizeof(onnx));
     char min_time[32], min_reps[32], reps[32];
     snprintf(min_time, sizeof(min_time), "%g", a->min_time);
     snprintf(min_reps, sizeof(min_reps), "%d", a->min_reps);
@@ -369,7 +411,8 @@ int rb_cmd_model(const rb_args *a) {
         for (int ti = 0; ti < a->n_threads && rc == RB_OK; ti++) {
             char th[16];
             snprintf(th, sizeof(th), "%d", a->threads[ti]);
-            fprintf(stderr, "[process %d/%d] threads %d: kiln%s\n", p + 1, a->processes, a->threads[ti], ort ? ", onnxruntime" : "");
+            fprintf(stderr, "[process %d/%d] threads %d: kiln%s%s\n", p + 1, a->processes, a->threads[ti],
+                    refs[0].on ? ", onnxruntime" : "", refs[1].on ? ", openvino" : "");
             char *kargv[] = {self, "model", (char *)a->op, "--child", "--threads", th, "--inputs", dir, "--min-time",
                              min_time, "--min-reps", min_reps, "--optimize", (char *)opt_name,
                              a->isa ? "--isa" : NULL, (char *)a->isa, NULL};
@@ -381,21 +424,23 @@ int rb_cmd_model(const rb_args *a) {
                 break;
             }
             add(&kiln[ti], out, rss);
-            if (!ort) continue;
-            /* onnxruntime: as many timed runs as Kiln needed for the same minimum time. */
+            /* The references: as many timed runs as Kiln needed for the same minimum time. */
             snprintf(reps, sizeof(reps), "%d", (int)json_num(out, "runs"));
-            char *oargv[16 + 64 * 2] = {(char *)a->python, (char *)a->ort_script, (char *)a->op, "--threads", th,
-                                        "--warmup", "1", "--repeat", reps};
-            int k = 9;
-            for (size_t i = 0; i < n_in && i < 64; i++) oargv[k++] = "--input", oargv[k++] = ort_inputs[i];
-            oargv[k] = NULL;
-            st = run_process(oargv, out, sizeof(out), &rss);
-            if (st != 0) {
-                fprintf(stderr, "rt-bench: the onnxruntime process failed (exit %d)\n", st);
-                rc = RB_RUN;
-                break;
+            for (int r = 0; r < NREF && rc == RB_OK; r++) {
+                if (!refs[r].on) continue;
+                char *oargv[16 + 64 * 2] = {(char *)refs[r].python, (char *)refs[r].script, (char *)a->op,
+                                            "--threads", th, "--warmup", "1", "--repeat", reps};
+                int k = 9;
+                for (size_t i = 0; i < n_in && i < 64; i++) oargv[k++] = "--input", oargv[k++] = ort_inputs[i];
+                oargv[k] = NULL;
+                st = run_process(oargv, out, sizeof(out), &rss);
+                if (st != 0) {
+                    fprintf(stderr, "rt-bench: the %s process failed (exit %d)\n", refs[r].runtime, st);
+                    rc = RB_RUN;
+                    break;
+                }
+                add(&refs[r].s[ti], out, rss);
             }
-            add(&onnx[ti], out, rss);
         }
     }
     for (size_t i = 0; i < n_in && i < 64; i++) {
@@ -405,20 +450,33 @@ int rb_cmd_model(const rb_args *a) {
     }
     rmdir(dir);
     if (rc) return rc;
-    /* Report. */
+    /* Report: Kiln's row, then each reference's; the ratios (reference median / Kiln median,
+     * above 1 Kiln is faster) on Kiln's row. */
+    series *rows[1 + NREF];
+    const char *names[1 + NREF];
+    int n_rt = 0;
+    rows[n_rt] = NULL, names[n_rt++] = "kiln";
+    for (int r = 0; r < NREF; r++)
+        if (refs[r].on) rows[n_rt] = refs[r].s, names[n_rt++] = refs[r].runtime;
     if (a->format == RB_JSON) {
-        printf("{\"model\":\"%s\",\"processes\":%d,\"min_time_s\":%g,\"min_reps\":%d,\"optimize\":\"%s\",\"results\":[",
+        printf("{\"model\":\"%s\",\"processes\":%d,\"min_time_s\":%g,\"min_reps\":%d,\"optimize\":\"%s\"",
                a->op, a->processes, a->min_time, a->min_reps, opt_name);
+        for (int r = 0; r < NREF; r++)
+            if (refs[r].on) printf(",\"%s_version\":\"%s\"", refs[r].runtime, refs[r].version);
+        printf(",\"results\":[");
         for (int ti = 0; ti < a->n_threads; ti++) {
-            for (int r = 0; r < (ort ? 2 : 1); r++) {
-                series *s2 = r ? &onnx[ti] : &kiln[ti];
+            for (int r = 0; r < n_rt; r++) {
+                series *s2 = r ? &rows[r][ti] : &kiln[ti];
                 char b[7][32];
                 printf("%s{\"runtime\":\"%s\",\"threads\":%d,\"create_ms\":%s,\"first_run_ms\":%s,"
                        "\"latency_ms\":{\"median\":%s,\"p90\":%s,\"min\":%s,\"spread_pct\":%s},\"peak_rss_bytes\":%s",
-                       ti || r ? "," : "", r ? "onnxruntime" : "kiln", a->threads[ti], jnum(b[0], med(s2->create, s2->n)),
+                       ti || r ? "," : "", names[r], a->threads[ti], jnum(b[0], med(s2->create, s2->n)),
                        jnum(b[1], med(s2->first, s2->n)), jnum(b[2], med(s2->median, s2->n)), jnum(b[3], med(s2->p90, s2->n)),
                        jnum(b[4], lowest(s2->min, s2->n)), jnum(b[5], spread(s2->median, s2->n)), jnum(b[6], med(s2->rss, s2->n)));
-                if (ort && !r) printf(",\"ort_over_kiln\":%s", jnum(b[0], med(onnx[ti].median, onnx[ti].n) / med(kiln[ti].median, kiln[ti].n)));
+                for (int q = 0; q < NREF && !r; q++)
+                    if (refs[q].on)
+                        printf(",\"%s\":%s", refs[q].json_ratio,
+                               jnum(b[0], med(refs[q].s[ti].median, refs[q].s[ti].n) / med(kiln[ti].median, kiln[ti].n)));
                 printf("}");
             }
         }
@@ -426,32 +484,47 @@ int rb_cmd_model(const rb_args *a) {
         return RB_OK;
     }
     if (a->format == RB_CSV) {
-        printf("runtime,threads,create_ms,first_run_ms,median_ms,p90_ms,min_ms,spread_pct,peak_rss_mib,ort_over_kiln\n");
+        printf("runtime,threads,create_ms,first_run_ms,median_ms,p90_ms,min_ms,spread_pct,peak_rss_mib,ort_over_kiln,"
+               "openvino_over_kiln\n");
         for (int ti = 0; ti < a->n_threads; ti++)
-            for (int r = 0; r < (ort ? 2 : 1); r++) {
-                series *s2 = r ? &onnx[ti] : &kiln[ti];
-                printf("%s,%d,%.4g,%.4g,%.4g,%.4g,%.4g,%.3g,%.1f,", r ? "onnxruntime" : "kiln", a->threads[ti],
-                       med(s2->create, s2->n), med(s2->first, s2->n), med(s2->median, s2->n), med(s2->p90, s2->n),
-                       lowest(s2->min, s2->n), spread(s2->median, s2->n), med(s2->rss, s2->n) / 1048576);
-                if (ort && !r) printf("%.4g", med(onnx[ti].median, onnx[ti].n) / med(kiln[ti].median, kiln[ti].n));
+            for (int r = 0; r < n_rt; r++) {
+                series *s2 = r ? &rows[r][ti] : &kiln[ti];
+                printf("%s,%d,%.4g,%.4g,%.4g,%.4g,%.4g,%.3g,%.1f", names[r], a->threads[ti], med(s2->create, s2->n),
+                       med(s2->first, s2->n), med(s2->median, s2->n), med(s2->p90, s2->n), lowest(s2->min, s2->n),
+                       spread(s2->median, s2->n), med(s2->rss, s2->n) / 1048576);
+                for (int q = 0; q < NREF; q++) {
+                    printf(",");
+                    if (refs[q].on && !r)
+                        printf("%.4g", med(refs[q].s[ti].median, refs[q].s[ti].n) / med(kiln[ti].median, kiln[ti].n));
+                }
                 printf("\n");
             }
         return RB_OK;
     }
     printf("model %s: %d processes per runtime and thread count, each >= %g s and >= %d timed runs; Kiln "
-           "--optimize %s%s%s%s\n", a->op, a->processes, a->min_time, a->min_reps, opt_name,
-           ort ? "; onnxruntime " : "", ort_version, ort ? " at ORT_ENABLE_ALL" : "");
-    printf("  %-12s %3s %10s %10s %10s %10s %10s %8s %9s %9s\n", "runtime", "thr", "create_ms", "first_ms", "median_ms",
-           "p90_ms", "min_ms", "spread", "rss_MiB", "ort/kiln");
+           "--optimize %s", a->op, a->processes, a->min_time, a->min_reps, opt_name);
+    if (refs[0].on) printf("; onnxruntime %s at ORT_ENABLE_ALL", refs[0].version);
+    if (refs[1].on) printf("; OpenVINO %s CPU plugin, LATENCY hint, f32 precision", refs[1].version);
+    printf("\n  %-12s %3s %10s %10s %10s %10s %10s %8s %9s", "runtime", "thr", "create_ms", "first_ms", "median_ms",
+           "p90_ms", "min_ms", "spread", "rss_MiB");
+    for (int q = 0; q < NREF; q++)
+        if (refs[q].on) printf(" %9s", refs[q].ratio);
+    printf("\n");
     for (int ti = 0; ti < a->n_threads; ti++)
-        for (int r = 0; r < (ort ? 2 : 1); r++) {
-            series *s2 = r ? &onnx[ti] : &kiln[ti];
-            char ratio[16] = "";
-            if (ort && !r) snprintf(ratio, sizeof(ratio), "%.2fx", med(onnx[ti].median, onnx[ti].n) / med(kiln[ti].median, kiln[ti].n));
-            printf("  %-12s %3d %10.4g %10.4g %10.4g %10.4g %10.4g %7.1f%% %9.1f %9s\n", r ? "onnxruntime" : "kiln",
-                   a->threads[ti], med(s2->create, s2->n), med(s2->first, s2->n), med(s2->median, s2->n),
-                   med(s2->p90, s2->n), lowest(s2->min, s2->n), spread(s2->median, s2->n), med(s2->rss, s2->n) / 1048576,
-                   ratio);
+        for (int r = 0; r < n_rt; r++) {
+            series *s2 = r ? &rows[r][ti] : &kiln[ti];
+            printf("  %-12s %3d %10.4g %10.4g %10.4g %10.4g %10.4g %7.1f%% %9.1f", names[r], a->threads[ti],
+                   med(s2->create, s2->n), med(s2->first, s2->n), med(s2->median, s2->n), med(s2->p90, s2->n),
+                   lowest(s2->min, s2->n), spread(s2->median, s2->n), med(s2->rss, s2->n) / 1048576);
+            for (int q = 0; q < NREF; q++) {
+                if (!refs[q].on) continue;
+                char ratio[16] = "";
+                if (!r)
+                    snprintf(ratio, sizeof(ratio), "%.2fx",
+                             med(refs[q].s[ti].median, refs[q].s[ti].n) / med(kiln[ti].median, kiln[ti].n));
+                printf(" %9s", ratio);
+            }
+            printf("\n");
         }
     if (ops_json[0]) {
         printf("top ops (Kiln, %d thread%s, one profiled process):\n", a->threads[0], a->threads[0] > 1 ? "s" : "");

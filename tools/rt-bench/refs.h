@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The reference libraries, each behind a switch: OpenBLAS (refs_blas.c) and oneDNN
- * (refs_dnnl.c, with -Dbench_dnnl). Row-major, no transposed A. */
+ * (refs_dnnl.c, with -Dbench_dnnl). Row-major; f32 GEMMs take a transposed A (Gemm transA), the int8 ones do not. */
 #ifndef KILN_RT_BENCH_REFS_H
 #define KILN_RT_BENCH_REFS_H
 
@@ -9,11 +9,11 @@
 #include "bench.h"
 
 int rb_have_blas(void);
-void rb_ref_sgemm(int trans_b, int64_t m, int64_t n, int64_t k, const float *a, const float *b, float *c);
+void rb_ref_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, const float *a, const float *b, float *c);
 
 int rb_have_dnnl(void);
 const char *rb_dnnl_version(void);
-void rb_dnnl_sgemm(int trans_b, int64_t m, int64_t n, int64_t k, const float *a, const float *b, float *c);
+void rb_dnnl_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, const float *a, const float *b, float *c);
 /* A is u8 (a_signed 0) or s8 bits; zero offsets. */
 void rb_dnnl_igemm(int a_signed, int trans_b, int64_t m, int64_t n, int64_t k, const uint8_t *a, const int8_t *b,
                    int32_t *c);

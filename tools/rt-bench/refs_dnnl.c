@@ -19,8 +19,8 @@ const char *rb_dnnl_version(void) {
     return buf;
 }
 
-void rb_dnnl_sgemm(int trans_b, int64_t m, int64_t n, int64_t k, const float *a, const float *b, float *c) {
-    dnnl_sgemm('N', trans_b ? 'T' : 'N', m, n, k, 1.0f, a, k, b, trans_b ? k : n, 0.0f, c, n);
+void rb_dnnl_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, const float *a, const float *b, float *c) {
+    dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', m, n, k, 1.0f, a, trans_a ? m : k, b, trans_b ? k : n, 0.0f, c, n);
 }
 
 void rb_dnnl_igemm(int a_signed, int trans_b, int64_t m, int64_t n, int64_t k, const uint8_t *a, const int8_t *b,
@@ -172,8 +172,8 @@ void rb_dnnl_conv_destroy(rb_dnnl_conv *c) {
 #else
 int rb_have_dnnl(void) { return 0; }
 const char *rb_dnnl_version(void) { return "not built"; }
-void rb_dnnl_sgemm(int trans_b, int64_t m, int64_t n, int64_t k, const float *a, const float *b, float *c) {
-    (void)trans_b, (void)m, (void)n, (void)k, (void)a, (void)b, (void)c;
+void rb_dnnl_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, const float *a, const float *b, float *c) {
+    (void)trans_a, (void)trans_b, (void)m, (void)n, (void)k, (void)a, (void)b, (void)c;
 }
 void rb_dnnl_igemm(int a_signed, int trans_b, int64_t m, int64_t n, int64_t k, const uint8_t *a, const int8_t *b,
                    int32_t *c) {

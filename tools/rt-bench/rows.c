@@ -6,6 +6,11 @@
 
 #include "bench.h"
 
+/* An int8 case (its group names the operand types): GOP/s against the int8 peak. */
+static int is_int8(const char *group) {
+    return strstr(group, "u8s8") || strstr(group, "s8s8") || strstr(group, "u8u8") || strstr(group, "s8u8");
+}
+
 rb_row *rb_rows_add(rb_rows *r) {
     if (r->n == r->cap) {
         size_t cap = r->cap ? 2 * r->cap : 32;
@@ -30,7 +35,7 @@ void rb_rows_finish(rb_rows *r) {
     for (size_t i = 0; i < r->n; i++) {
         rb_row *k = &r->v[i];
         if (k->median_s <= 0) continue;
-        int int8 = strstr(k->group, "u8s8") || strstr(k->group, "s8s8");
+        int int8 = is_int8(k->group);
         double peak = rb_peak_for(int8, k->threads, k->memory_bound, k->bytes);
         if (peak > 0) k->pct_peak = 100.0 * k->rate / peak;
         if (k->role == RB_KILN) {
@@ -63,7 +68,7 @@ void rb_rows_finish(rb_rows *r) {
 /* GFLOP/s, GOP/s (integer cases) or GB/s (memory-bound ones). */
 static const char *unit_of(const rb_row *w) {
     if (w->memory_bound) return "GB/s";
-    return strstr(w->group, "u8s8") || strstr(w->group, "s8s8") ? "GOP/s" : "GFLOP/s";
+    return is_int8(w->group) ? "GOP/s" : "GFLOP/s";
 }
 
 static const char *role_name(rb_role r) { return r == RB_KILN ? "kiln" : r == RB_REF ? "ref" : "naive"; }

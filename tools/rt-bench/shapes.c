@@ -22,55 +22,75 @@ static const char *int8_dtype(const kiln_value *a) {
     return a && a->type.dtype == KILN_DTYPE_INT8 ? "s8s8" : "u8s8";
 }
 
-/* Pads of one spatial axis from auto_pad (SAME_*: total padding split, the odd one at the end
- * for SAME_UPPER); returns the begin pad and sets *sym to 0 when begin != end. */
-static int64_t same_pad(int64_t in, int64_t k, int64_t s, int64_t d, int *sym) {
-    int64_t out = (in + s - 1) / s, ext = d * (k - 1) + 1;
-    int64_t total = (out - 1) * s + ext - in;
-    if (total < 0) total = 0;
-    if (total % 2) *sym = 0;
-    return total / 2;
-}
-
 static void conv_shape(const kiln_node *nd, rb_shape *s) {
-    int q = !strcmp(nd->op_type, "QLinearConv");
+    int q = !strcmp(nd->op_type, "QLinearConv"), tr = !strcmp(nd->op_type, "ConvTranspose");
     const kiln_value *x = nd->n_inputs > 0 ? nd->inputs[0] : NULL;
     const kiln_value *w = nd->n_inputs > (q ? 3u : 1u) ? nd->inputs[q ? 3 : 1] : NULL;
     s->kind = RB_SHAPE_CONV;
-    s->dtype = q ? int8_dtype(x) : "f32";
+    s->dtype = q ? (x && x->type.dtype == KILN_DTYPE_INT8 ? "s8" : "u8") : "f32";
     if (!concrete(x, -1) || !concrete(w, -1)) {
         snprintf(s->skip, sizeof(s->skip), "shape not static: pass --dim NAME=N");
         return;
     }
-    if (x->type.rank != 4 || w->type.rank != 4) {
-        snprintf(s->skip, sizeof(s->skip), "%dd convolution: only 2-D is benchmarked", x->type.rank - 2);
+    int nsp = x->type.rank - 2;
+    if (nsp < 1 || nsp > RB_MAX_SPATIAL || w->type.rank != x->type.rank) {
+        snprintf(s->skip, sizeof(s->skip), "%d-D convolution: 1-D to 3-D are benchmarked", nsp);
         return;
     }
-    rb_conv_shape *c = &s->conv;
+    rb_convnd_shape *c = &s->nd;
     const int64_t *xd = x->type.dims, *wd = w->type.dims;
-    int64_t group = kiln_attr_int(nd, "group", 1);
-    int tr = !strcmp(nd->op_type, "ConvTranspose");
-    c->n = xd[0], c->c = xd[1], c->h = xd[2], c->w = xd[3];
-    c->m = tr ? wd[1] * group : wd[0];
-    c->kh = wd[2], c->kw = wd[3], c->group = group;
+    c->transpose = tr, c->quant = q, c->nsp = nsp;
+    c->x_signed = q && x->type.dtype == KILN_DTYPE_INT8;
+    c->w_signed = q && w->type.dtype == KILN_DTYPE_INT8;
+    if (q) s->dtype = c->x_signed ? (c->w_signed ? "s8s8" : "s8u8") : (c->w_signed ? "u8s8" : "u8u8");
+    c->group = kiln_attr_int(nd, "group", 1);
+    c->n = xd[0], c->c = xd[1];
+    c->m = tr ? wd[1] * c->group : wd[0];
     uint32_t cnt;
-    const int64_t *v;
-    c->sh = c->sw = c->dh = c->dw = 1;
-    if ((v = kiln_attr_ints(nd, "strides", &cnt)) && cnt == 2) c->sh = v[0], c->sw = v[1];
-    if ((v = kiln_attr_ints(nd, "dilations", &cnt)) && cnt == 2) c->dh = v[0], c->dw = v[1];
-    int sym = 1;
+    const int64_t *st = kiln_attr_ints(nd, "strides", &cnt);
+    if (st && cnt != (uint32_t)nsp) st = NULL;
+    const int64_t *dl = kiln_attr_ints(nd, "dilations", &cnt);
+    if (dl && cnt != (uint32_t)nsp) dl = NULL;
+    const int64_t *pd = kiln_attr_ints(nd, "pads", &cnt);
+    if (pd && cnt != 2u * (uint32_t)nsp) pd = NULL;
+    const int64_t *op = kiln_attr_ints(nd, "output_padding", &cnt);
+    if (op && cnt != (uint32_t)nsp) op = NULL;
     const char *ap = kiln_attr_str(nd, "auto_pad", "NOTSET");
-    if (!strcmp(ap, "SAME_UPPER") || !strcmp(ap, "SAME_LOWER")) {
-        c->ph = same_pad(c->h, c->kh, c->sh, c->dh, &sym);
-        c->pw = same_pad(c->w, c->kw, c->sw, c->dw, &sym);
-    } else if ((v = kiln_attr_ints(nd, "pads", &cnt)) && cnt == 4) {
-        c->ph = v[0], c->pw = v[1];
-        sym = v[0] == v[2] && v[1] == v[3];
+    int same = !strcmp(ap, "SAME_UPPER") || !strcmp(ap, "SAME_LOWER"), upper = !strcmp(ap, "SAME_UPPER");
+    for (int d = 0; d < nsp; d++) {
+        c->in[d] = xd[2 + d], c->k[d] = wd[2 + d];
+        c->stride[d] = st ? st[d] : 1, c->dil[d] = dl ? dl[d] : 1, c->out_pad[d] = tr && op ? op[d] : 0;
+        c->pad_b[d] = pd ? pd[d] : 0, c->pad_e[d] = pd ? pd[nsp + d] : 0;
+        if (same) { /* total padding split, the odd unit at the end for SAME_UPPER, at the start for LOWER */
+            int64_t ext = c->dil[d] * (c->k[d] - 1) + 1, total;
+            if (tr) total = c->stride[d] * (c->in[d] - 1) + c->out_pad[d] + ext - c->in[d] * c->stride[d];
+            else total = ((c->in[d] + c->stride[d] - 1) / c->stride[d] - 1) * c->stride[d] + ext - c->in[d];
+            if (total < 0) total = 0;
+            c->pad_b[d] = upper ? total / 2 : total - total / 2;
+            c->pad_e[d] = total - c->pad_b[d];
+        } else if (!strcmp(ap, "VALID")) {
+            c->pad_b[d] = c->pad_e[d] = 0;
+        }
     }
-    if (tr) snprintf(s->skip, sizeof(s->skip), "ConvTranspose: listed, not benchmarked yet");
-    else if (q) snprintf(s->skip, sizeof(s->skip), "QLinearConv: listed, not benchmarked yet (int8 conv case to come)");
-    else if (!sym) snprintf(s->skip, sizeof(s->skip), "asymmetric pads: not benchmarked");
-    else if (c->c % group || c->m % group) snprintf(s->skip, sizeof(s->skip), "channels not a multiple of group");
+    if (c->group < 1 || c->c % c->group || c->m % c->group) {
+        snprintf(s->skip, sizeof(s->skip), "channels not a multiple of group");
+        return;
+    }
+    for (int d = 0; d < nsp; d++)
+        if (rb_convnd_out(c, d) < 1) {
+            snprintf(s->skip, sizeof(s->skip), "empty output");
+            return;
+        }
+    /* 2-D f32 Conv with symmetric pads: the conv case with oneDNN's reference. */
+    int sym = 1;
+    for (int d = 0; d < nsp; d++) sym &= c->pad_b[d] == c->pad_e[d];
+    if (nsp == 2 && !tr && !q && sym) {
+        rb_conv_shape *v = &s->conv;
+        v->n = c->n, v->c = c->c, v->h = c->in[0], v->w = c->in[1], v->m = c->m, v->kh = c->k[0], v->kw = c->k[1];
+        v->sh = c->stride[0], v->sw = c->stride[1], v->ph = c->pad_b[0], v->pw = c->pad_b[1];
+        v->dh = c->dil[0], v->dw = c->dil[1], v->group = c->group;
+        memset(c, 0, sizeof(*c)); /* nsp 0: the 2-D case */
+    }
 }
 
 static void gemm_shape(const kiln_node *nd, rb_shape *s) {
@@ -78,6 +98,7 @@ static void gemm_shape(const kiln_node *nd, rb_shape *s) {
     const kiln_value *a = nd->n_inputs > 0 ? nd->inputs[0] : NULL, *b = nd->n_inputs > 1 ? nd->inputs[1] : NULL;
     int mmi = !strcmp(nd->op_type, "MatMulInteger"), gemm = !strcmp(nd->op_type, "Gemm");
     s->dtype = mmi ? int8_dtype(a) : "f32";
+    s->batch = s->batch_a = s->batch_b = 1;
     if (!concrete(a, -1) || !concrete(b, -1)) {
         snprintf(s->skip, sizeof(s->skip), "shape not static: pass --dim NAME=N");
         return;
@@ -91,9 +112,7 @@ static void gemm_shape(const kiln_node *nd, rb_shape *s) {
             return;
         }
         s->m = ta ? ad[1] : ad[0], s->k = ta ? ad[0] : ad[1], s->n = tb ? bd[0] : bd[1];
-        s->trans_b = tb;
-        s->batch = 1;
-        if (ta) snprintf(s->skip, sizeof(s->skip), "transA: not benchmarked");
+        s->trans_a = ta, s->trans_b = tb;
         return;
     }
     if (ra < 1 || rbk < 1) {
@@ -102,24 +121,39 @@ static void gemm_shape(const kiln_node *nd, rb_shape *s) {
     }
     int64_t m = ra >= 2 ? ad[ra - 2] : 1, k = ad[ra - 1];
     int64_t n = rbk >= 2 ? bd[rbk - 1] : 1;
-    int64_t batch = 1;
-    for (int d = 0; d < ra - 2; d++) batch *= ad[d];
-    if (rbk <= 2) { /* B shared: the batch folds into M */
-        m *= batch;
-        batch = 1;
-    } else {
-        int64_t bb = 1;
-        for (int d = 0; d < rbk - 2; d++) bb *= bd[d];
-        if (bb > batch) batch = bb;
+    int64_t ba = 1, bb = 1;
+    for (int d = 0; d < ra - 2; d++) ba *= ad[d];
+    for (int d = 0; d < rbk - 2; d++) bb *= bd[d];
+    s->m = m, s->n = n, s->k = k;
+    if (bb <= 1) { /* B shared: the batch folds into M, one GEMM */
+        s->m = m * ba;
+        return;
     }
-    s->m = m, s->n = n, s->k = k, s->batch = batch;
-    if (batch > 1) snprintf(s->skip, sizeof(s->skip), "batched (%lld GEMMs): benchmark one with gemm", (long long)batch);
+    if (mmi) {
+        snprintf(s->skip, sizeof(s->skip), "MatMulInteger with a batched B: not benchmarked");
+        return;
+    }
+    /* Batched B: as many GEMMs as the broadcast batch. Batch dims that broadcast both ways
+     * (A [2,1,..], B [1,3,..]) are folded to the full batch on both sides: the same work. */
+    int64_t full = 1;
+    int nb = (ra > rbk ? ra : rbk) - 2;
+    for (int d = 0; d < nb; d++) {
+        int ia = d - (nb - (ra - 2)), ib = d - (nb - (rbk - 2));
+        int64_t da = ia >= 0 ? ad[ia] : 1, db = ib >= 0 ? bd[ib] : 1;
+        full *= da > db ? da : db;
+    }
+    s->batch = full;
+    s->batch_a = ba == 1 ? 1 : full;
+    s->batch_b = full;
 }
 
 static int same(const rb_shape *x, const rb_shape *y) {
     if (x->kind != y->kind || strcmp(x->op, y->op) || strcmp(x->skip, y->skip)) return 0;
-    if (x->kind == RB_SHAPE_CONV) return !memcmp(&x->conv, &y->conv, sizeof(x->conv));
-    return x->m == y->m && x->n == y->n && x->k == y->k && x->batch == y->batch && x->trans_b == y->trans_b &&
+    if (x->kind == RB_SHAPE_CONV)
+        return !memcmp(&x->conv, &y->conv, sizeof(x->conv)) && !memcmp(&x->nd, &y->nd, sizeof(x->nd)) &&
+               !strcmp(x->dtype, y->dtype);
+    return x->m == y->m && x->n == y->n && x->k == y->k && x->batch == y->batch && x->batch_a == y->batch_a &&
+           x->batch_b == y->batch_b && x->trans_a == y->trans_a && x->trans_b == y->trans_b &&
            !strcmp(x->dtype, y->dtype);
 }
 

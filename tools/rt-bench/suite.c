@@ -80,12 +80,45 @@ int rb_cmd_suite(const rb_args *a) {
         char what[96];
         snprintf(what, sizeof(what), "gemm m=%d n=%d k=%d", gemms[i].m, gemms[i].n, gemms[i].k);
         progress((int)(nc + i) + 1, total, what);
-        rc = rb_bench_gemm_shape(a, gemms[i].m, gemms[i].n, gemms[i].k, 0, "f32", &rows);
+        rc = rb_bench_gemm_shape(a, gemms[i].m, gemms[i].n, gemms[i].k, 0, 0, "f32", &rows);
     }
     rb_rows_finish(&rows);
     rb_output_rows(&rows, a->format, stdout);
     rb_rows_free(&rows);
     return rc;
+}
+
+static void ilist(char *buf, size_t size, const char *name, const int64_t *v, int n) {
+    snprintf(buf + strlen(buf), size - strlen(buf), " %s=", name);
+    for (int d = 0; d < n; d++) snprintf(buf + strlen(buf), size - strlen(buf), "%s%lld", d ? "," : "", (long long)v[d]);
+}
+
+static void describe(const rb_shape *s, char *desc, size_t size) {
+    const rb_convnd_shape *c = &s->nd;
+    desc[0] = 0;
+    if (s->kind == RB_SHAPE_CONV && c->nsp) {
+        snprintf(desc, size, "%dd n=%lld c=%lld m=%lld group=%lld", c->nsp, (long long)c->n, (long long)c->c,
+                 (long long)c->m, (long long)c->group);
+        ilist(desc, size, "in", c->in, c->nsp);
+        ilist(desc, size, "k", c->k, c->nsp);
+        ilist(desc, size, "s", c->stride, c->nsp);
+        ilist(desc, size, "pb", c->pad_b, c->nsp);
+        ilist(desc, size, "pe", c->pad_e, c->nsp);
+        ilist(desc, size, "d", c->dil, c->nsp);
+        if (c->transpose) ilist(desc, size, "out_pad", c->out_pad, c->nsp);
+    } else if (s->kind == RB_SHAPE_CONV) {
+        snprintf(desc, size, "n=%lld c=%lld h=%lld w=%lld m=%lld kh=%lld kw=%lld sh=%lld sw=%lld ph=%lld pw=%lld dh=%lld dw=%lld group=%lld",
+                 (long long)s->conv.n, (long long)s->conv.c, (long long)s->conv.h, (long long)s->conv.w,
+                 (long long)s->conv.m, (long long)s->conv.kh, (long long)s->conv.kw, (long long)s->conv.sh,
+                 (long long)s->conv.sw, (long long)s->conv.ph, (long long)s->conv.pw, (long long)s->conv.dh,
+                 (long long)s->conv.dw, (long long)s->conv.group);
+    } else {
+        snprintf(desc, size, "m=%lld n=%lld k=%lld batch=%lld trans_a=%d trans_b=%d", (long long)s->m, (long long)s->n,
+                 (long long)s->k, (long long)s->batch, s->trans_a, s->trans_b);
+        if (s->batch > 1)
+            snprintf(desc + strlen(desc), size - strlen(desc), " batch_a=%lld batch_b=%lld", (long long)s->batch_a,
+                     (long long)s->batch_b);
+    }
 }
 
 int rb_cmd_shapes(const rb_args *a) {
@@ -97,16 +130,8 @@ int rb_cmd_shapes(const rb_args *a) {
         if (a->format == RB_JSON) printf("[");
         for (size_t i = 0; i < n; i++) {
             const rb_shape *s = &v[i];
-            char desc[160];
-            if (s->kind == RB_SHAPE_CONV)
-                snprintf(desc, sizeof(desc), "n=%lld c=%lld h=%lld w=%lld m=%lld kh=%lld kw=%lld sh=%lld sw=%lld ph=%lld pw=%lld dh=%lld dw=%lld group=%lld",
-                         (long long)s->conv.n, (long long)s->conv.c, (long long)s->conv.h, (long long)s->conv.w,
-                         (long long)s->conv.m, (long long)s->conv.kh, (long long)s->conv.kw, (long long)s->conv.sh,
-                         (long long)s->conv.sw, (long long)s->conv.ph, (long long)s->conv.pw, (long long)s->conv.dh,
-                         (long long)s->conv.dw, (long long)s->conv.group);
-            else
-                snprintf(desc, sizeof(desc), "m=%lld n=%lld k=%lld batch=%lld trans_b=%d", (long long)s->m,
-                         (long long)s->n, (long long)s->k, (long long)s->batch, s->trans_b);
+            char desc[200];
+            describe(s, desc, sizeof(desc));
             if (a->format == RB_JSON)
                 printf("%s\n{\"op\":\"%s\",\"node\":\"%s\",\"count\":%d,\"dtype\":\"%s\",\"shape\":\"%s\",\"skip\":\"%s\"}",
                        i ? "," : "", s->op, s->node, s->count, s->dtype, desc, s->skip);
@@ -126,8 +151,10 @@ int rb_cmd_shapes(const rb_args *a) {
         snprintf(what, sizeof(what), "%s %s (x%d)%s%s", s->op, s->node, s->count, s->skip[0] ? ": skipped, " : "", s->skip);
         progress((int)i + 1, (int)n, what);
         if (s->skip[0]) continue;
-        if (s->kind == RB_SHAPE_CONV) rc = rb_bench_conv_shape(a, &s->conv, &rows);
-        else rc = rb_bench_gemm_shape(a, s->m, s->n, s->k, s->trans_b, s->dtype, &rows);
+        if (s->kind == RB_SHAPE_CONV && s->nd.nsp) rc = rb_bench_convnd_shape(a, &s->nd, &rows);
+        else if (s->kind == RB_SHAPE_CONV) rc = rb_bench_conv_shape(a, &s->conv, &rows);
+        else if (s->batch > 1) rc = rb_bench_batched_matmul(a, s->batch_a, s->batch_b, s->m, s->n, s->k, &rows);
+        else rc = rb_bench_gemm_shape(a, s->m, s->n, s->k, s->trans_a, s->trans_b, s->dtype, &rows);
     }
     rb_rows_finish(&rows);
     rb_output_rows(&rows, a->format, stdout);
