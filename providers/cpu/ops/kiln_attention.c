@@ -2,12 +2,16 @@
 /* kiln.Attention (float32; docs/kiln-ops.md): per batch b and head h,
  * Yh = Softmax(scale · Qh · Khᵀ + AttnBias[b, h]) · Vh, with Q [B, S, N·D], K and V [B, Skv, N·D]
  * read in place (head h is columns h·D .. h·D + D - 1) and Y [B, S, N·D]. One task per (b, h)
- * on the intra-op pool, each running two GEMMs (kernels/gemm) on its head. */
+ * on the intra-op pool, each running two GEMMs on its head with the packed single-threaded
+ * macro-kernel (kernels/f32-gemm): Q·scale packed as A and Kᵀ as B, then the scores packed as A
+ * with V's rows read in place, in pack buffers of its own task. */
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "kernels/f32-vmath/f32-vmath.h"
-#include "kernels/gemm/gemm.h"
+#include "kernels/config/gemm-config.h"
+#include "kernels/f32-gemm/f32-gemm.h"
 #include "providers/cpu/cpu_op.h"
 
 typedef struct attn_kernel {
@@ -19,7 +23,9 @@ typedef struct attn_kernel {
 
 typedef struct attn_job {
     const float *q, *k, *v, *bias;
-    float *y, *scores;
+    float *y, *scores, *pack;
+    const kiln_f32_gemm_config *cfg;
+    size_t pack_a, pack_floats; /* per task: A panels at pack, B panels at pack + pack_a */
     size_t b, n, s, skv, d, h;
     float scale;
     int64_t bstride[4]; /* strides of the bias broadcast to [B, N, S, Skv]; 0 on broadcast dims */
@@ -35,7 +41,13 @@ static void attn_range(void *arg, size_t begin, size_t end) {
         float *sc = j->scores + t * j->s * j->skv;
         float *y = j->y + bi * j->s * j->h + hi * j->d;
         const kiln_f32_vmath_ops *sm = kiln_f32_vmath();
-        kiln_f32_gemm(0, 1, j->s, j->skv, j->d, j->scale, q, j->h, k, j->h, 0.0f, sc, j->skv);
+        const kiln_f32_gemm_config *cfg = j->cfg;
+        float *pa = j->pack + t * j->pack_floats, *pb = pa + j->pack_a;
+        size_t mt = (j->s + cfg->mr - 1) / cfg->mr;
+        /* scores = (scale · Qh) · Khᵀ: Kh is [Skv, D] with row stride h, so op(B) = Khᵀ is trans */
+        kiln_f32_packa(cfg, j->s, j->d, q, j->h, 0, j->scale, 0, mt, pa);
+        kiln_f32_packb(cfg, j->d, j->skv, k, j->h, 1, 1.0f, 0, (j->skv + cfg->nr - 1) / cfg->nr, pb);
+        kiln_f32_gemm_packed(cfg, j->s, j->skv, j->d, pa, (kiln_f32_bview){pb, 0}, 0, j->s, 0, j->skv, sc, j->skv, 0, NULL);
         for (size_t i = 0; i < j->s; i++) {
             float *row = sc + i * j->skv;
             if (j->bias) {
@@ -44,7 +56,9 @@ static void attn_range(void *arg, size_t begin, size_t end) {
             }
             if (j->skv) sm->softmax(j->skv, row, row); /* kernels/f32-vmath, in place */
         }
-        kiln_f32_gemm(0, 0, j->s, j->d, j->skv, 1.0f, sc, j->skv, v, j->h, 0.0f, y, j->h);
+        /* Yh = P · Vh: P packed as A, Vh's rows read in place */
+        kiln_f32_packa(cfg, j->s, j->skv, sc, j->skv, 0, 1.0f, 0, mt, pa);
+        kiln_f32_gemm_packed(cfg, j->s, j->d, j->skv, pa, (kiln_f32_bview){v, j->h}, 0, j->s, 0, j->d, y, j->h, 0, NULL);
     }
 }
 
@@ -85,6 +99,12 @@ static kiln_status attn_compute(const cpu_kernel *base, kiln_kernel_ctx *ctx, ki
     }
     j.scores = ctx->host->scratch(ctx, b * n * s * skv * sizeof(float));
     if (!j.scores) return cpu_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory for the attention scores");
+    j.cfg = kiln_f32_gemm_config_get();
+    j.pack_a = (kiln_f32_packa_size(j.cfg, s, j.d > skv ? j.d : skv) + 15) / 16 * 16;
+    j.pack_floats = j.pack_a + (kiln_f32_packb_size(j.cfg, j.d, skv) + 15) / 16 * 16;
+    j.pack = ctx->host->scratch(ctx, b * n * j.pack_floats * sizeof(float) + 64);
+    if (!j.pack) return cpu_fail(err, KILN_ERR_OUT_OF_MEMORY, "out of memory for the attention's packed operands");
+    j.pack = (float *)(((uintptr_t)j.pack + 63) & ~(uintptr_t)63);
     cpu_parallel_for(ctx, b * n, 1, attn_range, &j);
     return KILN_OK;
 }
